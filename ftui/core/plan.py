@@ -1,0 +1,84 @@
+"""The Plan: one object that flows through the screens and the CLI. Advice is a pure function of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+UseCase = Literal["general", "code", "vision", "reasoning"]
+USE_CASES: tuple[str, ...] = ("general", "code", "vision", "reasoning")
+
+LicensePolicy = Literal["any", "commercial", "permissive"]
+LICENSE_POLICIES: tuple[str, ...] = ("any", "commercial", "permissive")
+
+Method = Literal["qlora", "lora", "full"]
+METHODS: tuple[str, ...] = ("qlora", "lora", "full")
+
+GradientCheckpointing = Literal["unsloth", "plain", "none"]
+
+ALL_LINEAR: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+@dataclass
+class TrainingSettings:
+    """How to train. The defaults are ftui's recipe: Unsloth, QLoRA r=16 on all linear layers,
+    Unsloth gradient checkpointing, adamw_8bit, bf16 where the card has it."""
+
+    method: str = "qlora"
+    rank: int = 16
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = ALL_LINEAR
+    learning_rate: float = 2e-4
+    epochs: float = 1.0
+    max_steps: int | None = None  # when set, it wins over epochs
+    batch: int = 2  # micro-batch per GPU
+    grad_accum: int = 4
+    seq: int = 2048  # max_length in tokens
+    warmup_steps: int = 5
+    optimizer: str = "adamw_8bit"
+    weight_decay: float = 0.01
+    lr_scheduler: str = "linear"
+    gradient_checkpointing: str = "unsloth"
+    seed: int = 3407
+    eval_split: float = 0.0  # fraction of rows held out for eval_loss
+    responses_only: bool = False  # mask the prompt so that loss counts the answers only
+    packing: bool = False
+    save_steps: int = 50
+    save_merged: bool = False  # also write a merged 16-bit model
+    save_gguf: str | None = None  # e.g. "q4_k_m"; needs llama.cpp
+    gpus: tuple[int, ...] = ()  # more than one: torchrun, one model copy per GPU
+
+
+@dataclass(frozen=True)
+class GpuChoice:
+    """The card the plan is for: the one detected on this machine, or one the user would rent."""
+
+    name: str
+    vram_gib: float
+    bf16: bool = True
+    detected: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What the advice and the estimates need to know about the data (the inspector fills it)."""
+
+    source: str  # a path or an HF dataset id
+    rows: int
+    format: str  # alpaca | sharegpt | messages | prompt_completion | text
+    total_tokens: int | None = None
+    p95_tokens: int | None = None
+    max_tokens: int | None = None
+
+
+@dataclass
+class Plan:
+    use_case: str = "general"
+    needs_commercial_use: bool = False
+    license_policy: str = "any"
+    gpu: GpuChoice | None = None
+    dataset: DatasetSummary | None = None
+    model: str | None = None  # the chosen catalog hf_id or a local path
+    repo: str | None = None  # what is loaded for training, e.g. unsloth/Llama-3.1-8B-Instruct-unsloth-bnb-4bit
+    settings: TrainingSettings = field(default_factory=TrainingSettings)
