@@ -1,19 +1,130 @@
-"""The Textual app: screens, global bindings, theme. No domain logic here (it lives in ftui.core)."""
+"""The Textual app: screens, global bindings, theme. No domain logic here (it lives in ftui.core).
+
+One Plan (ftui.core.plan) flows through the step screens; each screen reads it when shown and edits it.
+Screens are imported the first time they are shown, so start-up pays for the first screen only, and
+nothing here imports torch, transformers, datasets, unsloth or plotext.
+"""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import importlib
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ftui.core.plan import Plan
+from ftui.screens import STEP_NAMES, STEPS, Step
+
+STEP_KEYS = Binding.Group("Step", compact=True)
+
+
+def _screen_factory(step: Step) -> Callable[[], Screen]:
+    def make() -> Screen:
+        return getattr(importlib.import_module(step.module), step.cls)()
+
+    return make
 
 
 class FtuiApp(App):
     TITLE = "ftui"
     SUB_TITLE = "which model should I fine-tune?"
+    CSS_PATH = "app.tcss"
+    SCREENS = {step.name: _screen_factory(step) for step in STEPS}
+    # Narrow is the 80x24 layout; wider and taller terminals get side-by-side panes and taller charts.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        *(Binding(step.key, f"app.goto('{step.name}')", step.title, group=STEP_KEYS) for step in STEPS),
+        Binding("n", "app.next_step", "Next"),
+        Binding("b", "app.previous_step", "Back"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("escape", "app.leave_field", "Leave field", show=False),
+    ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("ftui is being built.")
-        yield Footer()
+    def __init__(
+        self,
+        plan: Plan | None = None,
+        *,
+        hardware: Any = None,
+        probe_hardware: bool = True,
+        runs_dir: str | Path | None = None,
+        start: str = "use_case",
+    ) -> None:
+        """`hardware` is a probe result to use as is (tests give a fixed one); with `probe_hardware` the
+        app probes this machine in a worker once the first screen is up."""
+        super().__init__()
+        self.animation_level = "none"  # nothing slides or fades over SSH
+        self.plan = plan or Plan()
+        self.hardware = hardware
+        self.probe_hardware = probe_hardware and hardware is None
+        from ftui.core.paths import runs_dir as default_runs_dir
+
+        self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
+        self.start = start
+
+    def on_mount(self) -> None:
+        self.push_screen(self.start)
+
+    # Navigation -------------------------------------------------------------------------------------
+
+    @property
+    def current_step(self) -> str | None:
+        for name in STEP_NAMES:
+            if self.is_screen_installed(name) and self.get_screen(name) is self.screen:
+                return name
+        return None
+
+    def action_goto(self, name: str) -> None:
+        if name in STEP_NAMES and self.current_step != name:
+            self.switch_screen(name)
+
+    def action_next_step(self) -> None:
+        here = self.current_step
+        if here is not None and here != STEP_NAMES[-1]:
+            self.switch_screen(STEP_NAMES[STEP_NAMES.index(here) + 1])
+
+    def action_previous_step(self) -> None:
+        here = self.current_step
+        if here is not None and here != STEP_NAMES[0]:
+            self.switch_screen(STEP_NAMES[STEP_NAMES.index(here) - 1])
+
+    def action_leave_field(self) -> None:
+        """Escape from a text field, so that the single-letter keys work again."""
+        self.screen.set_focus(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        here = self.current_step
+        if action == "next_step" and here == STEP_NAMES[-1]:
+            return None  # shown dimmed: there is no next step
+        if action == "previous_step" and here == STEP_NAMES[0]:
+            return None
+        return True
+
+    # Command palette: every key binding of the screen is also a command ---------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen or binding.system:
+                continue
+            if binding.action == "app.quit":
+                continue  # Textual's own commands below include Quit
+            seen.add(binding.action)
+            title = binding.description
+            if binding.group is STEP_KEYS:
+                title = f"Go to {binding.description}"
+            key = self.get_key_display(binding)
+            yield SystemCommand(title, f"key: {key}", partial(self._run_binding, active.node, binding.action))
+        yield from super().get_system_commands(screen)
+
+    async def _run_binding(self, node: Any, action: str) -> None:
+        await self.run_action(action, node)
 
 
 def run_app() -> int:

@@ -1,0 +1,17 @@
+"""Step: Data."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from ftui.screens.base import StepScreen
+
+
+class DataScreen(StepScreen):
+    STEP = "data"
+
+    def compose_step(self) -> ComposeResult:
+        with VerticalScroll(id="body"):
+            yield Static("Data")

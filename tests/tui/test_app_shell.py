@@ -1,0 +1,104 @@
+"""The shell: every step by its key and in order, keys in the Footer, the same actions in the palette."""
+
+import pytest
+from textual.command import CommandPalette
+from textual.widgets import Footer
+
+from ftui.app import FtuiApp
+from ftui.core.plan import Plan
+from ftui.screens import STEP_NAMES, STEPS
+
+
+def make_app(tmp_path, **kwargs) -> FtuiApp:
+    return FtuiApp(Plan(), probe_hardware=False, runs_dir=tmp_path / "runs", **kwargs)
+
+
+async def test_the_first_screen_is_the_use_case(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)):
+        assert app.current_step == "use_case"
+
+
+async def test_next_and_back_walk_the_steps_in_order(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.set_focus(None)
+        seen = [app.current_step]
+        for _ in STEPS[1:]:
+            await pilot.press("n")
+            seen.append(app.current_step)
+            app.screen.set_focus(None)  # a screen may focus a text field: escape would do the same
+        assert seen == list(STEP_NAMES)
+        await pilot.press("n")  # nothing after the last step
+        assert app.current_step == "runs"
+        for name in reversed(STEP_NAMES[:-1]):
+            app.screen.set_focus(None)
+            await pilot.press("b")
+            assert app.current_step == name
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda s: s.name)
+async def test_each_step_opens_by_its_key(tmp_path, step):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.set_focus(None)
+        await pilot.press(step.key)
+        assert app.current_step == step.name
+
+
+async def test_screens_keep_their_state_between_visits(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        first = app.screen
+        app.screen.set_focus(None)
+        await pilot.press("2", "1")
+        assert app.screen is first
+
+
+async def test_escape_leaves_a_text_field(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused is not None
+        await pilot.press("escape")
+        assert app.focused is None
+
+
+async def test_footer_shows_the_step_keys_next_back_and_quit(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values() if binding.show}
+        for step in STEPS:
+            assert f"app.goto('{step.name}')" in shown
+        assert {"app.next_step", "app.previous_step", "app.quit"} <= shown
+        assert app.screen.query_one(Footer).display
+
+
+async def test_back_is_disabled_on_the_first_step(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)):
+        active = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
+        assert active["app.previous_step"] is False
+        assert active["app.next_step"] is True
+
+
+async def test_the_command_palette_offers_every_binding(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for step in STEPS:
+            assert f"Go to {step.title}" in titles
+        assert {"Next", "Back", "Commercial use", "Quit"} <= set(titles)
+        # and running one from the palette does what its key does
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"go to data")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.current_step == "data"
+
+
+def test_no_animation(tmp_path):
+    # (mouse capture is checked in a real terminal: tests/e2e/test_tmux_flow.py)
+    assert make_app(tmp_path).animation_level == "none"
