@@ -1,0 +1,354 @@
+"""Reading a dataset row by row, whatever it is stored in, with memory bounded by the largest row.
+
+Sources: a local JSON file (an array, read element by element, not loaded whole), JSONL, CSV/TSV,
+Parquet, an Arrow file, or a Hugging Face dataset id (the local Hub or datasets cache first; the Hub
+through `datasets` only when there is network). Every row comes with the 1-based line it starts on
+(the row number for Parquet, Arrow and Hub datasets), so a problem can be pointed at.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftui.core.errors import UserError
+
+CHUNK = 1 << 20  # bytes read at a time; a row longer than this is read whole, nothing else is held
+SNIFF = 1 << 16
+
+KINDS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow")
+_EXTENSIONS = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
+    ".parquet": "parquet", ".arrow": "arrow",
+}
+
+
+class UnreadableDataError(UserError):
+    """The file is not a dataset at all (binary, empty, wrong encoding, unknown layout): exit 1."""
+
+
+@dataclass
+class RawRow:
+    line: int
+    value: Any = None  # the decoded row (a dict for every supported layout)
+    problem: tuple[str, str] | None = None  # (kind, detail) when the row could not be decoded
+    raw: bytes | None = None  # the row's bytes, for exact-duplicate detection
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where rows come from: a file of a known kind, or a set of files standing for a Hub dataset."""
+
+    name: str  # what the user typed
+    kind: str  # the files' layout: jsonl, json, csv, tsv, parquet, arrow (or "stream")
+    files: tuple[Path, ...]
+    size: int  # bytes on disk
+    origin: str = "file"  # "file", "hub" (files in the local Hugging Face cache) or "stream" (the Hub, online)
+
+    @property
+    def unit(self) -> str:
+        return "row" if self.kind in ("parquet", "arrow", "stream") or self.origin != "file" else "line"
+
+    def where(self, line: int) -> str:
+        return f"{self.unit.capitalize()} {line} of {self.label}"
+
+    @property
+    def label(self) -> str:
+        return Path(self.name).name if self.origin == "file" else self.name
+
+
+def open_source(source: str | os.PathLike[str]) -> Source:
+    """Find out what `source` is, and refuse, in one sentence, what is not a dataset."""
+    name = str(source)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        files = _data_files(path)
+        if not files:
+            raise UnreadableDataError(f"{name} is a folder with no .jsonl, .json, .csv, .tsv or .parquet files; point ftui at a data file.")
+        return _source_of_files(name, files)
+    if path.is_file():
+        return _source_of_files(name, (path,))
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        from ftui.core.data.hub import find_hub_dataset
+
+        return find_hub_dataset(name)
+    raise UnreadableDataError(f"There is no file {name}; check the path (or give a Hugging Face dataset id like owner/name).")
+
+
+def _data_files(folder: Path) -> tuple[Path, ...]:
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _EXTENSIONS and not p.name.startswith("."))
+    train = [p for p in found if "train" in p.name.lower()]
+    return tuple(train or found)
+
+
+def _source_of_files(name: str, files: tuple[Path, ...], origin: str = "file") -> Source:
+    kinds = {sniff_kind(f) for f in files}
+    if len(kinds) > 1:
+        raise UnreadableDataError(f"{name} mixes file types ({', '.join(sorted(kinds))}); keep one kind of file per dataset.")
+    return Source(name, kinds.pop(), files, sum(f.stat().st_size for f in files), origin)
+
+
+def sniff_kind(path: Path) -> str:
+    """The layout of one file, from its first bytes and its extension; refuses binary and non-UTF-8 text."""
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF)
+    shown = path.name
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"ARROW1") or head[:8] == b"\xff\xff\xff\xff\x00\x00\x00\x00" or path.suffix == ".arrow":
+        return "arrow"
+    if not head.strip():
+        raise UnreadableDataError(f"{shown} is empty; give ftui a file with at least one row.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 3 and head[1:4:2] == b"\x00\x00" and b"\x00\x00\x00" not in head[:8]):
+        raise UnreadableDataError(f"{shown} is UTF-16 text, not UTF-8; re-save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`).")
+    if b"\x00" in head:
+        raise UnreadableDataError(f"{shown} is a binary file, not JSON, JSONL, CSV or Parquet; give ftui the dataset file itself.")
+    _check_encoding(head, shown)
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        return suffix[1:]
+    if text.startswith(b"["):
+        return "json"
+    if text.startswith(b"{"):
+        return "jsonl"
+    if suffix in _EXTENSIONS and suffix not in (".json", ".jsonl", ".ndjson"):
+        return _EXTENSIONS[suffix]
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        raise UnreadableDataError(f"{shown} does not start with a JSON object or array; a dataset is a JSON array of rows or one JSON object per line.")
+    first_line = text.split(b"\n", 1)[0]
+    if b"\t" in first_line:
+        return "tsv"
+    if b"," in first_line:
+        return "csv"
+    raise UnreadableDataError(
+        f"ftui cannot tell what {shown} holds; save it as .jsonl, .json, .csv, .tsv or .parquet with one row per record."
+    )
+
+
+def _check_encoding(head: bytes, shown: str) -> None:
+    # A few bad rows are problems to list; a file that is mostly not UTF-8 is in another encoding.
+    lines = head.split(b"\n")[:-1] or [head]
+    bad = 0
+    for line in lines:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad += 1
+    if bad and bad * 2 >= len(lines):
+        raise UnreadableDataError(
+            f"{shown} is not UTF-8 text (it looks like Latin-1 or Windows-1252); re-save it as UTF-8 (e.g. `iconv -f CP1252 -t UTF-8`)."
+        )
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+
+def iter_rows(source: Source) -> Iterator[RawRow]:
+    if source.origin == "stream":
+        from ftui.core.data.hub import stream_hub_rows
+
+        yield from stream_hub_rows(source)
+        return
+    offset = 0  # row numbers keep counting across the files of a multi-file dataset
+    for path in source.files:
+        last = 0
+        for row in _READERS[source.kind](path):
+            if offset:
+                row.line += offset
+            last = row.line
+            yield row
+        offset = last
+
+
+def _decode_json(raw: bytes) -> tuple[Any, tuple[str, str] | None]:
+    import msgspec
+
+    try:
+        return msgspec.json.decode(raw), None
+    except UnicodeDecodeError:
+        return None, ("not_utf8", "the row is not valid UTF-8 text")
+    except msgspec.DecodeError as error:
+        return None, ("malformed_json", f"the JSON is malformed ({_short(str(error))})")
+
+
+def _short(text: str) -> str:
+    return text.replace("JSON is malformed: ", "")[:80]
+
+
+def read_jsonl(path: Path) -> Iterator[RawRow]:
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            stripped = raw.strip()
+            if number == 1:
+                stripped = stripped.lstrip(b"\xef\xbb\xbf")
+            if not stripped:
+                continue
+            value, problem = _decode_json(stripped)
+            yield RawRow(number, value, problem, stripped)
+
+
+# A JSON array is split into its elements without parsing it whole: strings are skipped in one regex
+# step, brackets counted; each element is then decoded on its own. A string cut by a chunk boundary
+# matches only the lone-quote branch, and the scanner reads more bytes before going on.
+_ARRAY_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|["\[\]{}]', re.DOTALL)
+
+
+def read_json_array(path: Path) -> Iterator[RawRow]:
+    with open(path, "rb") as handle:
+        buffer = handle.read(CHUNK)
+        body = buffer.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if not body.startswith(b"["):
+            yield RawRow(1, None, ("malformed_json", "the file is not a JSON array"))
+            return
+        position = len(buffer) - len(body) + 1
+        counted, line_base = 0, 1  # line_base = the line that byte `counted` of the buffer is on
+        depth, element_start, eof = 0, -1, False
+
+        def line_at(index: int) -> int:
+            nonlocal counted, line_base
+            line_base += buffer.count(b"\n", counted, index)
+            counted = index
+            return line_base
+
+        while True:
+            match = _ARRAY_TOKENS.search(buffer, position)
+            if match is None or (match.group() == b'"' and not eof):
+                if eof:
+                    break
+                keep = element_start if element_start >= 0 else (match.start() if match else len(buffer))
+                line_at(keep)
+                position = (match.start() if match else len(buffer)) - keep
+                if element_start >= 0:
+                    element_start = 0
+                buffer, counted = buffer[keep:], 0
+                more = handle.read(CHUNK)
+                eof = not more
+                buffer += more
+                continue
+            token = match.group()
+            position = match.end()
+            if token in (b"{", b"["):
+                if depth == 0:
+                    element_start = match.start()
+                depth += 1
+            elif token in (b"}", b"]"):
+                if depth == 0:  # the array's own closing bracket
+                    return
+                depth -= 1
+                if depth == 0:
+                    raw = buffer[element_start:position]
+                    value, problem = _decode_json(raw)
+                    yield RawRow(line_at(element_start), value, problem, raw)
+                    element_start = -1
+            elif depth == 0 and token != b'"':
+                yield RawRow(line_at(match.start()), None, ("wrong_type", "the element is text, not an object with named fields"), token)
+            elif token == b'"':  # an unterminated string at the end of the file
+                break
+        if element_start >= 0 or depth:
+            yield RawRow(line_at(max(element_start, 0)), None, ("malformed_json", "the JSON array ends in the middle of a row (the file is cut short)"))
+        else:
+            yield RawRow(line_at(position), None, ("malformed_json", "the JSON array is never closed with ]"))
+
+
+def _read_delimited(path: Path, delimiter: str) -> Iterator[RawRow]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long answer is not an error
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except (StopIteration, csv.Error):
+            return
+        header = [h.strip() for h in header]
+        previous = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                yield RawRow(previous + 1, None, ("malformed_csv", f"the record cannot be read ({error})"))
+                previous = reader.line_num
+                continue
+            line = previous + 1
+            previous = reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            joined = "\x1f".join(cells)
+            raw = joined.encode("utf-8", "surrogateescape")
+            if not joined.isascii():
+                try:
+                    joined.encode("utf-8")
+                except UnicodeEncodeError:
+                    yield RawRow(line, None, ("not_utf8", "the row is not valid UTF-8 text"), raw)
+                    continue
+            row = dict(zip(header, cells, strict=False))
+            if len(cells) < len(header):  # missing trailing cells read as absent, not as ""
+                for name in header[len(cells) :]:
+                    row.setdefault(name, None)
+            yield RawRow(line, row, None, raw)
+
+
+def read_csv(path: Path) -> Iterator[RawRow]:
+    return _read_delimited(path, ",")
+
+
+def read_tsv(path: Path) -> Iterator[RawRow]:
+    return _read_delimited(path, "\t")
+
+
+def _rows_of_batches(batches: Iterator[Any]) -> Iterator[RawRow]:
+    import msgspec
+
+    encode = msgspec.json.Encoder().encode
+    number = 0
+    for batch in batches:
+        for row in batch.to_pylist():
+            number += 1
+            try:
+                raw = encode(row)
+            except (TypeError, msgspec.EncodeError):  # bytes or dates in a cell: compare by repr
+                raw = repr(row).encode("utf-8", "backslashreplace")
+            yield RawRow(number, row, None, raw)
+
+
+def read_parquet(path: Path) -> Iterator[RawRow]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as error:  # pyarrow raises ArrowInvalid/OSError for a damaged file
+        raise UnreadableDataError(f"{path.name} is not a readable Parquet file ({_short(str(error))}); re-export it.") from error
+    yield from _rows_of_batches(parquet.iter_batches(batch_size=2048))
+
+
+def read_arrow(path: Path) -> Iterator[RawRow]:
+    import pyarrow as pa
+
+    try:
+        source = pa.memory_map(str(path))
+        try:
+            reader = pa.ipc.open_stream(source)  # what `datasets` writes into its cache
+        except pa.ArrowInvalid:
+            source.seek(0)
+            file_reader = pa.ipc.open_file(source)
+            reader = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
+    except Exception as error:
+        raise UnreadableDataError(f"{path.name} is not a readable Arrow file ({_short(str(error))}); re-export it.") from error
+    yield from _rows_of_batches(iter(reader))
+
+
+_READERS = {
+    "jsonl": read_jsonl,
+    "json": read_json_array,
+    "csv": read_csv,
+    "tsv": read_tsv,
+    "parquet": read_parquet,
+    "arrow": read_arrow,
+}
