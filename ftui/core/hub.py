@@ -1,0 +1,136 @@
+"""Models outside the catalog: the local Hugging Face cache, and (online only) the Hub itself.
+
+huggingface_hub is imported only inside the functions that need it, so that `ftui advise` and the TUI
+start without it. The cache directory is worked out at call time from the environment, the way
+huggingface_hub does, so that a changed HF_HOME (a test, a second shell) is honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftui.core.errors import UserError
+
+HUB_TIMEOUT_S = 5.0
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+
+
+def looks_like_repo_id(name: str) -> bool:
+    return bool(_REPO_ID.match(name.strip()))
+
+
+def offline() -> bool:
+    """True when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) asks for no network."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
+            return True
+    return False
+
+
+def hub_cache_dir() -> Path:
+    """HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache).expanduser() / "huggingface" / "hub"
+
+
+def cached_config_path(repo_id: str, cache_dir: Path | None = None) -> Path | None:
+    """The config.json of `repo_id` in the local HF cache (models--org--name/snapshots/<rev>/), or None.
+
+    The revision refs/main points at wins; otherwise the newest snapshot that has a config.json.
+    """
+    root = (cache_dir or hub_cache_dir()) / ("models--" + repo_id.strip().replace("/", "--"))
+    if not root.is_dir():
+        # The cache folder keeps the repo's own case; look for a case-insensitive match.
+        parent = root.parent
+        wanted = root.name.lower()
+        match = (
+            next((p for p in parent.glob("models--*") if p.name.lower() == wanted), None)
+            if parent.is_dir()
+            else None
+        )
+        if match is None:
+            return None
+        root = match
+    ref = root / "refs" / "main"
+    if ref.is_file():
+        candidate = root / "snapshots" / ref.read_text().strip() / "config.json"
+        if candidate.is_file():
+            return candidate
+    snapshots = [p / "config.json" for p in (root / "snapshots").glob("*") if (p / "config.json").is_file()]
+    return max(snapshots, key=lambda p: p.stat().st_mtime) if snapshots else None
+
+
+def fetch_config(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> dict[str, Any]:
+    """Download config.json from the Hub (online only). Errors become one sentence."""
+    if offline():
+        raise UserError(
+            f"{repo_id} is not available offline (HF_HUB_OFFLINE is set); unset it or download the model first."
+        )
+    from huggingface_hub import hf_hub_download
+
+    os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(timeout_s)))
+    try:
+        path = hf_hub_download(repo_id, "config.json", cache_dir=str(hub_cache_dir()))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except Exception as error:  # noqa: BLE001 - every failure of the Hub is one sentence for the user
+        raise UserError(_hub_failure(repo_id, error)) from None
+
+
+@dataclass(frozen=True)
+class HubFacts:
+    """What the Hub says about a repo outside the catalog. None: the Hub did not say."""
+
+    repo_id: str
+    license: str | None
+    gated: bool | None
+    params_b: float | None
+    pipeline_tag: str | None = None
+
+
+def hub_facts(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> HubFacts:
+    """License, gating and parameter count from the Hub's model info (online only, short timeout)."""
+    if offline():
+        raise UserError(
+            f"{repo_id} is not in ftui's catalog and HF_HUB_OFFLINE is set, so its license and gating cannot be "
+            "looked up; unset HF_HUB_OFFLINE or check the model card yourself."
+        )
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(repo_id, timeout=timeout_s)
+    except Exception as error:  # noqa: BLE001
+        raise UserError(_hub_failure(repo_id, error)) from None
+    card = getattr(info, "card_data", None) or {}
+    license_id = card.get("license") if hasattr(card, "get") else None
+    if license_id == "other" and hasattr(card, "get") and card.get("license_name"):
+        license_id = card.get("license_name")
+    gated = getattr(info, "gated", None)
+    safetensors = getattr(info, "safetensors", None)
+    total = getattr(safetensors, "total", None) if safetensors is not None else None
+    return HubFacts(
+        repo_id=repo_id,
+        license=license_id,
+        gated=None if gated is None else bool(gated),
+        params_b=round(total / 1e9, 3) if total else None,
+        pipeline_tag=getattr(info, "pipeline_tag", None),
+    )
+
+
+def _hub_failure(repo_id: str, error: Exception) -> str:
+    kind = type(error).__name__
+    if "RepositoryNotFound" in kind:
+        return f"The Hub has no repo {repo_id} (or it is private); check the name."
+    if "GatedRepo" in kind:
+        return f"{repo_id} is gated; accept its license on the Hub and log in with `huggingface-cli login`, then retry."
+    if "Timeout" in kind or "Connection" in kind or "Offline" in kind:
+        return f"The Hub did not answer about {repo_id} in time; check the network or set HF_HUB_OFFLINE=1 and use a local copy."
+    return f"The Hub could not tell ftui about {repo_id} ({kind}); check the name and the network."
