@@ -1,0 +1,154 @@
+"""`ftui models / advise / decode / license` as real processes: JSON shapes, exit codes, one-sentence errors."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FTUI = str(Path(sys.executable).parent / "ftui")
+
+
+def ftui(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([FTUI, *args], capture_output=True, text=True, timeout=60)
+
+
+def ftui_json(*args: str):
+    result = ftui(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+MODEL_FIELDS = {
+    "hf_id", "name", "family", "params_b", "params_active_b", "modality", "kind", "use_cases", "license",
+    "license_class", "commercial_use", "license_conditions", "gated", "context", "chat_template", "unsloth",
+}  # fmt: skip
+
+
+def test_models_json_shape():
+    models = ftui_json("models")
+    assert len(models) >= 80
+    for model in models:
+        assert set(model) == MODEL_FIELDS
+        assert model["commercial_use"] in ("yes", "yes_with_conditions", "no", "unknown")
+        assert set(model["unsloth"]) == {"bf16", "bnb_4bit", "unsloth_bnb_4bit"}
+        assert isinstance(model["params_b"], float)
+
+
+def test_models_filters():
+    code = ftui_json("models", "--use-case", "code", "--license", "permissive")
+    assert code and all("code" in m["use_cases"] and m["license_class"] == "permissive" for m in code)
+    vision = ftui_json("models", "--modality", "vision", "--kind", "instruct")
+    assert vision and all(m["modality"] == "vision" and m["kind"] == "instruct" for m in vision)
+    commercial = ftui_json("models", "--license", "commercial")
+    assert "Qwen/Qwen2.5-3B" not in {m["hf_id"] for m in commercial}
+
+
+def test_models_text_is_a_table():
+    result = ftui("models", "--use-case", "vision")
+    assert result.returncode == 0
+    assert result.stdout.startswith("MODEL")
+    assert "meta-llama/Llama-3.2-11B-Vision-Instruct" in result.stdout
+
+
+CANDIDATE_FIELDS = {
+    "hf_id", "recommended_repo", "method", "params_b", "kind", "modality", "license", "commercial_use", "gated",
+    "fits", "est_vram_gib", "template", "reasons",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows", "kind"), [(299, "instruct"), (300, "either"), (999, "either"), (1000, "base")]
+)
+def test_advise_json_shape_and_row_rule(rows, kind):
+    advice = ftui_json("advise", "--rows", str(rows), "--gpu", "rtx 4090")
+    assert set(advice) == {
+        "use_case", "license_policy", "gpu", "method", "model_kind", "template", "reasons", "candidates", "dropped",
+    }  # fmt: skip
+    assert advice["model_kind"] == kind
+    assert advice["gpu"] == {"name": "RTX 4090", "vram_gib": 23.99, "bf16": True}
+    assert advice["reasons"] and all(isinstance(r, str) for r in advice["reasons"])
+    for candidate in advice["candidates"]:
+        assert set(candidate) == CANDIDATE_FIELDS
+        assert set(candidate["fits"]) == set(candidate["est_vram_gib"]) == {"qlora", "lora", "full"}
+        assert candidate["fits"][candidate["method"]] in ("fits", "tight")
+        assert candidate["reasons"]
+    for dropped in advice["dropped"]:
+        assert set(dropped) == {"hf_id", "category", "reason"}
+
+
+def test_advise_vram_and_license_flags():
+    advice = ftui_json(
+        "advise", "--rows", "50", "--use-case", "code", "--license", "permissive", "--vram-gib", "12"
+    )
+    assert advice["gpu"]["vram_gib"] == 12
+    assert advice["candidates"][0]["modality"] == "code"
+    assert all(c["license"] in ("apache-2.0", "mit") for c in advice["candidates"])
+    assert all(c["est_vram_gib"][c["method"]] <= 12 for c in advice["candidates"])
+
+
+def test_advise_without_gpu_estimates_but_does_not_judge_fit():
+    advice = ftui_json("advise", "--rows", "50")
+    assert advice["gpu"] is None
+    assert all(c["fits"]["qlora"] is None for c in advice["candidates"])
+
+
+def test_advise_text():
+    result = ftui("advise", "--rows", "120", "--gpu", "t4")
+    assert result.returncode == 0
+    assert "Shortlist:" in result.stdout and "Dropped" in result.stdout
+    assert "no bf16" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["advise", "--rows", "0"], 2, "--rows must be at least 1"),
+        (["advise", "--rows", "10", "--gpu", "voodoo"], 1, "ftui does not know the GPU 'voodoo'"),
+        (["advise", "--rows", "10", "--gpu", "t4", "--vram-gib", "8"], 2, "not allowed with argument"),
+        (["advise"], 2, "following arguments are required: --rows"),
+        (["advise", "--rows", "ten"], 2, "invalid int value"),
+        (["license", "no-such-license"], 1, "is neither a catalog model nor a license id"),
+        (["models", "--license", "free"], 2, "invalid choice"),
+    ],
+)
+def test_errors_are_one_sentence_with_the_right_exit_code(args, code, message):
+    result = ftui(*args)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert result.stderr.startswith("ftui: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_decode_json_shape():
+    decoded = ftui_json("decode", "unsloth/llama-3.1-8b-unsloth-bnb-4bit")
+    assert {"org", "family", "version", "size_b", "kind", "quantization", "explanation"} <= set(decoded)
+    assert decoded["org"] == "unsloth"
+    assert decoded["kind"] == "base"
+    assert decoded["quantization"] == "unsloth_bnb_4bit"
+    assert decoded["size_b"] == pytest.approx(8.03)
+
+
+def test_decode_text_names_unknowns():
+    result = ftui("decode", "unsloth/llama-3-8b-bnb-4bit")
+    assert result.returncode == 0
+    assert "Unknown:       kind" in result.stdout
+
+
+def test_license_by_model_and_by_id():
+    by_model = ftui_json("license", "unsloth/Llama-3.2-11B-Vision-Instruct-bnb-4bit")
+    assert by_model["model"]["hf_id"] == "meta-llama/Llama-3.2-11B-Vision-Instruct"
+    assert by_model["license"]["id"] == "llama3.2"
+    assert {c["id"] for c in by_model["license"]["clauses"]} >= {
+        "mau_700m",
+        "built_with_llama",
+        "llama_name",
+        "eu_multimodal",
+    }
+    by_id = ftui_json("license", "APACHE-2.0")
+    assert by_id["model"] is None
+    assert by_id["license"]["class"] == "permissive"
+    assert "Qwen/Qwen2.5-7B" in by_id["license"]["models"]
+    text = ftui("license", "qwen-research")
+    assert "non-commercial" in text.stdout and "not legal advice" in text.stdout

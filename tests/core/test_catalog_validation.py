@@ -1,0 +1,176 @@
+"""A broken data file is reported with its file and entry, in one sentence, never as a traceback."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftui.core.catalog import CatalogError, load_catalog
+from ftui.core.errors import UserError
+from ftui.core.paths import assets_dir
+
+
+@pytest.fixture
+def assets_copy(tmp_path):
+    """A private copy of the shipped assets/ that a test may break."""
+    target = tmp_path / "assets"
+    shutil.copytree(assets_dir(), target)
+    return target
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_copy_loads_like_the_original(assets_copy):
+    assert len(load_catalog(assets_copy).models) == len(load_catalog().models)
+
+
+def test_a_wrong_type_names_file_entry_and_field(assets_copy):
+    llama = assets_copy / "models" / "llama.toml"
+    replace_in(llama, "params_b = 8.03", 'params_b = "eight"')
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(assets_copy)
+    message = str(caught.value)
+    assert message == (
+        "assets/models/llama.toml, entry 'meta-llama/Llama-3.1-8B': params_b must be a number; fix or remove the entry."
+    )
+    assert isinstance(caught.value, UserError)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ('kind = "base"', 'kind = "chat"', "kind must be one of base, instruct"),
+        ('modality = "text"', 'modality = "audio"', "modality must be one of text, code, vision"),
+        (
+            'commercial_use = "yes_with_conditions"',
+            'commercial_use = "maybe"',
+            "commercial_use must be one of",
+        ),
+        (
+            'license = "llama3.1"',
+            'license = "llama9"',
+            "license 'llama9' has no entry in assets/licenses.toml",
+        ),
+        (
+            'chat_template = "llama-3.1"',
+            'chat_template = "llama-9"',
+            "is not a name Unsloth's get_chat_template accepts",
+        ),
+        ("layers = 32", "layers = 0", "dims.layers must be at least 1"),
+        ("kv_heads = 8", "kv_heads = 7", "dims.heads (32) must be a multiple of kv_heads (7)"),
+        ("tied_embeddings = false", 'tied_embeddings = "no"', "dims.tied_embeddings must be true or false"),
+        ("gated = true", "gated = 3", 'gated must be true or false or "unknown"'),
+        (
+            'bf16 = "unsloth/Llama-3.1-8B"',
+            'bf16 = "meta-llama/Llama-3.1-8B"',
+            "unsloth.bf16 must be an unsloth/ repo",
+        ),
+        (
+            'use_cases = ["general"]',
+            'use_cases = ["chat"]',
+            "use_cases may hold only general, code, vision, reasoning",
+        ),
+    ],
+)
+def test_each_broken_field_is_reported(assets_copy, old, new, problem):
+    replace_in(assets_copy / "models" / "llama.toml", old, new)
+    with pytest.raises(
+        CatalogError, match="assets/models/llama.toml, entry 'meta-llama/Llama-3.1-8B'"
+    ) as caught:
+        load_catalog(assets_copy)
+    assert problem in str(caught.value)
+    assert str(caught.value).endswith("; fix or remove the entry.")
+
+
+def test_a_missing_field(assets_copy):
+    replace_in(assets_copy / "models" / "llama.toml", 'family = "Llama 3.1"\n', "")
+    with pytest.raises(CatalogError, match="entry 'meta-llama/Llama-3.1-8B': family is missing"):
+        load_catalog(assets_copy)
+
+
+def test_invalid_toml_names_the_file(assets_copy):
+    (assets_copy / "models" / "qwen.toml").write_text("[[model]]\nhf_id = \n")
+    with pytest.raises(
+        CatalogError, match=r"^assets/models/qwen.toml is not valid TOML \(.*\); fix the file.$"
+    ):
+        load_catalog(assets_copy)
+
+
+def test_a_duplicate_model_names_both_files(assets_copy):
+    text = (assets_copy / "models" / "tinyllama.toml").read_text()
+    (assets_copy / "models" / "zz-extra.toml").write_text(text)
+    with pytest.raises(
+        CatalogError,
+        match="zz-extra.toml, entry 'TinyLlama/.*': hf_id is already listed in assets/models/tinyllama.toml",
+    ):
+        load_catalog(assets_copy)
+
+
+def test_broken_gpu_and_license_entries(assets_copy):
+    replace_in(assets_copy / "gpus.toml", "memory_mib = 15360", "memory_mib = -1")
+    with pytest.raises(CatalogError, match="assets/gpus.toml, entry 'T4': memory_mib must be at least 1"):
+        load_catalog(assets_copy)
+    shutil.copy(assets_dir() / "gpus.toml", assets_copy / "gpus.toml")
+    replace_in(assets_copy / "licenses.toml", 'class = "permissive"', 'class = "free"')
+    with pytest.raises(CatalogError, match="assets/licenses.toml, entry 'apache-2.0': class must be one of"):
+        load_catalog(assets_copy)
+
+
+def test_a_model_added_as_data_only_is_found(assets_copy):
+    (assets_copy / "models" / "extra.toml").write_text(
+        """
+[[model]]
+hf_id = "example/Tiny-1B-Instruct"
+name = "Tiny 1B"
+family = "Tiny"
+kind = "instruct"
+modality = "text"
+use_cases = ["general"]
+params_b = 1.0
+license = "apache-2.0"
+commercial_use = "yes"
+license_conditions = "Permissive."
+license_sources = ["https://example.org/LICENSE"]
+gated = false
+chat_template = "chatml"
+
+[model.dims]
+layers = 16
+hidden = 2048
+intermediate = 8192
+heads = 32
+kv_heads = 8
+vocab = 32000
+tied_embeddings = true
+"""
+    )
+    model = load_catalog(assets_copy).find("EXAMPLE/tiny-1b-instruct")
+    assert model is not None and model.repo_for("qlora") == "example/Tiny-1B-Instruct"
+
+
+def test_the_cli_reports_a_broken_catalog_in_one_sentence(assets_copy, tmp_path):
+    """A real `ftui models` run against a broken copy installed as the package's assets."""
+    replace_in(assets_copy / "models" / "llama.toml", "params_b = 8.03", 'params_b = "eight"')
+    package = tmp_path / "site" / "ftui"
+    shutil.copytree(
+        Path(__file__).resolve().parents[2] / "ftui", package, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(assets_copy, package / "assets")
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from ftui.cli import main; sys.exit(main(['models']))"],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(package.parent), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,  # not the checkout, whose ftui/ would come first on sys.path
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "ftui: assets/models/llama.toml, entry 'meta-llama/Llama-3.1-8B': params_b must be a number; fix or remove the entry.\n"
+    )
