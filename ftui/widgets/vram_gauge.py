@@ -134,6 +134,7 @@ class VramGauge(Widget, can_focus=False):
         self._history: dict[int, deque[float]] = {}
         self._history_length = history
         self._timer: Timer | None = None
+        self._shape: int | None = None
 
     # --- polling ----------------------------------------------------------------------------------
 
@@ -163,7 +164,10 @@ class VramGauge(Widget, can_focus=False):
         self.can_focus = not message.samples.gpus
         if self.can_focus and self.screen.focused is None:
             self.focus()
-        self.refresh(layout=True)
+        # A new layout only when the height can change (first reading, GPUs came or went); a tick repaints.
+        shape = len(message.samples.gpus)
+        self.refresh(layout=shape != self._shape)
+        self._shape = shape
 
     def history(self, index: int) -> list[float]:
         return list(self._history.get(index, ()))
@@ -239,14 +243,20 @@ class VramGauge(Widget, can_focus=False):
         if self.estimate_gib is not None and total_gib > 0:
             fit = fit_on(self.estimate_gib, total_gib, used_gib)
             marker = min(width - 1, int(width * self.estimate_gib / total_gib))
-        for cell in range(width):
-            if cell == marker:
-                past_end = self.estimate_gib > total_gib
-                text.append("▶" if past_end else "┃", self._style(fit.replace("_", "-")))
-            elif cell < used_cells:
-                text.append("█", self._style("used"))
+        # One span per run of cells, not per cell: a tick redraws a few spans instead of a few hundred.
+        cells = ["used" if cell < used_cells else "free" for cell in range(width)]
+        if marker is not None:
+            cells[marker] = "marker"
+        run_start = 0
+        for cell in range(1, width + 1):
+            if cell < width and cells[cell] == cells[run_start]:
+                continue
+            part, length = cells[run_start], cell - run_start
+            if part == "marker":
+                text.append("▶" if self.estimate_gib > total_gib else "┃", self._style(fit.replace("_", "-")))
             else:
-                text.append("░", self._style("free"))
+                text.append(("█" if part == "used" else "░") * length, self._style(part))
+            run_start = cell
 
     def _plan_words(self, total_gib: float, used_gib: float | None) -> Text:
         text = Text()

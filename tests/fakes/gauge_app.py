@@ -22,9 +22,10 @@ class GaugeApp(App):
     SUB_TITLE = "hardware"
 
     def __init__(self, *, nvml: Any = None, cards: list | None = None, estimate_gib: float | None = None,
-                 interval: float = 1.0, summary: str = "") -> None:
+                 interval: float = 1.0, summary: str = "", bare: bool = False) -> None:
         super().__init__()
         self.gauge_options = {"nvml": nvml, "cards": cards, "interval": interval}
+        self.bare = bare  # the same app without the gauge: what Textual costs sitting still
         self.estimate_gib = estimate_gib
         self.summary = summary
         self.chosen: list[VramGauge.PlanCardChosen] = []
@@ -32,11 +33,13 @@ class GaugeApp(App):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.summary, id="summary")
-        yield VramGauge(**self.gauge_options)
+        if not self.bare:
+            yield VramGauge(**self.gauge_options)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(VramGauge).estimate_gib = self.estimate_gib
+        if not self.bare:
+            self.query_one(VramGauge).estimate_gib = self.estimate_gib
 
     def on_vram_gauge_plan_card_chosen(self, message: VramGauge.PlanCardChosen) -> None:
         self.chosen.append(message)
@@ -48,6 +51,7 @@ def main() -> None:
     parser.add_argument("--source", choices=["fake", "real"], default="fake")
     parser.add_argument("--gpus", type=int, default=2, help="GPUs of the stand-in NVML")
     parser.add_argument("--estimate", type=float, default=48.0)
+    parser.add_argument("--bare", action="store_true", help="leave the gauge out (Textual's own idle cost)")
     args = parser.parse_args()
     nvml = None
     if args.source == "fake":
@@ -59,7 +63,7 @@ def main() -> None:
     hardware = probe(nvml, processes=False)
     summary = (f"CPU {hardware.cpu_usable} cores · RAM {hardware.ram_available_gib:.0f} of "
                f"{hardware.ram_total_gib:.0f} GiB free · driver {hardware.driver_version or 'none'}")
-    GaugeApp(nvml=nvml, estimate_gib=args.estimate, summary=summary).run(mouse=False)
+    GaugeApp(nvml=nvml, estimate_gib=args.estimate, summary=summary, bare=args.bare).run(mouse=False)
 
 
 if __name__ == "__main__":
