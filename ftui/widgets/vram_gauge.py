@@ -304,7 +304,7 @@ class VramGauge(Widget, can_focus=False):
             card = self.planned_card
             text.append("\nPlanning for ")
             text.append(card.name, self._style("label"))
-            text.append(f" ({card.memory_gib:g} GiB{', bf16' if card.bf16 else ', no bf16'}); press c for another card.\n")
+            text.append(f" ({card.memory_gib:.1f} GiB{', bf16' if card.bf16 else ', no bf16'}); press c for another card.\n")
             numbers = f" {card.memory_gib:.1f} GiB"
             self._bar(text, max(10, width - len(numbers)), float(card.memory_gib), None)
             text.append(numbers + "\n")
@@ -319,7 +319,7 @@ class VramGauge(Widget, can_focus=False):
         first = min(max(0, self.cursor - shown // 2), count - shown)
         for position in range(first, first + shown):
             card = self.cards[position]
-            line = f"{card.name:<28} {card.memory_gib:>6g} GiB  {'bf16' if card.bf16 else 'fp16 only'}"
+            line = f"{card.name:<20} {card.memory_gib:>6.1f} GiB  {'bf16' if card.bf16 else 'fp16 only'}"
             if self.estimate_gib is not None:
                 line += f"  {FIT_WORDS[fit_on(self.estimate_gib, float(card.memory_gib))]}"
             chosen = position == self.cursor

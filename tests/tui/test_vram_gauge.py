@@ -122,7 +122,7 @@ async def test_without_a_gpu_the_gauge_offers_a_card_and_posts_the_choice():
         await pilot.press("enter")
         await until(pilot, lambda: app.chosen)
         assert [(m.name, m.vram_gib, m.bf16) for m in app.chosen] == [("NVIDIA L4", 24.0, True)]
-        assert "Planning for NVIDIA L4 (24 GiB, bf16)" in shown(gauge)
+        assert "Planning for NVIDIA L4 (24.0 GiB, bf16)" in shown(gauge)
         assert "plan ┃ 20.0 GiB: fits" in shown(gauge)
         calls = nvml.calls["nvmlInit"]
         await pilot.pause(0.2)
@@ -141,6 +141,23 @@ async def test_the_card_list_scrolls_past_what_fits():
         await pilot.press(*["down"] * 10)
         text = shown(gauge)
         assert "▸ Card 10" in text and "Card 0 " not in text and text.count("GiB  bf16") == 6
+
+
+async def test_the_card_list_is_the_catalogs_by_default():
+    from ftui.core.catalog import load_catalog
+
+    catalog = load_catalog().gpus
+    app = GaugeApp(nvml=FakeNvml([]), estimate_gib=30.0, interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        gauge = app.query_one(VramGauge)
+        await until(pilot, lambda: gauge.samples is not None)
+        assert [card.name for card in gauge.cards] == [card.name for card in catalog]
+        first = catalog[0]
+        assert f"▸ {first.name:<20} {first.memory_gib:>6.1f} GiB" in shown(gauge)
+        await pilot.press(*["down"] * (len(catalog) - 1), "enter")
+        await until(pilot, lambda: app.chosen)
+        last = catalog[-1]
+        assert [(m.name, m.vram_gib, m.bf16) for m in app.chosen] == [(last.name, last.memory_gib, last.bf16)]
 
 
 async def test_the_real_nvml_without_a_driver():
