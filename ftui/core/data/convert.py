@@ -97,27 +97,37 @@ def training_texts(
     mapping: dict[str, str] | None = None,
     bos_token: str = "",
     eos_token: str = "",
+    skip_bad_rows: bool = False,
 ) -> Iterator[TrainingText]:
     """Every row of `source` as the text the model is trained on, in order.
 
     A row that cannot be converted raises BadRowError (a UserError) naming the row and the fix; run
-    `ftui inspect` first to see every problem at once.
+    `ftui inspect` first to see every problem at once. With skip_bad_rows=True such rows are left
+    out instead (inspect() has listed them).
+
+    bos_token is written where the template asks for it: pass "" when the tokenizer adds its own BOS
+    while tokenizing, or the text would start with two.
     """
     opened = source if isinstance(source, Source) else open_source(source)
     detection = detect(opened, format, mapping)
     chosen = get_template(template)
     for row in iter_rows(opened):
-        messages = row_messages(row, opened, detection)
         try:
-            text, prompt = render_row(messages, chosen, bos_token=bos_token, eos_token=eos_token)
-        except TemplateRenderError as error:
-            problem = Problem(
-                row.line,
-                "template_refused",
-                f"{opened.where(row.line)}: the {chosen.name} template refuses this conversation ({error}); "
-                "fix the row or choose another template.",
-            )
-            raise BadRowError(problem) from None
+            messages = row_messages(row, opened, detection)
+            try:
+                text, prompt = render_row(messages, chosen, bos_token=bos_token, eos_token=eos_token)
+            except TemplateRenderError as error:
+                problem = Problem(
+                    row.line,
+                    "template_refused",
+                    f"{opened.where(row.line)}: the {chosen.name} template refuses this conversation ({error}); "
+                    "fix the row or choose another template.",
+                )
+                raise BadRowError(problem) from None
+        except BadRowError:
+            if skip_bad_rows:
+                continue
+            raise
         yield TrainingText(row.line, text, prompt)
 
 

@@ -1,0 +1,67 @@
+"""`ftui inspect`: check a dataset before a GPU minute is spent, and show what the model will train on."""
+
+from __future__ import annotations
+
+import argparse
+
+from ftui.commands._output import add_json_flag, emit
+
+ORDER = 45
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "inspect",
+        help="check a dataset: format, every row's problems, rows and tokens, the exact training text",
+        description="Read a dataset (JSONL, JSON array, CSV/TSV, Parquet, or a Hugging Face dataset id), "
+        "detect its format, validate every row and count rows and tokens. Exit 0 when it is readable "
+        "(problems are listed), 1 when it is not a dataset.",
+    )
+    parser.add_argument("path", metavar="PATH", help="a data file, a folder of them, or a Hugging Face dataset id")
+    parser.add_argument(
+        "--format",
+        choices=("alpaca", "sharegpt", "messages", "prompt_completion", "text"),
+        help="the format, when detection gets it wrong",
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="map a format field to your column, e.g. --map instruction=question --map output=answer",
+    )
+    parser.add_argument("--model", help="a local model folder or Hub id: its tokenizer counts tokens when it is on this machine")
+    parser.add_argument("--max-length", type=int, metavar="N", help="max tokens per row (default 2048): longer rows are reported")
+    parser.add_argument("--template", help="chat template to count tokens with and to preview (e.g. llama-3.1, chatml, alpaca)")
+    parser.add_argument("--preview", type=int, default=0, metavar="N", help="show the training text of the first N rows (needs --template)")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ftui.core.data import inspect, preview
+    from ftui.core.data.formats import parse_mapping
+    from ftui.core.errors import UsageError
+
+    if args.max_length is not None and args.max_length < 1:
+        raise UsageError("--max-length must be a positive number of tokens.")
+    if args.preview and not args.template:
+        raise UsageError("--preview needs --template (e.g. --template chatml) to know what text to show.")
+    mapping = parse_mapping(args.map) or None
+    report = inspect(
+        args.path, format=args.format, mapping=mapping, model=args.model, max_length=args.max_length, template=args.template
+    )
+    payload = report.to_json()
+    shown: list[str] = []
+    if args.preview:
+        shown = preview(args.path, template=args.template, n=args.preview, format=report.format, mapping=report.columns)
+        payload["preview"] = shown
+
+    def text() -> str:
+        out = report.to_text()
+        for index, sample in enumerate(shown, 1):
+            out += f"\n--- training text {index} ({args.template}) ---\n{sample}"
+        return out
+
+    emit(args, payload, text)
+    return 0
