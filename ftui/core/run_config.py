@@ -1,0 +1,315 @@
+"""RunConfig: everything needed to reproduce a training run, kept as config.toml in the run directory.
+
+`ftui train CONFIG.toml --batch 1` reads the file, then the flags override it; the TUI builds one from
+its Plan. The trainer process reads the same file, so what was run is exactly what is written down.
+No HF token is ever part of it: the trainer takes the token from the environment or the HF login.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftui.core.errors import UsageError, UserError
+from ftui.core.plan import METHODS, Plan, TrainingSettings
+
+try:  # Python 3.11+; the trainer may run under an older interpreter the user names (python = "...")
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - exercised only under Python < 3.11
+    try:
+        import tomli as tomllib  # type: ignore[no-redef]
+    except ModuleNotFoundError:
+        from pip._vendor import tomli as tomllib  # type: ignore[no-redef]
+
+MODALITIES = ("text", "vision")
+GRADIENT_CHECKPOINTING = ("unsloth", "plain", "none")
+# Keys of the top-level table, in the order they are written.
+_TOP_KEYS = ("name", "model", "repo", "template", "modality", "data", "format", "python", "samples", "max_new_tokens")
+_SETTING_TYPES = {f.name: f.type for f in dataclasses.fields(TrainingSettings)}
+
+
+@dataclass
+class RunConfig:
+    model: str  # a catalog name, an HF repo id or a local model directory
+    data: str  # a dataset file or an HF dataset id
+    settings: TrainingSettings = field(default_factory=TrainingSettings)
+    repo: str | None = None  # what is loaded, e.g. unsloth/...-bnb-4bit; None: resolved from the catalog
+    template: str | None = None  # chat template or prompt style (chatml, llama-3.1, alpaca, ...)
+    modality: str = "text"  # vision models load with FastVisionModel
+    format: str | None = None  # the dataset format when detection should be overridden
+    mapping: dict[str, str] = field(default_factory=dict)  # format field -> dataset column (--map)
+    name: str | None = None  # a label for the run (part of its id)
+    python: str | None = None  # the interpreter that trains (people keep Unsloth in its own env)
+    samples: int = 3  # held-out prompts generated after training, for the compare screen
+    max_new_tokens: int = 128  # length of each sample generation
+
+    # ----- reading and writing -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "the config") -> RunConfig:
+        """Build from a parsed TOML table; every mistake is one sentence that names the key."""
+        data = dict(data)
+        training = data.pop("training", {}) or {}
+        mapping = data.pop("mapping", {}) or {}
+        unknown = sorted(set(data) - set(_TOP_KEYS))
+        if unknown:
+            raise UserError(
+                f"{source} has an unknown key {unknown[0]!r}; the known keys are "
+                f"{', '.join(_TOP_KEYS)} and the tables [training] and [mapping]."
+            )
+        for key in ("model", "data"):
+            if not data.get(key):
+                raise UserError(f"{source} does not say which {key} to use; add {key} = \"...\" or pass --{key}.")
+        if not isinstance(training, dict) or not isinstance(mapping, dict):
+            raise UserError(f"{source}: [training] and [mapping] must be tables.")
+        config = cls(
+            model=str(data["model"]),
+            data=str(data["data"]),
+            settings=settings_from_dict(training, source=source),
+            mapping={str(k): str(v) for k, v in mapping.items()},
+        )
+        for key in ("repo", "template", "format", "name", "python"):
+            if data.get(key) is not None:
+                setattr(config, key, str(data[key]))
+        if "modality" in data:
+            config.modality = str(data["modality"])
+        for key in ("samples", "max_new_tokens"):
+            if key in data:
+                config_value = data[key]
+                if not isinstance(config_value, int) or isinstance(config_value, bool) or config_value < 0:
+                    raise UserError(f"{source}: {key} must be a whole number of 0 or more, not {config_value!r}.")
+                setattr(config, key, config_value)
+        config.validate(source=source)
+        return config
+
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> RunConfig:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UserError(f"There is no config file {path}; check the path or run without it.") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"Could not read {path} ({error}); check that it is a readable TOML file.") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise UserError(f"{path} is not valid TOML ({error}); fix that line and try again.") from None
+        return cls.from_dict(data, source=str(path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML table: None values left out (TOML has no null), tuples as lists."""
+        top: dict[str, Any] = {}
+        for key in _TOP_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                top[key] = value
+        if self.mapping:
+            top["mapping"] = dict(self.mapping)
+        training: dict[str, Any] = {}
+        for f in dataclasses.fields(TrainingSettings):
+            value = getattr(self.settings, f.name)
+            if value is None:
+                continue
+            training[f.name] = list(value) if isinstance(value, tuple) else value
+        top["training"] = training
+        return top
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        header = (
+            "# ftui run config: everything needed to reproduce this run.\n"
+            "# Run it again with `ftui train config.toml`; flags override what is written here.\n"
+            "# `ftui script config.toml` prints the same run as a standalone Unsloth script.\n\n"
+        )
+        return header + tomli_w.dumps(self.to_dict())
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_toml(), encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    # ----- building ------------------------------------------------------------------------------
+    @classmethod
+    def from_plan(
+        cls,
+        plan: Plan,
+        *,
+        data: str | None = None,
+        template: str | None = None,
+        python: str | None = None,
+        name: str | None = None,
+    ) -> RunConfig:
+        """The TUI's way in: the chosen model and settings from the Plan, the data from its summary."""
+        source = data or (plan.dataset.source if plan.dataset else None)
+        if not plan.model or not source:
+            raise UserError("The plan has no model or no dataset yet; choose both before training.")
+        config = cls(
+            model=plan.model,
+            data=source,
+            settings=dataclasses.replace(plan.settings),
+            repo=plan.repo,
+            template=template,
+            format=plan.dataset.format if plan.dataset and plan.dataset.format != "unknown" else None,
+            name=name,
+            python=python,
+            modality="vision" if plan.use_case == "vision" else "text",
+        )
+        config.validate()
+        return config
+
+    def with_overrides(self, **changes: Any) -> RunConfig:
+        """A copy where every change that is not None wins: top-level keys or TrainingSettings fields."""
+        top = {k: v for k, v in changes.items() if v is not None and k in _TOP_KEYS + ("mapping",)}
+        settings = {k: v for k, v in changes.items() if v is not None and k in _SETTING_TYPES}
+        unknown = set(changes) - set(top) - set(settings) - {k for k, v in changes.items() if v is None}
+        if unknown:
+            raise ValueError(f"unknown overrides: {sorted(unknown)}")  # a programming error
+        # --max-steps and --epochs exclude each other: the one given on the command line wins.
+        if "epochs" in settings and "max_steps" not in settings:
+            settings["max_steps"] = None
+        config = dataclasses.replace(self, settings=dataclasses.replace(self.settings, **settings), **top)
+        config.validate(source="the flags")
+        return config
+
+    def validate(self, *, source: str = "the config") -> None:
+        s = self.settings
+        if s.method not in METHODS:
+            raise UsageError(f"{source}: method {s.method!r} is not one of {', '.join(METHODS)}; pick one of those.")
+        if self.modality not in MODALITIES:
+            raise UsageError(f"{source}: modality {self.modality!r} is not text or vision.")
+        if s.gradient_checkpointing not in GRADIENT_CHECKPOINTING:
+            raise UsageError(
+                f"{source}: gradient_checkpointing {s.gradient_checkpointing!r} is not one of "
+                f"{', '.join(GRADIENT_CHECKPOINTING)}."
+            )
+        positive = {"rank": s.rank, "alpha": s.alpha, "batch": s.batch, "grad_accum": s.grad_accum, "seq": s.seq,
+                    "save_steps": s.save_steps}
+        for key, value in positive.items():
+            if value < 1:
+                raise UsageError(f"{source}: {key} must be at least 1, not {value}.")
+        if s.max_steps is not None and s.max_steps < 1:
+            raise UsageError(f"{source}: max_steps must be at least 1, not {s.max_steps}.")
+        if s.max_steps is None and not s.epochs > 0:
+            raise UsageError(f"{source}: epochs must be more than 0, not {s.epochs}; or set max_steps.")
+        if not 0 < s.learning_rate < 1:
+            raise UsageError(f"{source}: learning_rate {s.learning_rate} is out of range; ftui's default is 2e-4.")
+        if not 0 <= s.eval_split < 1:
+            raise UsageError(f"{source}: eval_split is a fraction of the rows (0 to 0.5 makes sense), not {s.eval_split}.")
+        if not 0 <= s.dropout < 1:
+            raise UsageError(f"{source}: dropout must be between 0 and 1, not {s.dropout}.")
+        if any(g < 0 for g in s.gpus):
+            raise UsageError(f"{source}: gpus are indices like 0,1, not {list(s.gpus)}.")
+
+    @property
+    def load_repo(self) -> str:
+        """What the trainer loads: the resolved repo, else the model as given."""
+        return self.repo or self.model
+
+
+def settings_from_dict(values: dict[str, Any], *, source: str = "the config") -> TrainingSettings:
+    """TrainingSettings from a [training] table, checking each value's type against the dataclass."""
+    unknown = sorted(set(values) - set(_SETTING_TYPES))
+    if unknown:
+        raise UserError(
+            f"{source}: [training] has an unknown key {unknown[0]!r}; the known keys are "
+            f"{', '.join(sorted(_SETTING_TYPES))}."
+        )
+    cleaned: dict[str, Any] = {}
+    for key, value in values.items():
+        cleaned[key] = _coerce(key, value, _SETTING_TYPES[key], source)
+    return TrainingSettings(**cleaned)
+
+
+def _coerce(key: str, value: Any, annotation: Any, source: str) -> Any:
+    text = str(annotation)
+    wrong = UserError(f"{source}: [training] {key} = {value!r} has the wrong type; see ftui's defaults in README.md.")
+    if "tuple" in text:
+        if not isinstance(value, list | tuple):
+            raise wrong
+        return tuple(int(v) if "int" in text else str(v) for v in value)
+    if isinstance(value, bool):
+        if text != "bool":
+            raise wrong
+        return value
+    if text == "bool":
+        raise wrong
+    if "int" in text and isinstance(value, int) and "float" not in text:
+        return value
+    if "float" in text and isinstance(value, int | float):
+        return float(value)
+    if "str" in text and isinstance(value, str):
+        return value
+    raise wrong
+
+
+def parse_gpus(text: str | None) -> tuple[int, ...] | None:
+    """'0,1' -> (0, 1); None stays None (not given)."""
+    if text is None:
+        return None
+    if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)*", text):
+        raise UsageError(f"--gpus takes GPU indices separated by commas, like 0,1, not {text!r}.")
+    gpus = tuple(int(part) for part in text.split(","))
+    if len(set(gpus)) != len(gpus):
+        raise UsageError(f"--gpus lists a GPU twice ({text}); list each index once.")
+    return gpus
+
+
+def _local_path(value: str, base_dir: Path | None) -> str:
+    """An existing local path made absolute (the trainer runs in the run directory); anything else as it is."""
+    candidates = [Path(value).expanduser()]
+    if base_dir is not None and not Path(value).expanduser().is_absolute():
+        candidates.insert(0, base_dir / value)
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate.resolve())
+    return value
+
+
+def _looks_local(value: str) -> bool:
+    return value.startswith(("/", "./", "../", "~")) or value.count("/") > 1 or Path(value).suffix in (
+        ".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
+
+
+def resolve(config: RunConfig, *, base_dir: str | os.PathLike[str] | None = None, method_changed: bool = False) -> RunConfig:
+    """Make a config ready to run and to reproduce: local paths absolute (relative ones are taken from
+    `base_dir`, the config file's folder, then the current directory); the repo to load, the template
+    and the modality filled in from the catalog when the model is in it. Missing local files are a
+    UserError now, before a run directory is made."""
+    base = Path(base_dir).resolve() if base_dir else None
+    config = dataclasses.replace(config, mapping=dict(config.mapping))
+    config.model = _local_path(config.model, base)
+    config.data = _local_path(config.data, base)
+    if config.repo:
+        config.repo = _local_path(config.repo, base)
+    if config.template and config.template.endswith(".jinja"):
+        config.template = _local_path(config.template, base)
+    for label, value in (("model", config.model), ("data", config.data)):
+        if _looks_local(value) and not Path(value).expanduser().exists():
+            hint = "a local model folder or a Hub repo id" if label == "model" else "a dataset file or an HF dataset id"
+            raise UserError(f"The {label} {value} does not exist; give {hint}.")
+    model = None
+    try:
+        from ftui.core.catalog import load_catalog
+
+        model = load_catalog().find(config.model)
+    except (ImportError, UserError):
+        model = None  # the catalog is advice, not a requirement: any local or Hub model trains
+    if model is not None:
+        if config.repo is None or method_changed:
+            config.repo = model.repo_for(config.settings.method)
+        if config.template is None:
+            # The catalog's name, else the model's own template (instruct), else the Alpaca prompt (base).
+            config.template = model.chat_template or ("model" if model.kind == "instruct" else "alpaca")
+        if model.modality == "vision" and config.modality == "text":
+            config.modality = "vision"
+    if config.template is None:
+        config.template = "model"  # the trainer uses the tokenizer's own chat template, else Alpaca
+    config.validate()
+    return config
