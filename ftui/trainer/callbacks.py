@@ -1,0 +1,183 @@
+"""TrainerCallbacks: metrics.jsonl and status.json from inside the Trainer, and the graceful stop.
+
+Metrics come from `on_log` (raw floats, the step and max_steps), never from parsing stdout, whose
+format changes between transformers releases. Only the main process (rank 0) writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from transformers import TrainerCallback
+
+from ftui.core.runs import RunDirectory, now_iso
+from ftui.trainer.signals import GracefulStop
+
+GIB = 1024**3
+_STATUS_EVERY_S = 2.0  # status.json is rewritten at most this often during training
+
+
+class StopCallback(TrainerCallback):
+    """At the end of each step: stop (with a checkpoint) if a stop was asked for, on every rank at once."""
+
+    def __init__(self, stop: GracefulStop):
+        self.stop = stop
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        requested = self.stop.requested
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            # Every rank must stop at the same step, or the next collective waits forever.
+            import torch
+
+            device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
+            flag = torch.tensor([1 if requested else 0], device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            requested = bool(flag.item())
+        if requested:
+            self.stop.requested = True
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+class GpuMemory:
+    """GPU memory in GiB: what torch holds, and the driver-level use NVML sees (what decides an OOM)."""
+
+    def __init__(self) -> None:
+        self.peak_gib = 0.0
+        self._handle = None
+        try:
+            import torch
+
+            self.cuda = torch.cuda.is_available()
+        except Exception:
+            self.cuda = False
+        if self.cuda:
+            try:
+                import pynvml
+
+                pynvml.nvmlInit()
+                import torch
+
+                index = torch.cuda.current_device()
+                # NVML numbers GPUs as the driver does; CUDA_VISIBLE_DEVICES renumbers them for torch.
+                uuid = str(torch.cuda.get_device_properties(index).uuid)
+                for i in range(pynvml.nvmlDeviceGetCount()):
+                    handle = pynvml.nvmlDeviceGetHandleByIndex(i)
+                    found = pynvml.nvmlDeviceGetUUID(handle)
+                    found = found.decode() if isinstance(found, bytes) else found
+                    if found.replace("GPU-", "") == uuid.replace("GPU-", ""):
+                        self._handle = handle
+                        break
+            except Exception:
+                self._handle = None
+
+    def read(self) -> dict[str, float | None]:
+        if not self.cuda:
+            return {"gpu_mem_gib": None, "gpu_peak_gib": None}
+        import torch
+
+        reserved = torch.cuda.memory_reserved() / GIB
+        used = reserved
+        if self._handle is not None:
+            try:
+                import pynvml
+
+                used = pynvml.nvmlDeviceGetMemoryInfo(self._handle).used / GIB
+            except Exception:
+                pass
+        self.peak_gib = max(self.peak_gib, used, torch.cuda.max_memory_reserved() / GIB)
+        return {"gpu_mem_gib": round(used, 3), "gpu_peak_gib": round(self.peak_gib, 3)}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; the record's warning says what happened
+    return value
+
+
+class MetricsCallback(TrainerCallback):
+    """One JSON object per log line in metrics.jsonl; status.json kept current (step, checkpoint)."""
+
+    def __init__(self, run: RunDirectory, memory: GpuMemory):
+        self.run = run
+        self.memory = memory
+        self.last_time: float | None = None
+        self.last_tokens: float | None = None
+        self.last_status = 0.0
+        self.warned_nan = False
+        self.warnings: list[str] = []
+
+    def _write(self, record: dict[str, Any]) -> None:
+        with open(self.run.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, allow_nan=False) + "\n")
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.last_time = time.monotonic()
+        self.last_tokens = None
+        if state.is_world_process_zero and state.global_step > 0:
+            # Resumed: records after this step from the earlier attempt are superseded by the new ones.
+            self._write({"time": round(time.time(), 3), "kind": "resume", "step": state.global_step,
+                         "max_steps": state.max_steps})
+        if state.is_world_process_zero:
+            self.run.update_status(state="running", phase="training", step=state.global_step,
+                                   max_steps=state.max_steps, training_started_at=now_iso())
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        now = time.monotonic()
+        record: dict[str, Any] = {
+            "time": round(time.time(), 3),
+            "step": state.global_step,
+            "max_steps": state.max_steps,
+            "epoch": _clean(logs.get("epoch", state.epoch)),
+        }
+        if "train_runtime" in logs:  # the Trainer's summary at the end
+            record["kind"] = "summary"
+            for key in ("train_runtime", "train_loss", "train_samples_per_second", "train_steps_per_second"):
+                if key in logs:
+                    record[key] = _clean(logs[key])
+        elif "eval_loss" in logs:
+            record["kind"] = "eval"
+            record["eval_loss"] = _clean(logs["eval_loss"])
+        else:
+            record["kind"] = "train"
+            for key in ("loss", "grad_norm", "learning_rate"):
+                if key in logs:
+                    record[key] = _clean(logs[key])
+            tokens = logs.get("num_tokens")
+            if tokens is not None and self.last_tokens is not None and self.last_time is not None and now > self.last_time:
+                record["tokens_per_second"] = round((tokens - self.last_tokens) / (now - self.last_time), 1)
+            else:
+                record["tokens_per_second"] = None  # the first step after a (re)start includes warm-up
+            if tokens is not None:
+                record["num_tokens"] = tokens
+                self.last_tokens = tokens
+            self.last_time = now
+            loss = logs.get("loss")
+            if isinstance(loss, float) and not math.isfinite(loss):
+                record["warning"] = (
+                    f"The loss is {loss} at step {state.global_step}: lower the learning rate "
+                    f"(now {logs.get('learning_rate', args.learning_rate):.2e}) or train in bf16 instead of fp16."
+                )
+                if not self.warned_nan:
+                    self.warned_nan = True
+                    self.warnings.append(record["warning"])
+                    self.run.update_status(warnings=list(self.warnings))
+        record.update(self.memory.read())
+        self._write(record)
+        if time.monotonic() - self.last_status > _STATUS_EVERY_S:
+            self.last_status = time.monotonic()
+            self.run.update_status(step=state.global_step, max_steps=state.max_steps,
+                                   peak_gpu_gib=record.get("gpu_peak_gib"))
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.is_world_process_zero:
+            checkpoint = f"{args.output_dir}/checkpoint-{state.global_step}"
+            self.run.update_status(last_checkpoint=checkpoint, step=state.global_step)

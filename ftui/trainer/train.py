@@ -1,0 +1,393 @@
+"""The training process: read config.toml, train with Unsloth + TRL, save, and report through files.
+
+Order matters: unsloth is imported before trl/transformers/peft (it patches them), after
+hide_broken_torchvision() (a torchvision that does not load beside this torch would break the import).
+Every outcome ends in status.json: completed, stopped (graceful), oom or failed with one sentence.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ftui.core.errors import UserError
+from ftui.core.run_config import RunConfig
+from ftui.core.runs import RunDirectory, now_iso
+from ftui.trainer import redact
+from ftui.trainer.faults import FaultContext, classify
+from ftui.trainer.signals import GracefulStop
+
+GIB = 1024**3
+MODEL_TEMPLATE = "model"  # template = "model": the model's own chat template, from its tokenizer
+
+
+def _rank() -> tuple[int, int]:
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def log(message: str) -> None:
+    print(f"[ftui] {message}", flush=True)
+
+
+def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> int:
+    run = RunDirectory(Path(run_dir).resolve())
+    rank, world = _rank()
+    main = rank == 0
+    token = redact.known_token()
+    secrets = (token,) if token else ()
+    redact.install(secrets)
+
+    stop = GracefulStop().install()
+    context = FaultContext(model=str(run_dir), token_set=bool(token))
+    state: dict[str, Any] = {}
+    try:
+        config = RunConfig.read(run.config_path)
+        context.model, context.settings, context.python = config.load_repo, config.settings, config.python
+        if main:
+            run.update_status(state="starting", phase="importing unsloth", trainer_pid=os.getpid(),
+                              world_size=world, pid=run.read_status().get("pid") or os.getpid())
+        outcome = _train(run, config, resume=resume, stop=stop, context=context, state=state, main=main, token=token)
+        if main:
+            run.update_status(**{**outcome, "ended_at": now_iso(), "phase": None})
+        code = 0
+    except BaseException as error:  # every failure becomes a state; the traceback goes to train.log
+        traceback.print_exc()
+        if isinstance(error, KeyboardInterrupt):
+            fault_state, sentence = "stopped", "Stopped before training began; nothing was trained."
+        else:
+            fault = classify(error, context)
+            fault_state, sentence = fault.state, fault.error
+        if main:
+            saved = _save_after_fault(run, state)
+            checkpoint = run.last_checkpoint()
+            if checkpoint and fault_state != "stopped":
+                sentence += f" Checkpoints are kept; `ftui resume {run.run_id}` continues from {checkpoint.name}."
+            elif saved:
+                sentence += " The adapter of the last step is saved."
+            run.update_status(state=fault_state, error=sentence, ended_at=now_iso(), phase=None,
+                              last_checkpoint=str(checkpoint) if checkpoint else None)
+            print(f"[ftui] {fault_state}: {sentence}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if main:
+            redact.scrub_file(str(run.log_path), secrets)
+    return code
+
+
+def _train(
+    run: RunDirectory,
+    config: RunConfig,
+    *,
+    resume: bool,
+    stop: GracefulStop,
+    context: FaultContext,
+    state: dict[str, Any],
+    main: bool,
+    token: str | None,
+) -> dict[str, Any]:
+    settings = config.settings
+    from ftui.trainer.compat import hide_broken_torchvision
+
+    why = hide_broken_torchvision()
+    if why:
+        log(why)
+    # isort: off
+    import unsloth  # noqa: F401  (first: it patches transformers, trl and peft)
+    from unsloth import FastLanguageModel, is_bfloat16_supported
+
+    import torch
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from ftui.trainer.callbacks import GpuMemory, MetricsCallback, StopCallback
+    # isort: on
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(torch.cuda.current_device())
+        context.card_gib = props.total_memory / GIB
+        device = f"{props.name} ({context.card_gib:.0f} GiB)"
+    else:
+        device = "CPU"
+    log(f"device: {device}; model {config.load_repo}; method {settings.method}")
+    if main:
+        run.update_status(phase="reading data", device=device)
+
+    # 1. The data, converted before the model loads: a bad row fails in seconds, not after a download.
+    tokenizer = AutoTokenizer.from_pretrained(config.load_repo, token=token)
+    template, tokenizer = _apply_template(run, config, tokenizer)
+    texts = _training_texts(config, template, tokenizer)
+    train_rows, eval_rows, sample_rows = _split(texts, settings.eval_split, config.samples, settings.seed)
+    log(f"data: {len(train_rows)} training rows, {len(eval_rows)} eval rows, "
+        f"{len(sample_rows)} held-out prompts for samples; template {template}")
+    if stop.requested:
+        return {"state": "stopped", "error": None}
+
+    # 2. The model.
+    if main:
+        run.update_status(phase="loading model")
+    full = settings.method == "full"
+    gc = {"unsloth": "unsloth", "plain": True, "none": False}[settings.gradient_checkpointing]
+    loader = FastLanguageModel
+    if config.modality == "vision":
+        from unsloth import FastVisionModel
+
+        loader = FastVisionModel
+    model, tokenizer = loader.from_pretrained(
+        model_name=config.load_repo,
+        max_seq_length=settings.seq,
+        dtype=None,
+        load_in_4bit=settings.method == "qlora",
+        full_finetuning=full,
+        token=token,
+    )
+    context.dims = _dims_of(model)
+    template, tokenizer = _apply_template(run, config, tokenizer)
+    if not full:
+        model = loader.get_peft_model(
+            model,
+            r=settings.rank,
+            lora_alpha=settings.alpha,
+            lora_dropout=settings.dropout,
+            bias="none",
+            target_modules=list(settings.target_modules),
+            use_gradient_checkpointing=gc,
+            random_state=settings.seed,
+        )
+    state["model"], state["tokenizer"], state["full"] = model, tokenizer, full
+    if stop.requested:
+        return {"state": "stopped", "error": None}
+
+    # 3. The trainer.
+    _, world = _rank()
+    per_step = settings.batch * settings.grad_accum * world
+    steps_per_epoch = max(1, math.ceil(len(train_rows) / per_step))
+    total_steps = settings.max_steps or max(1, math.ceil(settings.epochs * steps_per_epoch))
+    gpu = torch.cuda.is_available()
+    bf16 = gpu and is_bfloat16_supported()
+    args = SFTConfig(
+        output_dir=str(run.checkpoints_dir),
+        dataset_text_field="text",
+        max_length=settings.seq,  # TRL's default (1024) would silently cut longer rows
+        packing=settings.packing,
+        per_device_train_batch_size=settings.batch,
+        per_device_eval_batch_size=settings.batch,
+        gradient_accumulation_steps=settings.grad_accum,
+        max_steps=settings.max_steps or -1,
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        warmup_steps=settings.warmup_steps,
+        weight_decay=settings.weight_decay,
+        lr_scheduler_type=settings.lr_scheduler,
+        optim=settings.optimizer,
+        seed=settings.seed,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=3,
+        eval_strategy="steps" if eval_rows else "no",
+        eval_steps=max(1, min(settings.save_steps, total_steps // 5 or 1)) if eval_rows else None,
+        bf16=bf16,
+        fp16=gpu and not bf16,
+        dataset_num_proc=1,
+        ddp_find_unused_parameters=False if world > 1 else None,
+    )
+    memory = GpuMemory()
+    metrics = MetricsCallback(run, memory)
+    trainer = SFTTrainer(
+        model=model,
+        processing_class=tokenizer,
+        train_dataset=Dataset.from_dict({"text": [t.text for t in train_rows]}),
+        eval_dataset=Dataset.from_dict({"text": [t.text for t in eval_rows]}) if eval_rows else None,
+        args=args,
+        callbacks=[metrics, StopCallback(stop)],
+    )
+    if settings.responses_only:
+        from unsloth.chat_templates import train_on_responses_only
+
+        from ftui.core.data import template_markers
+
+        instruction, response = template_markers(template)
+        trainer = train_on_responses_only(trainer, instruction_part=instruction, response_part=response)
+    state["trainer"] = trainer
+
+    checkpoint = run.last_checkpoint() if resume else None
+    if resume:
+        log(f"resuming from {checkpoint.name}" if checkpoint else "no checkpoint yet: starting from step 0")
+    if main:
+        run.update_status(phase="training", max_steps=total_steps)
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    stopped = stop.requested
+    state["trained"] = True
+
+    # 4. Save: the adapter (or the full model) with the tokenizer, then samples and exports.
+    outcome: dict[str, Any] = {"step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
+                               "train_loss": getattr(result, "training_loss", None),
+                               "peak_gpu_gib": memory.read().get("gpu_peak_gib"), "error": None}
+    if main:
+        run.update_status(phase="saving")
+        outcome["output"] = _save_output(run, model, tokenizer, full)
+        last = run.last_checkpoint()
+        outcome["last_checkpoint"] = str(last) if last else None
+    warnings = list(metrics.warnings)
+    if stopped:
+        outcome["state"] = "stopped"
+        log(f"stopped at step {trainer.state.global_step}; adapter saved in {outcome.get('output')}")
+    else:
+        outcome["state"] = "completed"
+        if main and sample_rows and not stop.requested:
+            run.update_status(phase="generating samples")
+            _write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader)
+        if main and (settings.save_merged or settings.save_gguf):
+            run.update_status(phase="exporting")
+            from ftui.trainer.export import export
+
+            warnings += export(run, model, tokenizer, settings, full)
+    if world > 1:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.barrier()
+    outcome["warnings"] = warnings
+    return outcome
+
+
+def _apply_template(run: RunDirectory, config: RunConfig, tokenizer: Any) -> tuple[str, Any]:
+    """Give the tokenizer the run's chat template (so the saved adapter chats as it was trained); return
+    the template name or file that the data conversion uses, and the tokenizer."""
+    name = config.template or MODEL_TEMPLATE
+    if name == MODEL_TEMPLATE:
+        own = getattr(tokenizer, "chat_template", None)
+        if isinstance(own, dict):
+            own = own.get("default")
+        if not own:
+            log("the model has no chat template of its own: using the Alpaca prompt (a base model's format)")
+            from unsloth.chat_templates import get_chat_template
+
+            return "alpaca", get_chat_template(tokenizer, chat_template="alpaca")
+        path = run.path / "chat_template.jinja"
+        path.write_text(own, encoding="utf-8")
+        return str(path), tokenizer
+    if name.endswith(".jinja"):
+        tokenizer.chat_template = Path(name).expanduser().read_text(encoding="utf-8")
+        return name, tokenizer
+    from unsloth.chat_templates import get_chat_template
+
+    # It may return a new tokenizer: EOS is mapped to the template's stop word (<|im_end|> for chatml).
+    return name, get_chat_template(tokenizer, chat_template=name)
+
+
+def _training_texts(config: RunConfig, template: str, tokenizer: Any) -> list[Any]:
+    from ftui.core.data import training_texts
+
+    # A tokenizer that puts BOS in front by itself gets texts without one (no double BOS).
+    bos = tokenizer.bos_token or ""
+    if bos and tokenizer("x").input_ids[:1] == [tokenizer.bos_token_id]:
+        bos = ""
+    texts = list(
+        training_texts(
+            config.data, template=template, format=config.format, mapping=config.mapping or None,
+            bos_token=bos, eos_token=tokenizer.eos_token or "",
+        )
+    )
+    if not texts:
+        raise UserError(f"The dataset {config.data} has no rows to train on; check the file.")
+    return texts
+
+
+def _split(texts: list[Any], eval_split: float, samples: int, seed: int) -> tuple[list[Any], list[Any], list[Any]]:
+    """(train, eval, sample prompts). Eval rows are held out at random; sample prompts come from the eval
+    rows, else from rows held out for them when the data is large enough to spare them."""
+    order = list(range(len(texts)))
+    random.Random(seed).shuffle(order)
+    n_eval = round(len(texts) * eval_split) if eval_split else 0
+    if eval_split and len(texts) >= 2:
+        n_eval = max(1, min(n_eval, len(texts) - 1))
+    eval_rows = [texts[i] for i in order[:n_eval]]
+    rest = order[n_eval:]
+    with_prompt = [t for t in eval_rows if t.prompt]
+    sample_rows = with_prompt[:samples]
+    if not sample_rows and samples and len(rest) > 4 * samples:
+        held = [i for i in rest if texts[i].prompt][:samples]
+        sample_rows = [texts[i] for i in held]
+        rest = [i for i in rest if i not in set(held)]
+    train_rows = [texts[i] for i in sorted(rest)]
+    return train_rows, eval_rows, sample_rows
+
+
+def _dims_of(model: Any) -> Any:
+    try:
+        from ftui.core.dims import dims_from_hf_config
+
+        config = getattr(model, "config", None)
+        return dims_from_hf_config(config.to_dict()) if config is not None else None
+    except Exception:
+        return None
+
+
+def _save_output(run: RunDirectory, model: Any, tokenizer: Any, full: bool) -> str:
+    target = run.model_dir if full else run.adapter_dir
+    model.save_pretrained(str(target))
+    tokenizer.save_pretrained(str(target))
+    log(f"saved the {'model' if full else 'LoRA adapter'} and tokenizer in {target}")
+    return str(target)
+
+
+def _save_after_fault(run: RunDirectory, state: dict[str, Any]) -> bool:
+    """After a failure mid-training, keep what was learnt: save the adapter if there is one to save."""
+    trainer = state.get("trainer")
+    if trainer is None or getattr(trainer.state, "global_step", 0) == 0:
+        return False
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        _save_output(run, state["model"], state["tokenizer"], state.get("full", False))
+        return True
+    except BaseException as error:  # saving after an OOM can itself run out of memory
+        log(f"could not save the adapter after the failure ({type(error).__name__}: {error})")
+        return False
+
+
+def _write_samples(run: RunDirectory, model: Any, tokenizer: Any, rows: list[Any], max_new_tokens: int, loader: Any) -> None:
+    """Generations on held-out prompts, greedy, for the compare screen: prompt, reference, output."""
+    import json
+
+    import torch
+
+    try:
+        loader.for_inference(model)
+    except Exception:
+        model.eval()
+    started = time.monotonic()
+    with open(run.samples_path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            # The prompt has a BOS only when the tokenizer does not add one itself (see _training_texts).
+            inputs = tokenizer(row.prompt, return_tensors="pt")
+            inputs = {k: v.to(model.device) for k, v in inputs.items()}
+            with torch.inference_mode():
+                output = model.generate(
+                    **inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                    eos_token_id=tokenizer.eos_token_id,
+                )
+            new = output[0][inputs["input_ids"].shape[1]:]
+            record = {
+                "line": row.line,
+                "prompt": row.prompt,
+                "reference": row.text[len(row.prompt):],
+                "output": tokenizer.decode(new, skip_special_tokens=True),
+                "new_tokens": int(new.shape[0]),
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    log(f"wrote {len(rows)} sample generations in {time.monotonic() - started:.1f} s to {run.samples_path.name}")
