@@ -1,0 +1,43 @@
+"""`ftui resume RUN`: continue a stopped, failed or killed run from its last checkpoint, and follow it."""
+
+from __future__ import annotations
+
+import argparse
+
+from ftui.commands._output import add_json_flag, emit
+
+ORDER = 74
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "resume",
+        help="continue a stopped or failed run from its last checkpoint",
+        description="Start the run's training process again, in the same run folder, from its last "
+        "checkpoint (optimizer, scheduler and step included); metrics and log carry on where they were.",
+    )
+    parser.add_argument("run", help="a run id, a unique part of one, `last`, or a run folder")
+    parser.add_argument("--detach", action="store_true", help="start it and return at once")
+    parser.add_argument("--runs-dir", help="where runs are kept")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ftui.commands._follow import follow_and_report
+    from ftui.core.runs import find_run, resume
+
+    found = find_run(args.run, args.runs_dir)
+    checkpoint = found.last_checkpoint()
+    process = resume(found)
+    where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
+    if args.detach:
+        emit(args, {"run_id": found.run_id, "pid": process.pid, "state": "starting",
+                    "resumed_from": str(checkpoint) if checkpoint else None},
+             f"Resumed {found.run_id} {where} (pid {process.pid}); `ftui runs {found.run_id} --follow` attaches.")
+        return 0
+    out = sys.stderr if args.json else sys.stdout
+    print(f"Resuming {found.run_id} {where} (pid {process.pid}); Ctrl-C detaches, the run goes on.", file=out, flush=True)
+    return follow_and_report(args, found, process, from_now=True)

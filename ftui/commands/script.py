@@ -1,0 +1,45 @@
+"""`ftui script CONFIG.toml`: print the run as a standalone Unsloth script (or write it with -o)."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 75
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "script",
+        help="print a standalone Unsloth script equivalent to a run config",
+        description="Print a readable Python script that trains what CONFIG.toml describes with Unsloth, "
+        "TRL and datasets alone, to run anywhere. CONFIG.toml may be a run's config.toml or a run id.",
+    )
+    parser.add_argument("config", help="a run config (TOML), a run folder, or a run id")
+    parser.add_argument("-o", "--output", help="write the script to this file instead of printing it")
+    parser.add_argument("--runs-dir", help="where runs are kept (for a run id)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    import sys
+    from pathlib import Path
+
+    from ftui.core.run_config import RunConfig, resolve
+    from ftui.core.script import generate_script
+
+    path = Path(args.config)
+    if path.is_file():
+        config = resolve(RunConfig.read(path), base_dir=path.resolve().parent)
+    else:
+        from ftui.core.runs import find_run
+
+        config = find_run(args.config, args.runs_dir).config()
+    text = generate_script(config)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        os.chmod(args.output, 0o755)
+        print(f"Wrote {args.output}; run it with `python {args.output}`.", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,1 @@
+"""Builders shared by the tests: real, small things made on the fly (no download)."""
