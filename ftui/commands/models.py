@@ -48,7 +48,7 @@ def model_json(model, lic) -> dict:
         "commercial_use": model.commercial_use,
         "license_conditions": model.license_conditions,
         "gated": model.gated,
-        "context": model.dims.context,
+        "context": model.context,
         "chat_template": model.chat_template,
         "unsloth": {
             "bf16": model.unsloth.bf16,

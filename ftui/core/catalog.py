@@ -70,6 +70,7 @@ class Model:
     chat_template: str | None  # an unsloth get_chat_template name; None: keep the tokenizer's own
     license_sources: tuple[str, ...]
     params_active_b: float | None = None  # MoE: parameters a token goes through
+    context: int | None = None  # max_position_embeddings; None: not verified (dims.context then says 4096)
     released: str = ""  # year-month of the release, used to rank newer models first
     variant: str = ""  # the model card's own words when they say more than base/instruct
     tags: tuple[str, ...] = ()
@@ -350,6 +351,7 @@ def _model(entry: _Entry, path: Path, license_ids: set[str] | None) -> Model:
         params_b=params_b,
         params_active_b=params_active_b,
         dims=_dims(entry.table("dims"), params_b),
+        context=entry.table("dims").integer("context", required=False),
         license=license_id,
         commercial_use=entry.text("commercial_use", choices=COMMERCIAL_USE),
         license_conditions=entry.text("license_conditions"),

@@ -108,3 +108,58 @@ def test_catalog_chat_templates_exist_in_installed_unsloth():
 def test_every_license_id_used_has_an_entry(catalog):
     for model in catalog.models:
         assert catalog.license(model.license) is not None, model.hf_id
+
+
+# The 14 models the issue adds beyond model-facts.json, with the license facts established for each.
+EXTRA_MODELS = {
+    "Qwen/Qwen2.5-72B": ("qwen", "yes_with_conditions"),
+    "Qwen/Qwen2.5-72B-Instruct": ("qwen", "yes_with_conditions"),
+    "Qwen/Qwen2.5-VL-3B-Instruct": ("qwen-research", "no"),
+    "mistralai/Codestral-22B-v0.1": ("mnpl-0.1", "no"),
+    "deepseek-ai/DeepSeek-Coder-V2-Lite-Base": ("deepseek-license", "yes_with_conditions"),
+    "deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct": ("deepseek-license", "yes_with_conditions"),
+    "google/gemma-3-27b-pt": ("gemma", "yes_with_conditions"),
+    "google/gemma-3-27b-it": ("gemma", "yes_with_conditions"),
+    "openai/gpt-oss-20b": ("apache-2.0", "yes"),
+    "mistralai/Mistral-Small-24B-Base-2501": ("apache-2.0", "yes"),
+    "mistralai/Mistral-Small-24B-Instruct-2501": ("apache-2.0", "yes"),
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": ("llama3.1", "yes_with_conditions"),
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-70B": ("llama3.3", "yes_with_conditions"),
+    "microsoft/Phi-4-mini-instruct": ("mit", "yes"),
+}
+
+
+@pytest.mark.parametrize(("hf_id", "facts"), EXTRA_MODELS.items())
+def test_the_extra_models_and_their_licenses(catalog, hf_id, facts):
+    model = catalog.find(hf_id)
+    assert model is not None and model.hf_id == hf_id
+    assert (model.license, model.commercial_use) == facts
+    assert model.license_sources and model.dims.params_b
+
+
+def test_the_catalog_holds_the_reference_table_and_the_extras(catalog):
+    assert len(catalog.models) >= 80 + len(EXTRA_MODELS)
+
+
+def test_mixture_of_experts_dims(catalog):
+    gpt_oss = catalog.find("openai/gpt-oss-20b").dims
+    assert (gpt_oss.experts, gpt_oss.experts_per_token, gpt_oss.head_dim) == (32, 4, 64)
+    coder = catalog.find("deepseek-ai/DeepSeek-Coder-V2-Lite-Instruct")
+    assert (coder.dims.experts, coder.dims.shared_experts, coder.params_active_b) == (64, 2, 2.4)
+
+
+def test_tied_embeddings_and_head_dims_where_they_differ(catalog):
+    assert catalog.find("meta-llama/Llama-3.2-1B").dims.tied_embeddings
+    assert not catalog.find("meta-llama/Llama-3.1-8B").dims.tied_embeddings
+    assert catalog.find("Qwen/Qwen2.5-3B").dims.tied_embeddings
+    assert not catalog.find("Qwen/Qwen2.5-7B").dims.tied_embeddings
+    assert not catalog.find("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B").dims.tied_embeddings  # unlike Qwen2.5-1.5B
+    for hf_id, head_dim in [("google/gemma-2-9b", 256), ("google/gemma-3-27b-it", 128), ("Qwen/Qwen3-32B", 128)]:
+        dims = catalog.find(hf_id).dims
+        assert dims.head_dim == head_dim and dims.hidden // dims.heads != head_dim
+
+
+def test_unverified_facts_are_marked_unknown(catalog):
+    assert catalog.find("mistralai/Codestral-22B-v0.1").gated is None
+    assert catalog.find("Qwen/Qwen2.5-72B").context is None  # the base config was not reached
+    assert "not verified" in catalog.find("mistralai/Codestral-22B-v0.1").notes
