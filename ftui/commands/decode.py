@@ -43,7 +43,7 @@ def _text(d) -> str:
         f"Name:          {d.name}",
         f"Published by:  {d.org}",
         f"Family:        {d.family}"
-        + (f" {d.version}" if d.version != "unknown" else "")
+        + (f" {d.version}" if d.version != "unknown" and d.version not in d.family else "")
         + (f" ({d.vendor})" if d.vendor != "unknown" else ""),
         f"Size:          {size}",
         f"Kind:          {d.kind}",

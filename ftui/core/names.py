@@ -183,8 +183,9 @@ def decode(name: str, catalog: Catalog | None = None) -> DecodedName:
             sentences.append("Not in ftui's catalog, so this is read from the name alone.")
 
     if org == "unsloth":
+        maker = f"{vendor}'s" if vendor != UNKNOWN else "the original"
         sentences.append(
-            f"Published by Unsloth: their copy of {vendor if vendor != UNKNOWN else 'the original'} model, with fixes and ready-made quantizations."
+            f"Published by Unsloth: their copy of {maker} model, with fixes and ready-made quantizations."
         )
     elif org not in (UNKNOWN, "local"):
         sentences.append(f"Published by {org}.")
@@ -197,10 +198,8 @@ def decode(name: str, catalog: Catalog | None = None) -> DecodedName:
         unknown.append("family")
         sentences.append("The model family is not one ftui recognises.")
     else:
-        sentences.append(
-            f"Family {family}{' ' + version if version != UNKNOWN else ''}"
-            + (f", made by {vendor}." if vendor != UNKNOWN else ".")
-        )
+        shown = family if version == UNKNOWN or version in family else f"{family} {version}"
+        sentences.append(f"Family {shown}" + (f", made by {vendor}." if vendor != UNKNOWN else "."))
     if version == UNKNOWN:
         unknown.append("version")
     if size_b is None:
