@@ -54,7 +54,15 @@ def run(args: argparse.Namespace) -> int:
     payload = report.to_json()
     shown: list[str] = []
     if args.preview:
-        shown = preview(args.path, template=args.template, n=args.preview, format=report.format, mapping=report.columns)
+        from ftui.core.data.tokens import find_tokenizer
+
+        # The model's own EOS when its tokenizer is here; otherwise a visible stand-in, never a guess.
+        # No BOS: the tokenizer adds its own when the trainer tokenizes.
+        tokenizer = find_tokenizer(args.model)
+        eos = tokenizer.eos_token if tokenizer and tokenizer.eos_token else "<eos>"
+        shown = preview(
+            args.path, template=args.template, n=args.preview, format=report.format, mapping=report.columns, eos_token=eos
+        )
         payload["preview"] = shown
 
     def text() -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ftui.core.data.checker import RowChecker, Tally
+from ftui.core.data.readers import _short
 
 COUNT_BLOCK = 1 << 18  # fits the CPU cache, with the two boolean scratch arrays
 CHECK_BLOCK = 1 << 23
@@ -127,7 +128,7 @@ def check_range(path: Path, start: int, end: int, make_checker: Callable[[], Row
                     check(line, None, ("not_utf8", "the row is not valid UTF-8 text"), raw)
                     continue
                 except DecodeError as error:
-                    check(line, None, ("malformed_json", f"the JSON is malformed ({str(error).replace('JSON is malformed: ', '')[:80]})"), raw)
+                    check(line, None, ("malformed_json", f"the JSON is malformed ({_short(str(error))})"), raw)
                     continue
                 check(line, value, None, raw)
     return checker.flush(), line

@@ -187,9 +187,10 @@ def _advice(report: InspectionReport, tally: Tally) -> dict[str, Any]:
         while suggested < tokens.p95 and suggested < 32768:
             suggested *= 2
         advice["max_length"] = suggested
-        if suggested != tokens.max_length:
+        if suggested > tokens.max_length or suggested * 4 <= tokens.max_length:
+            # Too short cuts rows off; far longer than the data needs is memory a larger batch could use.
             notes.append(
-                f"A max length of {suggested:,} fits 95% of rows (p95 {tokens.p95:,} tokens); you chose {tokens.max_length:,}."
+                f"A max length of {suggested:,} fits 95% of rows (p95 {tokens.p95:,} tokens); it is set to {tokens.max_length:,}."
             )
         if tokens.over_max_length:
             notes.append(f"Rows longer than {tokens.max_length:,} tokens: {_rows(tokens.over_max_length)}; training cuts them short.")

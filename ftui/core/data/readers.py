@@ -179,6 +179,8 @@ def _decode_json(raw: bytes) -> tuple[Any, tuple[str, str] | None]:
 
 
 def _short(text: str) -> str:
+    if text == "Input data was truncated":
+        return "it ends before the row is complete"
     return text.replace("JSON is malformed: ", "")[:80]
 
 
