@@ -171,3 +171,23 @@ async def test_the_real_nvml_without_a_driver():
         gauge = app.query_one(VramGauge)
         await until(pilot, lambda: gauge.samples is not None)
         assert "No NVIDIA driver found" in shown(gauge) and "▸ NVIDIA T4" in shown(gauge)
+
+
+def test_how_the_gauge_looks(snap_compare):
+    """Two GPUs at fixed readings, a plan that fits one and is too big for the other."""
+    nvml = FakeNvml([h200(0, memory_used=30 * GIB, utilization=55, temperature=47), t4(1, memory_used=2 * GIB)])
+    app = GaugeApp(nvml=nvml, estimate_gib=48.0, interval=600)  # the first reading only: a fixed picture
+
+    async def first_reading(pilot) -> None:
+        await until(pilot, lambda: app.query_one(VramGauge).samples is not None)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=first_reading)
+
+
+def test_how_the_card_list_looks(snap_compare):
+    app = GaugeApp(nvml=FakeNvml(init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED), cards=CARDS, estimate_gib=20.0)
+
+    async def first_reading(pilot) -> None:
+        await until(pilot, lambda: app.query_one(VramGauge).samples is not None)
+
+    assert snap_compare(app, terminal_size=(80, 24), press=["down"], run_before=first_reading)
