@@ -24,6 +24,7 @@ from textual.widget import Widget
 
 from ftui.core.hardware import GpuSample, GpuSamples, sample_gpus
 from ftui.core.memory import MemoryEstimate
+from ftui.core.plan import GpuChoice
 
 SPARKS = "▁▂▃▄▅▆▇█"
 FIT_WORDS = {"fits": "fits", "tight": "tight", "too_big": "too big"}
@@ -107,6 +108,10 @@ class VramGauge(Widget, can_focus=False):
         name: str
         vram_gib: float
         bf16: bool
+
+        def gpu_choice(self) -> GpuChoice:
+            """The card as the Plan holds it (a card to rent, not one detected here)."""
+            return GpuChoice(name=self.name, vram_gib=self.vram_gib, bf16=self.bf16, detected=False)
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import pynvml
 import pytest
 
 from ftui.core.hardware import GIB
+from ftui.core.plan import GpuChoice
 from ftui.widgets.vram_gauge import VramGauge, fit_on, sparkline
 from tests.fakes.gauge_app import GaugeApp
 from tests.fakes.nvml import FakeNvml, h200, t4
@@ -122,6 +123,7 @@ async def test_without_a_gpu_the_gauge_offers_a_card_and_posts_the_choice():
         await pilot.press("enter")
         await until(pilot, lambda: app.chosen)
         assert [(m.name, m.vram_gib, m.bf16) for m in app.chosen] == [("NVIDIA L4", 24.0, True)]
+        assert app.chosen[0].gpu_choice() == GpuChoice("NVIDIA L4", 24.0, bf16=True, detected=False)
         assert "Planning for NVIDIA L4 (24.0 GiB, bf16)" in shown(gauge)
         assert "plan ┃ 20.0 GiB: fits" in shown(gauge)
         calls = nvml.calls["nvmlInit"]
