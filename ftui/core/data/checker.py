@@ -33,23 +33,24 @@ class Tally:
     rows: int = 0  # records read (blank lines are not records)
     usable: int = 0  # rows that convert to training text
     counts: dict[str, int] = field(default_factory=dict)
-    examples: list[tuple[int, str, str]] = field(default_factory=list)  # (line, kind, detail), first few per kind
+    # (line, kind, detail, file line of a JSON array element or None), the first few of each kind
+    examples: list[tuple[int, str, str, int | None]] = field(default_factory=list)
     hashes: array = field(default_factory=lambda: array("Q"))
     lines: array = field(default_factory=lambda: array("Q"))
     tokens: array = field(default_factory=lambda: array("Q"))
     answer_tokens: int = 0  # estimated tokens of answers (assistant turns), for the responses-only advice
     prompt_tokens: int = 0  # estimated tokens of everything else the rows say (system, user turns)
 
-    def problem(self, line: int, kind: str, detail: str) -> None:
+    def problem(self, line: int, kind: str, detail: str, file_line: int | None = None) -> None:
         seen = self.counts.get(kind, 0)
         self.counts[kind] = seen + 1
         if seen < EXAMPLES_PER_KIND:
-            self.examples.append((line, kind, detail))
+            self.examples.append((line, kind, detail, file_line))
 
     def shifted(self, offset: int) -> Tally:
         """This tally with every line moved down by `offset` (a worker counts from its own start)."""
         if offset:
-            self.examples = [(line + offset, kind, detail) for line, kind, detail in self.examples]
+            self.examples = [(line + offset, kind, detail, where) for line, kind, detail, where in self.examples]
             self.lines = array("Q", (line + offset for line in self.lines))
         return self
 
@@ -60,8 +61,8 @@ class Tally:
             seen = self.counts.get(kind, 0)
             self.counts[kind] = seen + count
         kept: dict[str, int] = {}
-        for _line, kind, _detail in self.examples:
-            kept[kind] = kept.get(kind, 0) + 1
+        for example in self.examples:
+            kept[example[1]] = kept.get(example[1], 0) + 1
         for example in other.examples:
             kind = example[1]
             if kept.get(kind, 0) < EXAMPLES_PER_KIND:
@@ -92,16 +93,18 @@ class RowChecker:
         self.render = render
         self._pending: list[str] = []
 
-    def check(self, line: int, value: Any, problem: tuple[str, str] | None, raw: bytes | None) -> None:
+    def check(
+        self, line: int, value: Any, problem: tuple[str, str] | None, raw: bytes | None, file_line: int | None = None
+    ) -> None:
         tally = self.tally
         tally.rows += 1
         if problem is not None:
-            tally.problem(line, *problem)
+            tally.problem(line, *problem, file_line)
             return
         try:
             messages = to_messages(value, self.fmt, self.mapping)
         except RowProblem as bad:
-            tally.problem(line, bad.kind, bad.detail)
+            tally.problem(line, bad.kind, bad.detail, file_line)
             return
         tally.usable += 1
         tally.hashes.append(row_hash(raw) if raw is not None else 0)

@@ -50,11 +50,11 @@ def detect(source: Source, format: str | None = None, mapping: Mapping[str, str]
 def row_messages(row: RawRow, source: Source, detection: Detection) -> list[dict[str, str]]:
     """The row as messages, or BadRowError naming the row and the fix."""
     if row.problem is not None:
-        raise BadRowError(RowProblem(*row.problem).at(source.where(row.line), row.line))
+        raise BadRowError(RowProblem(*row.problem).at(source.where(row.line, row.file_line), row.line))
     try:
         return to_messages(row.value, detection.format, detection.mapping)
     except RowProblem as problem:
-        raise BadRowError(problem.at(source.where(row.line), row.line)) from None
+        raise BadRowError(problem.at(source.where(row.line, row.file_line), row.line)) from None
 
 
 def render_row(
@@ -120,7 +120,7 @@ def training_texts(
                 problem = Problem(
                     row.line,
                     "template_refused",
-                    f"{opened.where(row.line)}: the {chosen.name} template refuses this conversation ({error}); "
+                    f"{opened.where(row.line, row.file_line)}: the {chosen.name} template refuses this conversation ({error}); "
                     "fix the row or choose another template.",
                 )
                 raise BadRowError(problem) from None

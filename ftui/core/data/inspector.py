@@ -51,7 +51,7 @@ def inspect(
             detection.format, detection.mapping, tokenizer=tokenizer, render=_renderer(chosen, tokenizer)
         )
         for row in iter_rows(opened):
-            checker.check(row.line, row.value, row.problem, row.raw)
+            checker.check(row.line, row.value, row.problem, row.raw, row.file_line)
         tally = checker.flush()
 
     if tally.rows == 0:
@@ -165,7 +165,7 @@ def _count(kind: str, tally: Tally, duplicates: tuple[int, Any], too_long: tuple
 def _problems(
     source: Source, tally: Tally, duplicates: tuple[int, list], too_long: tuple[int, list], too_long_how: str
 ) -> list[Problem]:
-    found = [RowProblem(kind, detail).at(source.where(line), line) for line, kind, detail in tally.examples]
+    found = [RowProblem(kind, detail).at(source.where(line, at), line) for line, kind, detail, at in tally.examples]
     unit = source.unit
     for line, original in duplicates[1]:
         found.append(RowProblem("duplicate", f"it repeats {unit} {original} exactly").at(source.where(line), line))

@@ -35,10 +35,11 @@ class UnreadableDataError(UserError):
 
 @dataclass
 class RawRow:
-    line: int
+    line: int  # where to point: the file line (JSONL, CSV) or the row number (JSON array, Parquet, Arrow, Hub)
     value: Any = None  # the decoded row (a dict for every supported layout)
     problem: tuple[str, str] | None = None  # (kind, detail) when the row could not be decoded
     raw: bytes | None = None  # the row's bytes, for exact-duplicate detection
+    file_line: int | None = None  # for a JSON array: the line its element starts on
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,12 @@ class Source:
 
     @property
     def unit(self) -> str:
-        return "row" if self.kind in ("parquet", "arrow", "stream") or self.origin != "file" else "line"
+        # A JSON array is often one long line (json.dump's default), so its rows are counted instead.
+        return "line" if self.kind in ("jsonl", "csv", "tsv") and self.origin == "file" else "row"
 
-    def where(self, line: int) -> str:
-        return f"{self.unit.capitalize()} {line} of {self.label}"
+    def where(self, line: int, file_line: int | None = None) -> str:
+        place = f"{self.unit.capitalize()} {line} of {self.label}"
+        return f"{place} (line {file_line})" if file_line is not None else place
 
     @property
     def label(self) -> str:
@@ -212,6 +215,7 @@ def read_json_array(path: Path) -> Iterator[RawRow]:
         position = len(buffer) - len(body) + 1
         counted, line_base = 0, 1  # line_base = the line that byte `counted` of the buffer is on
         depth, element_start, eof = 0, -1, False
+        number = 0  # elements so far
 
         def line_at(index: int) -> int:
             nonlocal counted, line_base
@@ -247,16 +251,19 @@ def read_json_array(path: Path) -> Iterator[RawRow]:
                 if depth == 0:
                     raw = buffer[element_start:position]
                     value, problem = _decode_json(raw)
-                    yield RawRow(line_at(element_start), value, problem, raw)
+                    number += 1
+                    yield RawRow(number, value, problem, raw, line_at(element_start))
                     element_start = -1
             elif depth == 0 and token != b'"':
-                yield RawRow(line_at(match.start()), None, ("wrong_type", "the element is text, not an object with named fields"), token)
+                number += 1
+                yield RawRow(number, None, ("wrong_type", "the element is text, not an object with named fields"), token, line_at(match.start()))
             elif token == b'"':  # an unterminated string at the end of the file
                 break
         if element_start >= 0 or depth:
-            yield RawRow(line_at(max(element_start, 0)), None, ("malformed_json", "the JSON array ends in the middle of a row (the file is cut short)"))
+            where = line_at(max(element_start, 0))
+            yield RawRow(number + 1, None, ("malformed_json", "the JSON array ends in the middle of a row (the file is cut short)"), None, where)
         else:
-            yield RawRow(line_at(position), None, ("malformed_json", "the JSON array is never closed with ]"))
+            yield RawRow(number + 1, None, ("malformed_json", "the JSON array is never closed with ]"), None, line_at(position))
 
 
 def _read_delimited(path: Path, delimiter: str) -> Iterator[RawRow]:

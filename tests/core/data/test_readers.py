@@ -41,8 +41,9 @@ def test_json_array_streams_elements_with_their_lines(tmp_path, monkeypatch, chu
     got = rows_of(path)
     assert [r.value for r in got] == ALPACA
     text = path.read_text().splitlines()
-    for row in got:  # each element starts on the line that holds its opening brace
-        assert text[row.line - 1].strip() == "{"
+    assert [r.line for r in got] == [1, 2, 3, 4, 5]  # rows are numbered
+    for row in got:  # and each knows the line its opening brace is on
+        assert text[row.file_line - 1].strip() == "{"
 
 
 def test_json_array_compact_and_cut_short(tmp_path, monkeypatch):
@@ -53,7 +54,8 @@ def test_json_array_compact_and_cut_short(tmp_path, monkeypatch):
     path.write_text('[\n{"a": 1},\n{"a": "unfinished')
     got = rows_of(path)
     assert got[0].value == {"a": 1}
-    assert got[-1].problem[0] == "malformed_json" and "cut short" in got[-1].problem[1] and got[-1].line == 3
+    assert got[-1].problem[0] == "malformed_json" and "cut short" in got[-1].problem[1]
+    assert (got[-1].line, got[-1].file_line) == (2, 3)
 
 
 def test_json_that_is_really_jsonl_is_read_as_jsonl(tmp_path):
