@@ -67,8 +67,10 @@ class FtuiApp(App):
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.start = start
 
-    def on_mount(self) -> None:
-        self.push_screen(self.start)
+    def get_default_screen(self) -> Screen:
+        # The first step is the app's bottom screen (one screen to build at start-up, not two);
+        # installed by name, it is kept when switched away from, like the others.
+        return self.get_screen(self.start)
 
     # Navigation -------------------------------------------------------------------------------------
 
@@ -79,19 +81,30 @@ class FtuiApp(App):
                 return name
         return None
 
-    def action_goto(self, name: str) -> None:
-        if name in STEP_NAMES and self.current_step != name:
+    def show_step(self, name: str) -> None:
+        """The start screen stays at the bottom of the stack; any other step is the one screen above it."""
+        if name not in STEP_NAMES or self.current_step == name:
+            return
+        if name == self.start:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        elif len(self.screen_stack) == 1:
+            self.push_screen(name)
+        else:
             self.switch_screen(name)
+
+    def action_goto(self, name: str) -> None:
+        self.show_step(name)
 
     def action_next_step(self) -> None:
         here = self.current_step
         if here is not None and here != STEP_NAMES[-1]:
-            self.switch_screen(STEP_NAMES[STEP_NAMES.index(here) + 1])
+            self.show_step(STEP_NAMES[STEP_NAMES.index(here) + 1])
 
     def action_previous_step(self) -> None:
         here = self.current_step
         if here is not None and here != STEP_NAMES[0]:
-            self.switch_screen(STEP_NAMES[STEP_NAMES.index(here) - 1])
+            self.show_step(STEP_NAMES[STEP_NAMES.index(here) - 1])
 
     def action_leave_field(self) -> None:
         """Escape from a text field, so that the single-letter keys work again."""

@@ -1,4 +1,4 @@
-"""What every step screen shares: the step bar on top, the Footer below, the Plan it reads and edits."""
+"""What every step screen shares: the step bar on top, the key bar (footer) below, the Plan it reads and edits."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ftui.core.plan import Plan
+from ftui.widgets.key_bar import KeyBar
 from ftui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class StepScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StepBar(self.STEP)
         yield from self.compose_step()
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def compose_step(self) -> ComposeResult:
         yield from ()

@@ -22,6 +22,7 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
 
 class UseCaseScreen(StepScreen):
     STEP = "use_case"
+    AUTO_FOCUS = "#use-case"
     BINDINGS = [Binding("c", "toggle_commercial", "Commercial use")]
 
     def compose_step(self) -> ComposeResult:
@@ -37,9 +38,6 @@ class UseCaseScreen(StepScreen):
                 "Arrows move, Enter or Space selects, Tab goes to the next question, n to the next step.",
                 classes="hint",
             )
-
-    def on_mount(self) -> None:
-        self.query_one("#use-case", RadioSet).focus()
 
     def show_plan(self) -> None:
         for button in self.query(RadioButton):

@@ -2,11 +2,11 @@
 
 import pytest
 from textual.command import CommandPalette
-from textual.widgets import Footer
 
 from ftui.app import FtuiApp
 from ftui.core.plan import Plan
 from ftui.screens import STEP_NAMES, STEPS
+from ftui.widgets.key_bar import KeyBar
 
 
 def make_app(tmp_path, **kwargs) -> FtuiApp:
@@ -63,15 +63,28 @@ async def test_escape_leaves_a_text_field(tmp_path):
         assert app.focused is None
 
 
-async def test_footer_shows_the_step_keys_next_back_and_quit(tmp_path):
+async def test_the_key_bar_shows_every_binding_of_the_screen(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values() if binding.show}
-        for step in STEPS:
-            assert f"app.goto('{step.name}')" in shown
-        assert {"app.next_step", "app.previous_step", "app.quit"} <= shown
-        assert app.screen.query_one(Footer).display
+        bar = app.screen.query_one(KeyBar)
+        shown = bar.render().plain
+        assert "1-7 Step" in shown
+        for _, binding, _, _ in app.screen.active_bindings.values():
+            if binding.show and binding.group is None:
+                assert f"{app.get_key_display(binding)} {binding.description}" in shown
+        assert "^p Commands" in shown
+
+
+async def test_the_key_bar_wraps_instead_of_cutting_keys_off(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await pilot.pause()
+        bar = app.screen.query_one(KeyBar)
+        lines = bar.render().plain.split("\n")
+        assert len(lines) == 2 and bar.size.height == 2
+        assert all(len(line) <= 40 for line in lines)
+        assert "q Quit" in bar.render().plain
 
 
 async def test_back_is_disabled_on_the_first_step(tmp_path):
