@@ -455,7 +455,7 @@ def _a(word: str) -> str:
 def _kind_words(kind: str, wanted: str, rows_words: str) -> str:
     if wanted == "either":
         return f"{kind.capitalize()} model: {rows_words} either kind works."
-    return f"{kind.capitalize()} model, as {rows_words} suggests."
+    return f"{kind.capitalize()} model: the right kind {rows_words}."
 
 
 def _size_band(params_b: float) -> int:

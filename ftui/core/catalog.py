@@ -8,9 +8,9 @@ sentence; a traceback would tell the user nothing about which line of data to fi
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,13 +200,54 @@ def _load_cached(directory: str) -> Catalog:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    """A data file, parsed. tomllib is pure Python and parsing the catalog costs ~50 ms of every CLI call,
+    so the parsed tables are kept as JSON in the user's cache, keyed by the file's size and mtime; the
+    validation below runs on every load either way."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        stat = path.stat()
     except FileNotFoundError:
         raise CatalogError(f"{_shown(path)} is missing; reinstall ftui or restore the file.") from None
+    cache = _parse_cache_path(path)
+    stamp = [stat.st_mtime_ns, stat.st_size]
+    if cache is not None:
+        try:
+            cached = json.loads(cache.read_text(encoding="utf-8"))
+            if cached.get("stamp") == stamp:
+                return cached["data"]
+        except (OSError, ValueError, AttributeError, KeyError):
+            pass  # no cache yet, or a broken one: parse the file
+    import tomllib  # here, not at the top: with a warm cache it is never needed
+
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise CatalogError(f"{_shown(path)} is not valid TOML ({error}); fix the file.") from None
+    if cache is not None:
+        _write_parse_cache(cache, {"stamp": stamp, "data": data})
+    return data
+
+
+def _parse_cache_path(path: Path) -> Path | None:
+    """Only ftui's own assets are cached (a copy a test edits is parsed each time); FTUI_NO_CACHE=1 turns it off."""
+    if os.environ.get("FTUI_NO_CACHE"):
+        return None
+    if not path.resolve().is_relative_to(assets_dir().resolve()):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    return Path(base) / "ftui" / "catalog" / f"{path.stem}-{key}.json"
+
+
+def _write_parse_cache(cache: Path, payload: dict[str, Any]) -> None:
+    """Best effort: a read-only home or a value JSON cannot hold just means no cache."""
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(temporary, cache)
+    except (OSError, TypeError, ValueError):
+        pass
 
 
 def _shown(path: Path) -> str:

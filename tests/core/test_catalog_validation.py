@@ -166,7 +166,7 @@ def test_the_cli_reports_a_broken_catalog_in_one_sentence(assets_copy, tmp_path)
         [sys.executable, "-c", "import sys; from ftui.cli import main; sys.exit(main(['models']))"],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(package.parent), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(package.parent), "PATH": "/usr/bin:/bin", "FTUI_NO_CACHE": "1"},
         cwd=tmp_path,  # not the checkout, whose ftui/ would come first on sys.path
         timeout=60,
     )
@@ -174,3 +174,22 @@ def test_the_cli_reports_a_broken_catalog_in_one_sentence(assets_copy, tmp_path)
     assert result.stderr == (
         "ftui: assets/models/llama.toml, entry 'meta-llama/Llama-3.1-8B': params_b must be a number; fix or remove the entry.\n"
     )
+
+
+def test_the_parse_cache_follows_edits(assets_copy, tmp_path, monkeypatch):
+    """The shipped catalog's parsed files are cached; an edit (new size or mtime) is seen at once."""
+    from ftui.core import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module, "assets_dir", lambda: assets_copy)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("FTUI_NO_CACHE", raising=False)
+    gpus = assets_copy / "gpus.toml"
+    first = catalog_module._read_toml(gpus)
+    cached = list((tmp_path / "cache" / "ftui" / "catalog").glob("gpus-*.json"))
+    assert len(cached) == 1
+    assert catalog_module._read_toml(gpus) == first
+    replace_in(gpus, 'name = "T4"', 'name = "Tesla T4"')
+    assert catalog_module._read_toml(gpus)["gpu"][0]["name"] == "Tesla T4"
+    replace_in(gpus, "memory_mib = 15360", "memory_mib = 15360\nbroken =")
+    with pytest.raises(CatalogError, match="gpus.toml is not valid TOML"):
+        catalog_module._read_toml(gpus)

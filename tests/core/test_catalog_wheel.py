@@ -1,6 +1,7 @@
 """assets/ ships inside the wheel: a non-editable install finds the catalog in ftui/assets."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +35,14 @@ def test_the_built_wheel_carries_the_catalog(tmp_path):
         " 'licenses': len(c.licenses), 'gpus': len(c.gpus)}))"
     )
     # cwd is not the checkout, so only the installed copy (first on sys.path) can answer.
+    env = {**os.environ, "FTUI_NO_CACHE": "1"}  # the temp install's parsed-file cache would outlive the test
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(site)], capture_output=True, text=True, cwd=tmp_path, timeout=60
+        [sys.executable, "-c", probe, str(site)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
