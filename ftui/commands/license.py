@@ -44,9 +44,14 @@ def run(args: argparse.Namespace) -> int:
     model = catalog.find(args.subject)
     lic = catalog.license(model.license) if model else catalog.license(args.subject)
     if lic is None:
+        from ftui.core import hub
+
+        if hub.looks_like_repo_id(args.subject):  # a repo outside the catalog: ask the Hub (online only)
+            return _from_hub(args, catalog)
         ids = ", ".join(sorted(x.id for x in catalog.licenses))
         raise UserError(
-            f"{args.subject!r} is neither a catalog model nor a license id ({ids}); check the name with `ftui models`."
+            f"{args.subject!r} is neither a catalog model, a Hub repo id nor a license id ({ids}); "
+            "check the name with `ftui models`."
         )
     users = [m for m in catalog.models if m.license == lic.id]
     payload = {"model": None, "license": license_json(lic, users)}
@@ -61,6 +66,43 @@ def run(args: argparse.Namespace) -> int:
             "notes": model.notes,
         }
     emit(args, payload, lambda: _text(lic, model, users))
+    return 0
+
+
+def _from_hub(args: argparse.Namespace, catalog) -> int:
+    """A repo outside the catalog: what the Hub says (online only; offline, one sentence)."""
+    from ftui.core.hub import hub_facts
+
+    facts = hub_facts(args.subject)
+    lic = catalog.license(facts.license) if facts.license else None
+    payload = {
+        "model": {
+            "hf_id": facts.repo_id,
+            "source": "hub",
+            "license_tag": facts.license,
+            "commercial_use": lic.commercial_use if lic else "unknown",
+            "gated": facts.gated,
+            "params_b": facts.params_b,
+        },
+        "license": license_json(lic, [m for m in catalog.models if m.license == lic.id]) if lic else None,
+    }
+
+    def text() -> str:
+        gated = {True: "yes", False: "no", None: "unknown"}[facts.gated]
+        size = f"{facts.params_b:g}B" if facts.params_b else "unknown"
+        lines = [
+            f"{facts.repo_id} (not in ftui's catalog; from the Hub's model card metadata)",
+            f"  License tag: {facts.license or 'none given'}    gated: {gated}    parameters: {size}",
+        ]
+        if lic is not None:
+            lines.append(f"  {lic.name}: {CLASS_WORDS[lic.license_class]}. {lic.summary}")
+        else:
+            lines.append(
+                "  ftui has no summary of this license: read the model card and its LICENSE before relying on it."
+            )
+        return "\n".join(lines)
+
+    emit(args, payload, text)
     return 0
 
 

@@ -79,7 +79,7 @@ def fetch_config(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> dict[str, An
 
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(timeout_s)))
     try:
-        path = hf_hub_download(repo_id, "config.json", cache_dir=str(hub_cache_dir()))
+        path = hf_hub_download(repo_id, "config.json", cache_dir=str(hub_cache_dir()), etag_timeout=timeout_s)
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except Exception as error:  # noqa: BLE001 - every failure of the Hub is one sentence for the user
         raise UserError(_hub_failure(repo_id, error)) from None

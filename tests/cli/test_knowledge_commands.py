@@ -1,8 +1,11 @@
 """`ftui models / advise / decode / license` as real processes: JSON shapes, exit codes, one-sentence errors."""
 
+import http.server
 import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,7 +112,7 @@ def test_advise_text():
         (["advise", "--rows", "10", "--gpu", "t4", "--vram-gib", "8"], 2, "not allowed with argument"),
         (["advise"], 2, "following arguments are required: --rows"),
         (["advise", "--rows", "ten"], 2, "invalid int value"),
-        (["license", "no-such-license"], 1, "is neither a catalog model nor a license id"),
+        (["license", "no such license"], 1, "is neither a catalog model, a Hub repo id nor a license id"),
         (["models", "--license", "free"], 2, "invalid choice"),
     ],
 )
@@ -152,3 +155,99 @@ def test_license_by_model_and_by_id():
     assert "Qwen/Qwen2.5-7B" in by_id["license"]["models"]
     text = ftui("license", "qwen-research")
     assert "non-commercial" in text.stdout and "not legal advice" in text.stdout
+
+
+class _StandInHub(http.server.BaseHTTPRequestHandler):
+    """Answers /api/models/<repo> the way the Hub does, for one repo; 404 with RepoNotFound otherwise."""
+
+    CONFIG = {"model_type": "llama", "hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4,
+              "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 1000}  # fmt: skip
+
+    def do_HEAD(self):  # noqa: N802
+        self.do_GET(head=True)
+
+    def do_GET(self, head=False):  # noqa: N802 - the name http.server calls
+        if self.path.startswith("/someone/tiny-model/resolve/"):
+            commit = "0" * 40
+            headers = {"ETag": '"tiny-config"', "X-Repo-Commit": commit}
+            self._reply(200, self.CONFIG, headers, head=head)
+        elif self.path.startswith("/api/models/someone/tiny-model"):
+            info = {
+                "id": "someone/tiny-model",
+                "private": False,
+                "gated": "auto",
+                "cardData": {"license": "apache-2.0"},
+                "pipeline_tag": "text-generation",
+                "safetensors": {"parameters": {"BF16": 1_234_567_890}, "total": 1_234_567_890},
+                "siblings": [],
+            }
+            self._reply(200, info, {})
+        else:
+            self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
+
+    def _reply(self, status, body, headers, head=False):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def online_hub(tmp_path):
+    """HF_ENDPOINT pointing at a stand-in Hub on localhost (this machine has no route to the real one)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StandInHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}", HF_HOME=str(tmp_path / "hf"))
+    yield env
+    server.shutdown()
+
+
+def test_license_of_a_repo_outside_the_catalog_asks_the_hub(online_hub):
+    result = subprocess.run(
+        [FTUI, "license", "someone/tiny-model", "--json"],
+        capture_output=True,
+        text=True,
+        env=online_hub,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["model"] == {
+        "hf_id": "someone/tiny-model",
+        "source": "hub",
+        "license_tag": "apache-2.0",
+        "commercial_use": "yes",
+        "gated": True,
+        "params_b": 1.235,
+    }
+    assert payload["license"]["class"] == "permissive"
+    missing = subprocess.run(
+        [FTUI, "license", "someone/missing"], capture_output=True, text=True, env=online_hub, timeout=60
+    )
+    assert missing.returncode == 1
+    assert missing.stderr == "ftui: The Hub has no repo someone/missing (or it is private); check the name.\n"
+
+
+def test_license_of_a_repo_outside_the_catalog_offline_is_one_sentence():
+    result = ftui("license", "someone/tiny-model")  # the test session runs with HF_HUB_OFFLINE=1
+    assert result.returncode == 1
+    assert "HF_HUB_OFFLINE is set" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_dims_of_a_repo_outside_the_catalog_come_from_the_hub_when_online(online_hub):
+    code = "from ftui.core.catalog import dims_for; d = dims_for('someone/tiny-model'); print(d.layers, d.hidden, d.kv_heads)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=online_hub, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["4", "256", "2"]
