@@ -7,13 +7,16 @@ Targets (issue 5): counting rows + detecting the format at >= 0.5x the throughpu
 validation >= 100 MB/s; peak RSS < 300 MB. Each measurement runs in its own process; the peak RSS is
 sampled (psutil, every 10 ms) over that process and all its children, summed, so forked workers
 count in full (shared pages twice: a conservative figure). The file is read once beforehand so
-every contender meets a warm page cache; times are the best of --repeat runs.
+every contender meets a warm page cache; times are the best of --repeat runs. Two times are given:
+the whole process (interpreter start-up and imports included) and the operation alone (timed inside
+the process after its imports, as in the running app).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import shutil
@@ -37,8 +40,8 @@ WORDS = (
 ).split()
 
 
-def make_file(path: Path, size_mb: int, fmt: str) -> None:
-    """Rows of varied length (about 100 B to 3 KB), a few of each problem kind sprinkled in."""
+def make_file(path: Path, size_mb: int, fmt: str, problems: bool) -> None:
+    """Rows of varied length (about 100 B to 3 KB); with `problems`, a few of each kind sprinkled in."""
     rnd = random.Random(42)
 
     def sentence(low: int, high: int) -> str:
@@ -66,7 +69,9 @@ def make_file(path: Path, size_mb: int, fmt: str) -> None:
             number += 1
             instruction, tail = pool[number % len(pool)]
             line = head + str(number).encode() + b": " + instruction.encode() + tail + b"\n"
-            if number % 10007 == 0:
+            if not problems:
+                pass
+            elif number % 10007 == 0:
                 line = line[: len(line) // 2] + b"\n"  # malformed JSON
             elif number % 5003 == 0 and fmt == "alpaca":
                 line = line.replace(b'"output": "', b'"output": "  ", "x": "', 1)  # empty answer
@@ -85,10 +90,11 @@ def make_file(path: Path, size_mb: int, fmt: str) -> None:
 
 def measure(command: list[str], repeat: int) -> dict:
     """Best wall time of `repeat` runs of a command, and the peak RSS of its process tree (MB)."""
-    best, peak, output = None, 0.0, ""
+    best: tuple[float, dict] | None = None
+    peak, output = 0.0, ""
     for _ in range(repeat):
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         watched = psutil.Process(process.pid)
         while process.poll() is None:
             try:
@@ -100,46 +106,54 @@ def measure(command: list[str], repeat: int) -> dict:
         elapsed = time.perf_counter() - started
         output = process.stdout.read() if process.stdout else ""
         if process.returncode != 0:
-            raise SystemExit(f"{command} failed with {process.returncode}")
-        best = elapsed if best is None else min(best, elapsed)
-    result = {"seconds": best, "peak_rss_mb": round(peak, 1)}
-    try:  # the Python contenders report their own in-process time and result on the last line
-        reported = json.loads(output.strip().splitlines()[-1])
-        result.update(reported)
-    except (ValueError, IndexError):
-        result["stdout"] = output.strip()[:200]
-    return result
+            errors = process.stderr.read().strip().splitlines() if process.stderr else []
+            telling = [line for line in errors if "row" in line.lower() and "error" in line.lower()] or errors[-1:]
+            return {"seconds": elapsed, "peak_rss_mb": round(peak, 1), "failed": (telling[0] if telling else "")[:300]}
+        try:  # the Python contenders report their own in-process time and result on the last line
+            reported = json.loads(output.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            reported = {"stdout": output.strip()[:200]}
+        if best is None or elapsed < best[0]:
+            best = (elapsed, reported)
+    return {"seconds": best[0], "peak_rss_mb": round(peak, 1), **best[1]}
 
 
 COUNT = """
 import json, sys, time
 from pathlib import Path
-started = time.perf_counter()
+imported = time.perf_counter()
+import numpy, msgspec
 from ftui.core.data.fast import count_lines
 from ftui.core.data.convert import detect
 from ftui.core.data.readers import open_source
+started = time.perf_counter()
 path = Path(sys.argv[1])
 rows = count_lines(path)
 detection = detect(open_source(path))
-print(json.dumps({"in_process_seconds": time.perf_counter() - started, "rows": rows, "format": detection.format}))
+print(json.dumps({"in_process_seconds": time.perf_counter() - started, "import_seconds": started - imported,
+                  "rows": rows, "format": detection.format}))
 """
 
 VALIDATE = """
 import json, sys, time
-started = time.perf_counter()
+imported = time.perf_counter()
+import numpy, msgspec
 from ftui.core.data import inspect
+import ftui.core.data.inspector, ftui.core.data.fast
+started = time.perf_counter()
 report = inspect(sys.argv[1])
-print(json.dumps({"in_process_seconds": time.perf_counter() - started, "rows": report.rows,
+print(json.dumps({"in_process_seconds": time.perf_counter() - started, "import_seconds": started - imported, "rows": report.rows,
                   "usable_rows": report.usable_rows, "problem_counts": report.problem_counts}))
 """
 
 DATASETS = """
 import json, sys, time
-started = time.perf_counter()
+imported = time.perf_counter()
 import datasets
 datasets.disable_progress_bars()
+started = time.perf_counter()
 data = datasets.load_dataset("json", data_files=sys.argv[1], split="train", cache_dir=sys.argv[2])
-print(json.dumps({"in_process_seconds": time.perf_counter() - started, "rows": len(data)}))
+print(json.dumps({"in_process_seconds": time.perf_counter() - started, "import_seconds": started - imported, "rows": len(data)}))
 """
 
 
@@ -152,52 +166,66 @@ def main() -> int:
     args = parser.parse_args()
 
     BENCH.mkdir(exist_ok=True)
-    path = BENCH / f"{args.format}_{args.size_mb}mb.jsonl"
-    if not path.exists():
-        print(f"writing {path} ...", file=sys.stderr)
-        make_file(path, args.size_mb, args.format)
-    size = path.stat().st_size
-    with open(path, "rb") as handle:  # warm the page cache for everyone
-        while handle.read(1 << 24):
-            pass
+    clean = BENCH / f"{args.format}_{args.size_mb}mb.jsonl"
+    dirty = BENCH / f"{args.format}_{args.size_mb}mb_with_problems.jsonl"
+    for path, problems in ((clean, False), (dirty, True)):
+        if not path.exists():
+            print(f"writing {path} ...", file=sys.stderr)
+            make_file(path, args.size_mb, args.format, problems)
+    size = clean.stat().st_size
 
     python = sys.executable
+    load_before = os.getloadavg()
     results: dict[str, dict] = {}
-    print("wc -l ...", file=sys.stderr)
-    results["wc -l"] = measure(["wc", "-l", str(path)], args.repeat)
-    print("ftui count + detect ...", file=sys.stderr)
-    results["ftui count + detect"] = measure([python, "-c", COUNT, str(path)], args.repeat)
-    print("ftui full validation ...", file=sys.stderr)
-    results["ftui inspect (full validation)"] = measure([python, "-c", VALIDATE, str(path)], args.repeat)
+
+    def run(name: str, command: list[str], repeat: int, path: Path) -> None:
+        with open(path, "rb") as handle:  # a warm page cache for every contender
+            while handle.read(1 << 24):
+                pass
+        print(f"{name} ...", file=sys.stderr)
+        results[name] = measure(command, repeat)
+        results[name]["file"] = path.name
+
+    run("wc -l", ["wc", "-l", str(clean)], args.repeat, clean)
+    run("ftui count + detect", [python, "-c", COUNT, str(clean)], args.repeat, clean)
+    run("ftui inspect (full validation)", [python, "-c", VALIDATE, str(clean)], args.repeat, clean)
+    run("ftui inspect, file with problems", [python, "-c", VALIDATE, str(dirty)], args.repeat, dirty)
     if not args.skip_datasets:
-        print("datasets.load_dataset ...", file=sys.stderr)
-        cache = Path(tempfile.mkdtemp(prefix="hf-datasets-", dir=BENCH))
-        try:
-            results['datasets.load_dataset("json")'] = measure([python, "-c", DATASETS, str(path), str(cache)], 1)
-        finally:
-            shutil.rmtree(cache, ignore_errors=True)
+        for name, path in (('datasets.load_dataset("json")', clean), ('datasets.load_dataset("json"), file with problems', dirty)):
+            cache = Path(tempfile.mkdtemp(prefix="hf-datasets-", dir=BENCH))
+            try:
+                run(name, [python, "-c", DATASETS, str(path), str(cache)], 1, path)
+            finally:
+                shutil.rmtree(cache, ignore_errors=True)
 
     wc = results["wc -l"]["seconds"]
     for result in results.values():
         result["mb_per_s"] = round(size / 2**20 / result["seconds"], 1)
         result["throughput_vs_wc"] = round(wc / result["seconds"], 3)
+        if "in_process_seconds" in result:  # the operation alone, after interpreter start-up and imports
+            result["in_process_mb_per_s"] = round(size / 2**20 / result["in_process_seconds"], 1)
+            result["in_process_vs_wc"] = round(wc / result["in_process_seconds"], 3)
     summary = {
-        "file": str(path.relative_to(ROOT)),
+        "file": str(clean.relative_to(ROOT)),
         "bytes": size,
         "format": args.format,
         "date": date.today().isoformat(),
         "machine": f"{platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, Python {platform.python_version()}",
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "results": results,
     }
     out = BENCH / f"inspect_results_{args.format}_{args.size_mb}mb.json"
     out.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print()
-    print("| contender | time (s) | MB/s | throughput vs `wc -l` | peak RSS (MB) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| contender | whole process (s) | MB/s | vs `wc -l` | operation alone (s) | MB/s | vs `wc -l` | peak RSS (MB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, result in results.items():
-        print(f"| {name} | {result['seconds']:.2f} | {result['mb_per_s']:,.0f} | {result['throughput_vs_wc']:.2f}x | {result['peak_rss_mb']:.0f} |")
+        alone = result.get("in_process_seconds")
+        inner = f"{alone:.2f} | {result['in_process_mb_per_s']:,.0f} | {result['in_process_vs_wc']:.2f}x" if alone else "| |"
+        note = f" (failed: {result['failed']})" if "failed" in result else ""
+        print(f"| {name}{note} | {result['seconds']:.2f} | {result['mb_per_s']:,.0f} | {result['throughput_vs_wc']:.2f}x | {inner} | {result['peak_rss_mb']:.0f} |")
     return 0
 
 

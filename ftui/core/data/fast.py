@@ -17,7 +17,8 @@ from ftui.core.data.checker import RowChecker, Tally
 from ftui.core.data.readers import _short
 
 COUNT_BLOCK = 1 << 18  # fits the CPU cache, with the two boolean scratch arrays
-CHECK_BLOCK = 1 << 23
+RELEASE_EVERY = 1 << 25  # bytes of the mapping scanned between two madvise(DONTNEED) calls
+CHECK_BLOCK = 1 << 21  # bytes decoded at a time by a validation worker: its transient memory
 PARALLEL_FROM = 64 << 20  # below this, forking costs more than it saves
 
 
@@ -57,6 +58,12 @@ def _count_range(path: Path, start: int, end: int) -> tuple[int, int, bool]:
             if crlf:
                 blank += _crlf_blank_lines(data, block_start, size, start)
             newline[0] = newline[size]
+            done = block_start + size - start
+            if done % RELEASE_EVERY < COUNT_BLOCK and done >= RELEASE_EVERY:
+                # Hand the pages read so far back (they stay in the page cache): mapped pages count as
+                # this process's RSS, and a 1 GB file would otherwise show as 1 GB of memory.
+                low = (block_start + size - RELEASE_EVERY) // mmap.PAGESIZE * mmap.PAGESIZE
+                mapped.madvise(mmap.MADV_DONTNEED, low, block_start + size - low)
         last = bytes(mapped[max(start, end - 2) : end])
         del data, block  # release the buffer before the mapping closes
     ends_open = not last.endswith(b"\n") and last not in (b"\r",) and not last.endswith(b"\n\r")

@@ -126,3 +126,18 @@ def test_count_lines_matches_a_naive_count(parts, trailing_newline):
         path = Path(folder) / "d.jsonl"
         path.write_bytes(data)
         assert count_lines(path) == sum(1 for line in data.split(b"\n") if line not in (b"", b"\r"))
+
+
+def test_count_lines_across_blocks_and_released_pages(tmp_path, monkeypatch):
+    from ftui.core.data import fast
+
+    monkeypatch.setattr(fast, "COUNT_BLOCK", 4096)
+    monkeypatch.setattr(fast, "RELEASE_EVERY", 16384)  # madvise(DONTNEED) many times over the file
+    import random
+
+    rnd = random.Random(7)
+    parts = [rnd.choice([b"", b"\r", b'{"text": "x"}', b"y" * rnd.randint(1, 9000)]) for _ in range(400)]
+    data = b"\n".join(parts)
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(data)
+    assert count_lines(path) == sum(1 for line in data.split(b"\n") if line not in (b"", b"\r"))
