@@ -10,6 +10,7 @@ Formats and the fields each maps to a column of your data (override with `mappin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,13 +84,25 @@ def _conversation_keys(value: Any) -> str | None:
     return None
 
 
+_LIST_FIELD = {"sharegpt": "conversations", "messages": "messages"}
+_PROMPT_COLUMNS = frozenset(_SYNONYMS["prompt_completion"]["prompt"] + _SYNONYMS["prompt_completion"]["completion"])
+
+
 def _match_row(row: Mapping[str, Any]) -> list[tuple[str, dict[str, str], bool]]:
     """Every format this row fits: (format, mapping, whether the names were the format's own)."""
     fits = []
     for column, value in row.items():
+        if column in _PROMPT_COLUMNS:  # TRL's conversational prompt/completion: lists, but not a chat column
+            continue
+        if isinstance(value, str) and value.startswith("[{"):  # a CSV cell holding the JSON list
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
         kind = _conversation_keys(value)
         if kind is not None:
-            fits.append((kind, {kind if kind == "messages" else "conversations": column}, column == ("messages" if kind == "messages" else "conversations")))
+            field = _LIST_FIELD[kind]
+            fits.append((kind, {field: column}, column == field))
             break
     for fmt in ("alpaca", "prompt_completion", "text"):
         mapping: dict[str, str] = {}
@@ -221,8 +234,6 @@ def _turns(row: Mapping[str, Any], column: str, fmt: str) -> list[dict[str, str]
         raise RowProblem("missing_field", f"there is no '{column}' list of turns")
     turns = row[column]
     if isinstance(turns, str):  # CSV cells and some Parquet exports hold the list as a JSON string
-        import json
-
         try:
             turns = json.loads(turns)
         except ValueError:
@@ -282,6 +293,11 @@ def to_messages(row: Any, fmt: str, mapping: Mapping[str, str]) -> list[dict[str
         messages = [{"role": "user", "content": user}, {"role": "assistant", "content": output}]
         return ([{"role": "system", "content": system}] if system.strip() else []) + messages
     if fmt == "prompt_completion":
+        if isinstance(row.get(mapping["prompt"]), list) or isinstance(row.get(mapping["completion"]), list):
+            # TRL's conversational form: the prompt's turns, then the completion's turns.
+            messages = _turns(row, mapping["prompt"], "messages") + _turns(row, mapping["completion"], "messages")
+            _check_turn_order(messages)
+            return messages
         prompt = _text_field(row, mapping["prompt"], "prompt")
         completion = _text_field(row, mapping["completion"], "completion")
         system = _text_field(row, mapping.get("system", "system"), "system", required=False)

@@ -163,3 +163,26 @@ def test_report_json_shape_and_summary(tmp_path):
     assert isinstance(summary, DatasetSummary)
     assert (summary.rows, summary.format, summary.total_tokens) == (2, "alpaca", data["tokens"]["total"])
     assert data["advice"]["max_length"] == 256 and data["advice"]["rows_for_training"] == 2
+
+
+def test_conversations_held_as_json_text_in_a_csv(tmp_path):
+    import csv
+
+    conversation = [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]
+    with open(tmp_path / "d.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "conversations"])
+        writer.writerow([1, json.dumps(conversation)])
+        writer.writerow([2, "[{not json"])
+    report = inspect(tmp_path / "d.csv")
+    assert (report.format, report.usable_rows) == ("sharegpt", 1)
+    assert [p.kind for p in report.problems] == ["malformed_json"] and report.problems[0].line == 3
+
+
+def test_trl_conversational_prompt_completion(tmp_path):
+    row = {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+           "completion": [{"role": "assistant", "content": "Hello"}]}
+    path = write_lines(tmp_path / "d.jsonl", [row, {"prompt": [{"role": "user", "content": "x"}], "completion": []}])
+    report = inspect(path)
+    assert (report.format, report.usable_rows) == ("prompt_completion", 1)
+    assert report.problem_counts == {"empty_field": 1}
