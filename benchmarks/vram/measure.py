@@ -73,9 +73,15 @@ TINY = {
     "tiny-llama": {
         "params_b": None,
         "config": {
-            "model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512,
-            "max_position_embeddings": 2048, "tie_word_embeddings": True,
+            "model_type": "llama",
+            "num_hidden_layers": 2,
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "vocab_size": 512,
+            "max_position_embeddings": 2048,
+            "tie_word_embeddings": True,
         },
     }
 }
@@ -224,8 +230,9 @@ class StepClock:
         self.callback = Callback()
 
 
-def train_one(torch, model, tokenizer, batch: int, seq: int, vocab: int, steps: int, device: str, clock,
-              optimizer: str):
+def train_one(
+    torch, model, tokenizer, batch: int, seq: int, vocab: int, steps: int, device: str, clock, optimizer: str
+):
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -292,7 +299,9 @@ def load(FastLanguageModel, torch, folder: Path, max_seq: int, method: str, chec
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plan", default="h200", choices=sorted(PLANS))
-    parser.add_argument("--out", required=True, help="JSON lines, one per configuration, appended as they finish")
+    parser.add_argument(
+        "--out", required=True, help="JSON lines, one per configuration, appended as they finish"
+    )
     parser.add_argument("--budget-s", type=float, default=520.0, help="start no configuration after this")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--timed", type=int, default=3)
@@ -400,14 +409,30 @@ def main() -> int:
                 torch.cuda.reset_peak_memory_stats()
             meter.reset()
             clock = StepClock(torch, device)
-            record = {"kind": "config", "arch": arch_name, "method": method, "batch": batch, "seq": seq,
-                      "tokens": batch * seq, "rank": 16, "gradient_checkpointing": checkpointing,
-                      "optimizer": optimizer}
+            record = {
+                "kind": "config",
+                "arch": arch_name,
+                "method": method,
+                "batch": batch,
+                "seq": seq,
+                "tokens": batch * seq,
+                "rank": 16,
+                "gradient_checkpointing": checkpointing,
+                "optimizer": optimizer,
+            }
             start = time.perf_counter()
             try:
                 loss, padding_free = train_one(
-                    torch, model, tokenizer, batch, seq, arch["config"]["vocab_size"],
-                    options.warmup + options.timed, device, clock, optimizer,
+                    torch,
+                    model,
+                    tokenizer,
+                    batch,
+                    seq,
+                    arch["config"]["vocab_size"],
+                    options.warmup + options.timed,
+                    device,
+                    clock,
+                    optimizer,
                 )
                 record["loss"] = round(float(loss), 4)
                 record["padding_free"] = padding_free
@@ -415,16 +440,18 @@ def main() -> int:
                 record["oom"] = str(error).splitlines()[0][:200]
             except Exception as error:  # recorded, and the next configuration still runs
                 record["error"] = repr(error)[:300]
-            timed = clock.seconds[options.warmup:]
-            record.update({
-                "nvml_peak_gib": round((meter.peak - idle) / GIB, 3) if not cpu else None,
-                "reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 3) if not cpu else None,
-                "allocated_gib": round(torch.cuda.max_memory_allocated() / GIB, 3) if not cpu else None,
-                "nvml_samples": meter.samples,
-                "step_seconds": [round(s, 4) for s in clock.seconds],
-                "seconds_per_step": round(statistics.median(timed), 4) if timed else None,
-                "wall_s": round(time.perf_counter() - start, 1),
-            })
+            timed = clock.seconds[options.warmup :]
+            record.update(
+                {
+                    "nvml_peak_gib": round((meter.peak - idle) / GIB, 3) if not cpu else None,
+                    "reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 3) if not cpu else None,
+                    "allocated_gib": round(torch.cuda.max_memory_allocated() / GIB, 3) if not cpu else None,
+                    "nvml_samples": meter.samples,
+                    "step_seconds": [round(s, 4) for s in clock.seconds],
+                    "seconds_per_step": round(statistics.median(timed), 4) if timed else None,
+                    "wall_s": round(time.perf_counter() - start, 1),
+                }
+            )
             write(out, record)
         del model, tokenizer
         gc.collect()

@@ -1,0 +1,314 @@
+"""Turn the raw H200 measurements into the results table, and compare ftui's estimator with its peers.
+
+  python benchmarks/vram/analyze.py build      raw/*.jsonl -> results.json (the table tests check)
+  python benchmarks/vram/analyze.py compare    markdown: ftui vs Unsloth's docs table vs accelerate, per config
+  python benchmarks/vram/analyze.py calibrate  refit the estimator's coefficients; leave-one-architecture-out
+
+Why a correction at all: measure.py loads ten models one after another in one process (a process start
+costs 40 s of device time), and Unsloth keeps a reference to each loaded model's input embedding, so every
+load starts with the earlier models' embeddings still allocated. A user's training process loads one
+model. `build` subtracts what was allocated right after a load beyond the model's own weights (the leak),
+from the peaks of that load's configurations. Two checks that this is sound: (1) on the two loads that
+started in a clean process, the weights the estimator computes match torch's allocated memory to 0.03 GiB;
+(2) each load's leak grows over the previous one's by that previous model's embedding matrix (columns
+leak_increment_gib and previous_embedding_gib), so no error in one model's weights hides in the leak.
+
+accelerate's numbers come from the installed accelerate's own `estimate-memory` code (gather_data), run on
+a meta-device model built from each config offline; for QLoRA its int4 row, for LoRA its float16 row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+
+from ftui.core.dims import ModelDims, dims_from_hf_config  # noqa: E402
+from ftui.core.memory import GIB, estimate_peak_vram, parameter_counts  # noqa: E402
+from ftui.core.plan import TrainingSettings  # noqa: E402
+from ftui.core.speed import estimate_step_time  # noqa: E402
+
+RAW = [HERE / "raw" / "h200-2026-11-28.jsonl", HERE / "raw" / "h200-2026-11-28-extras.jsonl"]
+RESULTS = HERE / "results.json"
+# The two loads that began in a fresh process: allocated after load minus the computed weights there.
+FRESH_LOAD_RESIDUAL_GIB = 0.031
+
+# Unsloth's requirement table (docs; ../shared/reference/vram.md), GB as printed, by parameter count.
+UNSLOTH_DOCS = {3: (3.5, 8), 7: (5, 19), 8: (6, 22), 9: (6.5, 24), 11: (7.5, 29), 14: (8.5, 33), 27: (22, 64)}
+
+
+def architectures() -> dict:
+    return json.loads((HERE / "architectures.json").read_text())
+
+
+def dims_of(arch: str) -> ModelDims:
+    return dims_from_hf_config(architectures()[arch]["config"])
+
+
+def settings_of(row: dict) -> TrainingSettings:
+    return TrainingSettings(
+        method=row["method"],
+        batch=row["batch"],
+        seq=row["seq"],
+        rank=row.get("rank", 16),
+        gradient_checkpointing=row["gradient_checkpointing"],
+        optimizer=row["optimizer"],
+        grad_accum=1,
+    )
+
+
+def own_weights_gib(arch: str, method: str, checkpointing: str) -> float:
+    """What the loaded model itself should hold after load: weights and adapters (the estimator's terms)."""
+    estimate = estimate_peak_vram(
+        dims_of(arch), TrainingSettings(method=method, gradient_checkpointing=checkpointing)
+    )
+    return estimate.breakdown["weights"] + estimate.breakdown["lora"]
+
+
+def build() -> dict:
+    rows, meta = [], {}
+    for path in RAW:
+        leak, previous = 0.0, None
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            if record["kind"] == "meta":
+                meta.setdefault("runs", []).append(
+                    {k: v for k, v in record.items() if k != "kind"} | {"file": path.name}
+                )
+            elif record["kind"] == "load":
+                own = own_weights_gib(record["arch"], record["method"], record["gradient_checkpointing"])
+                new_leak = max(0.0, record["allocated_after_load_gib"] - own - FRESH_LOAD_RESIDUAL_GIB)
+                increment = new_leak - leak
+                previous_embedding = (
+                    parameter_counts(dims_of(previous)).embed * 2 / GIB if previous is not None else 0.0
+                )
+                leak, previous = new_leak, record["arch"]
+                load = {
+                    "leak_gib": round(leak, 3),
+                    "leak_increment_gib": round(increment, 3),
+                    "previous_embedding_gib": round(previous_embedding, 3),
+                    "weights_computed_gib": round(own, 3),
+                    "allocated_after_load_gib": record["allocated_after_load_gib"],
+                }
+            elif record["kind"] == "config" and "error" not in record and "oom" not in record:
+                rows.append(
+                    {
+                        "arch": record["arch"],
+                        "method": record["method"],
+                        "gradient_checkpointing": record["gradient_checkpointing"],
+                        "optimizer": record["optimizer"],
+                        "rank": record["rank"],
+                        "batch": record["batch"],
+                        "seq": record["seq"],
+                        "tokens": record["tokens"],
+                        # a fresh process's peaks: what a user's run holds (see the module docstring)
+                        "nvml_peak_gib": round(record["nvml_peak_gib"] - leak, 3),
+                        "reserved_gib": round(record["reserved_gib"] - leak, 3),
+                        "allocated_gib": round(record["allocated_gib"] - leak, 3),
+                        "seconds_per_step": record["seconds_per_step"],
+                        "step_seconds": record["step_seconds"],
+                        "raw": {
+                            "nvml_peak_gib": record["nvml_peak_gib"],
+                            "reserved_gib": record["reserved_gib"],
+                            "allocated_gib": record["allocated_gib"],
+                        },
+                        "load": load,
+                        "nvml_samples": record["nvml_samples"],
+                    }
+                )
+    meta["method"] = (
+        "NVML peak of the card (a thread sampling every 10 ms) minus its usage before the process touched CUDA; "
+        "torch max_memory_reserved/allocated; 2 warm-up + 3 timed steps, median. Random bf16 weights with the "
+        "real dims, rows filled to the maximum length, Unsloth FastLanguageModel + TRL SFTTrainer, r=16 on all "
+        "linear layers. Peaks corrected for the embeddings earlier loads left allocated (analyze.py)."
+    )
+    table = {"meta": meta, "rows": rows}
+    RESULTS.write_text(json.dumps(table, indent=1) + "\n")
+    return table
+
+
+def load_results() -> dict:
+    return json.loads(RESULTS.read_text())
+
+
+def unsloth_docs_gib(arch: str, method: str) -> float | None:
+    """The docs' row for the model's nominal size (the "7B" in Qwen2.5-7B); None where it has none (1B)."""
+    nominal = re.search(r"(\d+(?:\.\d+)?)B", arch.split("/")[-1])
+    size = round(float(nominal.group(1))) if nominal else None
+    if size not in UNSLOTH_DOCS:
+        return None
+    return UNSLOTH_DOCS[size][0 if method == "qlora" else 1]
+
+
+def accelerate_gib(arch: str, method: str) -> float | None:
+    """accelerate estimate-memory's Total Size for the dtype the method loads (int4 / float16)."""
+    from ftui.trainer.compat import hide_broken_torchvision
+
+    hide_broken_torchvision()  # this machine's torchvision does not load beside CPU torch
+    try:
+        import torch
+        from accelerate import init_empty_weights
+        from accelerate.commands import estimate
+        from transformers import AutoConfig, AutoModel
+    except ImportError:
+        return None
+    config = dict(architectures()[arch]["config"])
+    config = AutoConfig.for_model(config.pop("model_type"), **config)
+
+    # what accelerate's create_empty_model builds, from a local config instead of the Hub
+    def empty_model(*args, **kwargs):
+        with init_empty_weights():
+            return AutoModel.from_config(config, torch_dtype=torch.float32)
+
+    original = estimate.create_empty_model
+    estimate.create_empty_model = empty_model
+    try:
+        dtype = "int4" if method == "qlora" else "float16"
+        args = argparse.Namespace(
+            model_name=arch, library_name="transformers", trust_remote_code=False, dtypes=[dtype]
+        )
+        data = estimate.gather_data(args)
+    finally:
+        estimate.create_empty_model = original
+    return data[0][2] / GIB
+
+
+def errors(table: dict) -> list[dict]:
+    out = []
+    cache: dict[tuple[str, str], float | None] = {}
+    for row in table["rows"]:
+        dims = dims_of(row["arch"])
+        estimate = estimate_peak_vram(dims, settings_of(row))
+        step = estimate_step_time(dims, settings_of(row), "H200")
+        key = (row["arch"], row["method"])
+        if key not in cache:
+            cache[key] = accelerate_gib(*key)
+        measured = row["nvml_peak_gib"]
+        docs = unsloth_docs_gib(*key)
+        out.append(
+            {
+                **row,
+                "ftui_gib": estimate.total_gib,
+                "ftui_error": estimate.total_gib / measured - 1,
+                "unsloth_docs_gib": docs,
+                "unsloth_docs_error": docs / measured - 1 if docs else None,
+                "accelerate_gib": cache[key],
+                "accelerate_error": cache[key] / measured - 1 if cache[key] else None,
+                "ftui_seconds": step.seconds_per_step,
+                "time_error": step.seconds_per_step / row["seconds_per_step"] - 1,
+            }
+        )
+    return out
+
+
+def summary(values: list[float | None]) -> str:
+    present = [v for v in values if v is not None]
+    if not present:
+        return "—"
+    return (
+        f"median |err| {statistics.median(abs(v) for v in present) * 100:.1f}%, "
+        f"worst under {min(present) * 100:+.1f}%, worst over {max(present) * 100:+.1f}% (n={len(present)})"
+    )
+
+
+def compare() -> None:
+    rows = errors(load_results())
+    pct = lambda v: "—" if v is None else f"{v * 100:+.0f}%"  # noqa: E731
+    print(
+        "| model | method | ckpt | batch x seq | measured GiB | ftui | Unsloth docs | accelerate | s/step measured | ftui s/step |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        docs = (
+            "—"
+            if r["unsloth_docs_gib"] is None
+            else f"{r['unsloth_docs_gib']:.1f} ({pct(r['unsloth_docs_error'])})"
+        )
+        acc = (
+            "—"
+            if r["accelerate_gib"] is None
+            else f"{r['accelerate_gib']:.1f} ({pct(r['accelerate_error'])})"
+        )
+        opt = "" if r["optimizer"] == "adamw_8bit" else f", {r['optimizer']}"
+        print(
+            f"| {r['arch'].split('/')[1]} | {r['method']}{opt} | {r['gradient_checkpointing']} | {r['batch']} x {r['seq']} "
+            f"| {r['nvml_peak_gib']:.2f} | {r['ftui_gib']:.2f} ({pct(r['ftui_error'])}) | {docs} | {acc} "
+            f"| {r['seconds_per_step']:.3f} | {r['ftui_seconds']:.3f} ({pct(r['time_error'])}) |"
+        )
+    print()
+    print("ftui memory:       ", summary([r["ftui_error"] for r in rows]))
+    print("Unsloth docs:      ", summary([r["unsloth_docs_error"] for r in rows]))
+    print("accelerate:        ", summary([r["accelerate_error"] for r in rows]))
+    print("ftui time:         ", summary([r["time_error"] for r in rows]))
+
+
+def calibrate() -> None:
+    """Least squares for the activation coefficients, and how well each architecture is predicted by a fit
+    on the other four (leave-one-architecture-out): the honest error on a model that was not measured."""
+    import numpy as np
+
+    from ftui.core import memory
+
+    table = load_results()
+    rows = [r for r in table["rows"] if r["gradient_checkpointing"] == "unsloth"]
+
+    def features(row):
+        dims, settings = dims_of(row["arch"]), settings_of(row)
+        estimate = estimate_peak_vram(dims, settings)
+        known = estimate.total_gib - estimate.breakdown["activations"] - estimate.breakdown["cuda_context"]
+        tokens = row["tokens"]
+        largest = dims.hidden * dims.intermediate * 2 * (row["method"] == "qlora")
+        return [1.0, tokens * dims.hidden / GIB, tokens * dims.intermediate / GIB, largest / GIB], known
+
+    x = np.array([features(r)[0] for r in rows])
+    known = np.array([features(r)[1] for r in rows])
+    y = np.array([r["nvml_peak_gib"] for r in rows]) - known
+    coef = np.linalg.lstsq(x, y, rcond=None)[0]
+    print(
+        f"context+workspace {coef[0]:.3f} GiB, bytes/token/hidden {coef[1]:.2f}, bytes/token/intermediate "
+        f"{coef[2]:.2f}, dequantized matrices {coef[3]:.2f}"
+    )
+    print(
+        f"in ftui/core/memory.py: {memory.CUDA_CONTEXT_GIB}, {memory.OFFLOADED_BYTES_PER_TOKEN_HIDDEN}, "
+        f"{memory.OFFLOADED_BYTES_PER_TOKEN_INTERMEDIATE}, {memory.DEQUANTIZED_MATRICES}"
+    )
+    archs = sorted({r["arch"] for r in rows})
+    held_out = []
+    for arch in archs:
+        train = [i for i, r in enumerate(rows) if r["arch"] != arch]
+        test = [i for i, r in enumerate(rows) if r["arch"] == arch]
+        c = np.linalg.lstsq(x[train], y[train], rcond=None)[0]
+        for i in test:
+            predicted = known[i] + x[i] @ c
+            held_out.append(predicted / rows[i]["nvml_peak_gib"] - 1)
+    print("leave-one-architecture-out memory:", summary(held_out))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("build", "compare", "calibrate"))
+    what = parser.parse_args().what
+    if what == "build":
+        table = build()
+        print(f"{RESULTS.relative_to(HERE.parents[1])}: {len(table['rows'])} configurations")
+        for row in table["rows"]:
+            load = row["load"]
+            print(
+                f"{row['arch']:26s} {row['method']:5s} leak {load['leak_gib']:.3f} (+{load['leak_increment_gib']:.3f}, "
+                f"previous embedding {load['previous_embedding_gib']:.3f})"
+            )
+    elif what == "compare":
+        compare()
+    else:
+        calibrate()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Training time: seconds per optimizer step, tokens per second, and the ETA of a whole run.
+
+A micro-step costs whichever is larger, the GPU's work or the host's (soft maximum; the host launches the
+next kernels while the GPU runs the last ones):
+  GPU work   the matmul FLOPs of the linear layers (forward, checkpoint recompute, backward; full
+             fine-tuning adds the weight gradients) at the card's achieved matmul rate, attention FLOPs at
+             the rate its kernels reach, and the elementwise traffic of the activations at memory speed
+  host work  a fixed cost per layer and pass: Python, Unsloth's hooks and offloading, kernel launches
+             (more with QLoRA, which dequantizes before each matmul)
+The rates are the card's datasheet figures times the fractions calibrated on the H200
+(benchmarks/vram/results.json; BENCHMARKS.md, section estimator). Core module: no torch, no Textual.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ftui.core.dims import ModelDims
+from ftui.core.memory import _effective_intermediate, _linear_shapes
+from ftui.core.plan import DatasetSummary, TrainingSettings
+
+
+@dataclass(frozen=True)
+class GpuSpeed:
+    name: str  # the catalog's name (assets/gpus.toml)
+    tflops: float  # dense bf16 tensor TFLOP/s with float32 accumulation (fp16 on cards without bf16)
+    memory_tb_s: float  # memory bandwidth, TB/s
+
+
+# Vendor datasheets (dense figures, no sparsity). H100 80GB: the SXM card (the PCIe one is ~25% slower).
+GPU_SPEEDS: dict[str, GpuSpeed] = {
+    gpu.name.lower(): gpu
+    for gpu in (
+        GpuSpeed("T4", 65.0, 0.32),
+        GpuSpeed("L4", 121.0, 0.30),
+        GpuSpeed("A10G", 70.0, 0.60),  # AWS publishes no datasheet; third-party figure
+        GpuSpeed("RTX 3090", 71.0, 0.936),
+        GpuSpeed("RTX 4090", 165.2, 1.008),
+        GpuSpeed("RTX 5090", 209.5, 1.792),
+        GpuSpeed("A100 40GB", 312.0, 1.555),
+        GpuSpeed("A100 80GB", 312.0, 2.039),
+        GpuSpeed("L40S", 362.0, 0.864),
+        GpuSpeed("H100 80GB", 989.0, 3.35),
+        GpuSpeed("H100 NVL", 835.0, 3.9),
+        GpuSpeed("H200", 989.0, 4.8),
+        GpuSpeed("B200", 2250.0, 8.0),
+    )
+}
+
+# --- Calibrated on the H200 (benchmarks/vram/results.json); the H200's datasheet is 989 TFLOP/s, 4.8 TB/s. ---
+MATMUL_MEASURED_H200_TFLOPS = 788.0  # 8192^3 bf16 matmul measured there (benchmarks/vram/measure.py)
+LINEAR_EFFICIENCY = 752.0 / 989.0  # the linear layers' FLOPs ran at 752 TFLOP/s in training
+ATTENTION_EFFICIENCY = 453.0 / 989.0  # causal SDPA forward + backward
+BANDWIDTH_EFFICIENCY = 4.3 / 4.8  # device-to-device copies measured 4.3 TB/s
+# Elementwise traffic (norms, RoPE, SwiGLU, copies) per token, layer and pass, per (2 x hidden + MLP width).
+ELEMENTWISE_BYTES = 48.8
+HOST_SECONDS_PER_LAYER = 0.0113  # per step of forward + recompute + backward
+HOST_SECONDS_PER_LAYER_QLORA = 0.00114  # QLoRA's extra dequantize launches
+SOFT_MAX_POWER = 3.0
+
+
+@dataclass(frozen=True)
+class StepTime:
+    seconds_per_step: float  # one optimizer step: grad_accum micro-batches
+    seconds_per_micro_step: float
+    tokens_per_second: float
+    tokens_per_step: int
+    gpu: str
+
+
+@dataclass(frozen=True)
+class Eta:
+    steps: int
+    seconds: float
+    tokens: int  # tokens trained on over the whole run
+    step: StepTime
+
+
+def gpu_speed(name: str | GpuSpeed) -> GpuSpeed | None:
+    """A GPU's datasheet speed by the catalog's name (any case); None when ftui has no figures for it."""
+    if isinstance(name, GpuSpeed):
+        return name
+    key = name.strip().lower()
+    if key in GPU_SPEEDS:
+        return GPU_SPEEDS[key]
+    try:  # a forgiving name ("h100", "NVIDIA A100-SXM4-80GB"), through the catalog when it is there
+        from ftui.core.catalog import load_catalog
+
+        gpu = load_catalog().gpu(name)
+    except Exception:  # the catalog is optional here: a broken one must not break a time estimate
+        return None
+    return GPU_SPEEDS.get(gpu.name.lower()) if gpu else None
+
+
+def achieved_matmul_tflops(gpu: str | GpuSpeed) -> float | None:
+    """The dense bf16 matmul rate the card reaches (what MFU divides by): the H200's measured fraction of
+    its datasheet, applied to this card's datasheet."""
+    speed = gpu_speed(gpu)
+    if speed is None:
+        return None
+    return speed.tflops * MATMUL_MEASURED_H200_TFLOPS / 989.0
+
+
+def _active_linear_params(dims: ModelDims) -> float:
+    """Linear-layer parameters one token goes through (MoE: experts_per_token experts and the shared ones)."""
+    total = 0.0
+    for parts in _linear_shapes(dims).values():
+        for i, o, copies in parts:
+            if copies > 1:  # routed experts
+                copies = max(dims.experts_per_token, 1)
+            total += i * o * copies
+    return total * dims.layers
+
+
+def flops_per_token(dims: ModelDims, settings: TrainingSettings, row: int | None = None) -> float:
+    """Model FLOPs per trained token (6 per active parameter, plus attention): the numerator of MFU."""
+    row = row or settings.seq
+    attention = 6 * 2 * row / 2 * dims.heads * dims.attention_head_dim * dims.layers  # causal: half the keys
+    return 6 * (_active_linear_params(dims) + dims.vocab * dims.hidden) + attention
+
+
+def _micro_step_seconds(dims: ModelDims, settings: TrainingSettings, speed: GpuSpeed, row: int) -> float:
+    tokens = max(1, settings.batch) * max(1, row)
+    checkpointed = settings.gradient_checkpointing != "none"
+    passes = 3 if checkpointed else 2  # forward, recompute, backward (input gradients)
+    linear_passes = passes + (1 if settings.method == "full" else 0)  # weight gradients
+    linear = 2 * _active_linear_params(dims) * tokens * linear_passes
+    head = 2 * dims.vocab * dims.hidden * tokens * (2 + (1 if settings.method == "full" else 0))
+    attention_passes = 4.5 if checkpointed else 3.5  # flash backward is about 2.5 forwards
+    attention = attention_passes * 2 * row * dims.heads * dims.attention_head_dim * tokens * dims.layers
+    width = 2 * dims.hidden + _effective_intermediate(dims)
+    traffic = ELEMENTWISE_BYTES * tokens * dims.layers * width * passes
+    bandwidth = speed.memory_tb_s * 1e12 * BANDWIDTH_EFFICIENCY
+    gpu = (
+        (linear + head) / (speed.tflops * 1e12 * LINEAR_EFFICIENCY)
+        + attention / (speed.tflops * 1e12 * ATTENTION_EFFICIENCY)
+        + traffic / bandwidth
+    )
+    if settings.method == "full":  # the optimizer reads and writes every weight, gradient and state
+        from ftui.core.memory import parameter_counts
+
+        gpu += parameter_counts(dims, settings).total * 16 / bandwidth / max(settings.grad_accum, 1)
+    per_layer = HOST_SECONDS_PER_LAYER + (HOST_SECONDS_PER_LAYER_QLORA if settings.method == "qlora" else 0.0)
+    host = dims.layers * per_layer * passes / 3
+    return (gpu**SOFT_MAX_POWER + host**SOFT_MAX_POWER) ** (1 / SOFT_MAX_POWER)
+
+
+def estimate_step_time(
+    dims: ModelDims, settings: TrainingSettings, gpu: str | GpuSpeed, *, tokens_per_row: int | None = None
+) -> StepTime | None:
+    """Seconds per optimizer step on `gpu` with every row at `settings.seq` tokens (or `tokens_per_row`:
+    Unsloth packs rows without padding, so a dataset's mean row length is what a step costs). None when
+    ftui has no speed figures for the card."""
+    speed = gpu_speed(gpu)
+    if speed is None:
+        return None
+    row = min(settings.seq, tokens_per_row) if tokens_per_row else settings.seq
+    micro = _micro_step_seconds(dims, settings, speed, max(1, row))
+    accum = max(settings.grad_accum, 1)
+    tokens = max(1, settings.batch) * max(1, row) * accum
+    return StepTime(
+        seconds_per_step=micro * accum,
+        seconds_per_micro_step=micro,
+        tokens_per_second=tokens / (micro * accum),
+        tokens_per_step=tokens,
+        gpu=speed.name,
+    )
+
+
+def estimate_eta(
+    dims: ModelDims, settings: TrainingSettings, gpu: str | GpuSpeed, dataset: DatasetSummary | int
+) -> Eta | None:
+    """How long the whole run takes: steps from the dataset's rows (or its token count when rows are
+    unknown: rows packed to settings.seq), epochs or max_steps, each at the mean row length."""
+    if isinstance(dataset, int):
+        total_tokens, rows = dataset, None
+    else:
+        total_tokens, rows = dataset.total_tokens, dataset.rows
+    if not total_tokens:
+        return None
+    if not rows:
+        rows = max(1, math.ceil(total_tokens / settings.seq))
+    mean_row = max(1, min(settings.seq, round(total_tokens / rows)))
+    per_step_rows = max(1, settings.batch) * max(1, settings.grad_accum)
+    if settings.max_steps:
+        steps = settings.max_steps
+    else:
+        steps = max(1, math.ceil(rows * settings.epochs / per_step_rows))
+    step = estimate_step_time(dims, settings, gpu, tokens_per_row=mean_row)
+    if step is None:
+        return None
+    return Eta(
+        steps=steps, seconds=steps * step.seconds_per_step, tokens=steps * step.tokens_per_step, step=step
+    )

@@ -1,0 +1,96 @@
+"""Time: seconds per step against the H200 measurements (target: within 25%), and the ETA's arithmetic."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from ftui.core.dims import ModelDims, dims_from_hf_config
+from ftui.core.plan import DatasetSummary, TrainingSettings
+from ftui.core.speed import (
+    GPU_SPEEDS,
+    achieved_matmul_tflops,
+    estimate_eta,
+    estimate_step_time,
+    flops_per_token,
+    gpu_speed,
+)
+
+VRAM = Path(__file__).resolve().parents[2] / "benchmarks" / "vram"
+TABLE = json.loads((VRAM / "results.json").read_text())
+ARCHITECTURES = json.loads((VRAM / "architectures.json").read_text())
+LLAMA_8B = ModelDims(
+    layers=32, hidden=4096, intermediate=14336, heads=32, kv_heads=8, vocab=128256, context=131072
+)
+
+
+def row_id(row: dict) -> str:
+    return f"{row['arch'].split('/')[1]}-{row['method']}-{row['gradient_checkpointing']}-b{row['batch']}-s{row['seq']}"
+
+
+@pytest.mark.parametrize("row", TABLE["rows"], ids=row_id)
+def test_seconds_per_step_within_25_percent_of_the_h200(row):
+    settings = TrainingSettings(
+        method=row["method"], batch=row["batch"], seq=row["seq"], optimizer=row["optimizer"],
+        gradient_checkpointing=row["gradient_checkpointing"], grad_accum=1,
+    )  # fmt: skip
+    step = estimate_step_time(dims_from_hf_config(ARCHITECTURES[row["arch"]]["config"]), settings, "H200")
+    assert step is not None
+    assert step.seconds_per_step == pytest.approx(row["seconds_per_step"], rel=0.25)
+
+
+def test_more_work_takes_longer_and_faster_cards_take_less():
+    def seconds(gpu="H200", **changes):
+        return estimate_step_time(LLAMA_8B, TrainingSettings(**changes), gpu).seconds_per_step
+
+    assert seconds(batch=1, seq=8192) < seconds(batch=4, seq=8192) < seconds(batch=8, seq=8192)
+    assert seconds(method="lora", seq=8192) < seconds(method="full", seq=8192)
+    assert seconds("H200", seq=8192) < seconds("A100 80GB", seq=8192) < seconds("RTX 3090", seq=8192)
+    assert seconds(grad_accum=8) == pytest.approx(2 * seconds(grad_accum=4))
+
+
+def test_tokens_per_second_is_tokens_over_time():
+    step = estimate_step_time(LLAMA_8B, TrainingSettings(batch=2, seq=4096, grad_accum=4), "H100 80GB")
+    assert step.tokens_per_step == 2 * 4096 * 4
+    assert step.tokens_per_second == pytest.approx(step.tokens_per_step / step.seconds_per_step)
+    assert step.gpu == "H100 80GB"
+
+
+def test_gpu_names_are_forgiving_and_unknown_cards_give_no_time():
+    assert gpu_speed("h200") is GPU_SPEEDS["h200"]
+    assert gpu_speed("NVIDIA A100-SXM4-80GB").name == "A100 80GB"  # through the catalog's matcher
+    assert gpu_speed("Voodoo 2") is None
+    assert estimate_step_time(LLAMA_8B, TrainingSettings(), "Voodoo 2") is None
+    assert achieved_matmul_tflops("H200") == pytest.approx(788.0)
+
+
+def test_every_catalog_gpu_has_speed_figures():
+    from ftui.core.catalog import load_catalog
+
+    for gpu in load_catalog().gpus:
+        assert gpu.name.lower() in GPU_SPEEDS, gpu.name
+
+
+def test_flops_per_token_is_six_per_parameter_plus_attention():
+    settings = TrainingSettings(seq=2048)
+    linear = 32 * (4096 * 4096 * 2 + 4096 * 1024 * 2 + 3 * 4096 * 14336)
+    attention = 6 * 2048 * 4096 * 32
+    assert flops_per_token(LLAMA_8B, settings) == 6 * (linear + 128256 * 4096) + attention
+
+
+def test_eta_counts_steps_from_rows_epochs_and_max_steps():
+    settings = TrainingSettings(batch=2, grad_accum=4, seq=2048, epochs=2.0)
+    data = DatasetSummary(source="x.jsonl", rows=1000, format="alpaca", total_tokens=500_000)
+    eta = estimate_eta(LLAMA_8B, settings, "H200", data)
+    assert eta.steps == math.ceil(1000 * 2 / 8)
+    # rows are packed without padding: a step costs the mean row (500 tokens), not the max length
+    assert eta.step.tokens_per_step == 2 * 500 * 4
+    assert eta.seconds == pytest.approx(eta.steps * eta.step.seconds_per_step)
+    assert estimate_eta(LLAMA_8B, dataclasses.replace(settings, max_steps=60), "H200", data).steps == 60
+    # only a token count: rows taken as packed to the maximum length
+    assert estimate_eta(LLAMA_8B, settings, "H200", 2048 * 80).steps == math.ceil(80 * 2 / 8)
+    assert estimate_eta(LLAMA_8B, settings, "H200", DatasetSummary("x", 10, "text")) is None
