@@ -1,0 +1,208 @@
+"""`ftui estimate`: peak GPU memory, whether it fits a card, the largest batch and sequence, and time."""
+
+from __future__ import annotations
+
+import argparse
+
+from ftui.commands._output import add_json_flag, emit
+
+ORDER = 20
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "estimate",
+        help="peak GPU memory and time of fine-tuning a model, and whether it fits a GPU",
+        description="Peak GPU memory (what nvidia-smi shows at the worst moment) of fine-tuning MODEL with "
+        "Unsloth, part by part; whether it fits a GPU; the largest micro-batch and sequence that fit; which "
+        "methods fit; seconds per step and, given the dataset's tokens, the whole run's time. MODEL is a "
+        "catalog name, a local model folder or config.json, or a Hub id (its config.json).",
+    )
+    parser.add_argument("model", metavar="MODEL", help="e.g. meta-llama/Llama-3.1-8B, Qwen2.5-7B, ./my-model")
+    parser.add_argument("--method", choices=("qlora", "lora", "full"), default="qlora", help="default qlora")
+    parser.add_argument("--batch", type=int, default=2, help="micro-batch per GPU (default 2)")
+    parser.add_argument("--seq", type=int, default=2048, help="max length in tokens (default 2048)")
+    parser.add_argument("--rank", type=int, default=16, help="LoRA rank (default 16)")
+    parser.add_argument("--grad-accum", type=int, default=4, help="gradient accumulation steps (default 4)")
+    parser.add_argument(
+        "--checkpointing",
+        choices=("unsloth", "plain", "none"),
+        default="unsloth",
+        help="gradient checkpointing: Unsloth's offloaded kind (default), plain, or none",
+    )
+    parser.add_argument("--optimizer", default="adamw_8bit", help="e.g. adamw_8bit (default), adamw_torch")
+    gpu = parser.add_mutually_exclusive_group()
+    gpu.add_argument(
+        "--gpu", metavar="NAME", help="a card, e.g. h100, 'rtx 4090', t4 (default: this machine's)"
+    )
+    gpu.add_argument("--vram-gib", type=float, metavar="X", help="a GPU with this much memory (GiB)")
+    parser.add_argument("--tokens", type=int, help="the dataset's total tokens: adds the whole run's time")
+    parser.add_argument("--rows", type=int, help="the dataset's rows (with --tokens; default: packed rows)")
+    parser.add_argument("--epochs", type=float, default=1.0, help="epochs for the run's time (default 1)")
+    add_json_flag(parser)
+    parser.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace):
+    from ftui.core.errors import UsageError
+    from ftui.core.memory import OPTIMIZERS
+    from ftui.core.plan import TrainingSettings
+
+    for name in ("batch", "seq", "rank", "grad_accum"):
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} must be at least 1, not {getattr(args, name)}.")
+    if args.optimizer not in OPTIMIZERS:
+        raise UsageError(
+            f"ftui does not know the optimizer {args.optimizer!r}; use one of {', '.join(OPTIMIZERS)}."
+        )
+    if args.epochs <= 0:
+        raise UsageError(f"--epochs must be more than 0, not {args.epochs:g}.")
+    return TrainingSettings(
+        method=args.method,
+        batch=args.batch,
+        seq=args.seq,
+        rank=args.rank,
+        alpha=args.rank,
+        grad_accum=args.grad_accum,
+        gradient_checkpointing=args.checkpointing,
+        optimizer=args.optimizer,
+        epochs=args.epochs,
+    )
+
+
+def _gpu(args: argparse.Namespace) -> tuple[str | None, float | None, bool]:
+    """(name, memory in GiB, detected) of the card to plan for; (None, None, False) when there is none."""
+    from ftui.core.catalog import load_catalog
+    from ftui.core.errors import UsageError, UserError
+
+    if args.gpu:
+        catalog = load_catalog()
+        card = catalog.gpu(args.gpu)
+        if card is None:
+            names = ", ".join(g.name for g in catalog.gpus)
+            raise UserError(f"{args.gpu!r} is not a GPU ftui knows; use one of {names}, or give --vram-gib.")
+        return card.name, card.memory_gib, False
+    if args.vram_gib is not None:
+        if args.vram_gib <= 0:
+            raise UsageError(f"--vram-gib must be more than 0, not {args.vram_gib:g}.")
+        return None, args.vram_gib, False
+    try:  # no card named: this machine's first GPU, if it has one
+        from ftui.core.hardware import probe
+
+        detected = probe(processes=False).gpus
+    except Exception:  # a broken driver must not stop a memory estimate
+        detected = []
+    if detected:
+        return detected[0].name, detected[0].memory_total_gib, True
+    return None, None, False
+
+
+def run(args: argparse.Namespace) -> int:
+    from ftui.core.catalog import dims_for
+    from ftui.core.memory import estimate_peak_vram, max_batch, max_seq, methods_that_fit
+    from ftui.core.speed import estimate_eta, estimate_step_time
+
+    settings = _settings(args)
+    if args.rows is not None and args.rows < 1:
+        from ftui.core.errors import UsageError
+
+        raise UsageError(f"--rows must be at least 1, not {args.rows}.")
+    dims = dims_for(args.model)
+    gpu_name, vram, detected = _gpu(args)
+    estimate = estimate_peak_vram(dims, settings)
+    payload = {
+        "model": args.model,
+        "settings": {
+            "method": settings.method,
+            "batch": settings.batch,
+            "seq": settings.seq,
+            "rank": settings.rank,
+            "grad_accum": settings.grad_accum,
+            "gradient_checkpointing": settings.gradient_checkpointing,
+            "optimizer": settings.optimizer,
+            "target_modules": list(settings.target_modules),
+        },
+        "total_gib": estimate.total_gib,
+        "breakdown": estimate.breakdown,
+        "trainable_params": estimate.trainable_params,
+        "gpu": None if vram is None else {"name": gpu_name, "vram_gib": vram, "detected": detected},
+        "fits": None,
+        "max_batch": None,
+        "max_seq": None,
+        "methods": {},
+        "seconds_per_step": None,
+        "tokens_per_second": None,
+        "eta": None,
+    }
+    for method, other in methods_that_fit(dims, settings, vram or 0).items():
+        payload["methods"][method] = {
+            "total_gib": other.total_gib,
+            "fits": other.fit(vram) if vram is not None else None,
+        }
+    if vram is not None:
+        payload["fits"] = estimate.fit(vram)
+        payload["max_batch"] = max_batch(dims, settings, vram)
+        payload["max_seq"] = max_seq(dims, settings, vram)
+    if gpu_name is not None:
+        step = estimate_step_time(dims, settings, gpu_name)
+        if step is not None:
+            payload["seconds_per_step"] = round(step.seconds_per_step, 3)
+            payload["tokens_per_second"] = round(step.tokens_per_second)
+        if args.tokens:
+            from ftui.core.plan import DatasetSummary
+
+            data = DatasetSummary(
+                source="(command line)", rows=args.rows or 0, format="unknown", total_tokens=args.tokens
+            )
+            eta = estimate_eta(dims, settings, gpu_name, data)
+            if eta is not None:
+                payload["eta"] = {"steps": eta.steps, "seconds": round(eta.seconds), "tokens": eta.tokens}
+    emit(args, payload, lambda: _text(payload))
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes / 60:.1f} h"
+
+
+FIT_WORDS = {"fits": "fits", "tight": "fits only just (under 10% to spare)", "too_big": "does not fit"}
+
+
+def _text(p: dict) -> str:
+    s = p["settings"]
+    lines = [
+        f"{p['model']}: {s['method']}, batch {s['batch']} x {s['seq']} tokens, r={s['rank']}, "
+        f"{s['gradient_checkpointing']} checkpointing, {s['optimizer']}",
+        f"Peak GPU memory: {p['total_gib']:.1f} GiB",
+    ]
+    width = max(len(name) for name in p["breakdown"])
+    for name, value in p["breakdown"].items():
+        lines.append(f"  {name.replace('_', ' '):{width}}  {value:6.2f} GiB")
+    gpu = p["gpu"]
+    if gpu is None:
+        lines.append("No GPU here or named: give --gpu NAME or --vram-gib X to check the fit.")
+    else:
+        where = gpu["name"] or f"a {gpu['vram_gib']:g} GiB GPU"
+        where += " (this machine)" if gpu["detected"] else ""
+        lines.append(f"On {where} ({gpu['vram_gib']:.1f} GiB): {FIT_WORDS[p['fits']]}.")
+        lines.append(f"  largest micro-batch at {s['seq']} tokens: {p['max_batch']}")
+        lines.append(f"  longest sequence at batch {s['batch']}: {p['max_seq']} tokens")
+        others = ", ".join(
+            f"{m} {e['total_gib']:.1f} GiB ({e['fits'].replace('_', ' ')})" for m, e in p["methods"].items()
+        )
+        lines.append(f"  methods: {others}")
+    if p["seconds_per_step"] is not None:
+        lines.append(
+            f"Time: {p['seconds_per_step']:.2f} s per step ({s['batch']} x {s['grad_accum']} rows), "
+            f"{p['tokens_per_second']:,} tokens/s"
+        )
+    if p["eta"]:
+        lines.append(f"Whole run: {p['eta']['steps']} steps, about {_duration(p['eta']['seconds'])}")
+    lines.append("Calibrated on Unsloth runs measured on an H200 (BENCHMARKS.md, section estimator).")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""`ftui estimate` as a real process: the JSON fields README.md documents, exit codes, one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FTUI = str(Path(sys.executable).parent / "ftui")
+FIELDS = {
+    "model", "settings", "total_gib", "breakdown", "trainable_params", "gpu", "fits", "max_batch", "max_seq",
+    "methods", "seconds_per_step", "tokens_per_second", "eta",
+}  # fmt: skip
+
+
+def ftui(*args: str) -> subprocess.CompletedProcess:
+    # No visible GPU, so that "this machine's card" is the same on every machine the tests run on.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([FTUI, "estimate", *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def estimate_json(*args: str) -> dict:
+    result = ftui(*args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_json_fields_for_a_catalog_model_on_a_named_gpu():
+    out = estimate_json(
+        "meta-llama/Llama-3.1-8B", "--gpu", "rtx 4090", "--tokens", "2000000", "--rows", "4000"
+    )
+    assert set(out) == FIELDS
+    assert sum(out["breakdown"].values()) == pytest.approx(out["total_gib"], abs=1e-6)
+    assert out["gpu"]["name"] == "RTX 4090" and out["gpu"]["detected"] is False
+    assert out["gpu"]["vram_gib"] == pytest.approx(24.0, abs=0.1)
+    assert out["fits"] == "fits" and out["max_batch"] >= 2 and out["max_seq"] >= 2048
+    assert {m: e["fits"] for m, e in out["methods"].items()} == {
+        "qlora": "fits",
+        "lora": "fits",
+        "full": "too_big",
+    }
+    assert out["methods"]["qlora"]["total_gib"] == out["total_gib"]
+    assert out["seconds_per_step"] > 0 and out["tokens_per_second"] > 0
+    assert out["eta"]["steps"] == 4000 // (2 * 4)
+    assert out["settings"]["method"] == "qlora" and out["settings"]["rank"] == 16
+
+
+def test_the_settings_flags_change_the_estimate():
+    base = estimate_json("Qwen/Qwen2.5-7B")["total_gib"]
+    assert estimate_json("Qwen/Qwen2.5-7B", "--batch", "8")["total_gib"] > base
+    assert estimate_json("Qwen/Qwen2.5-7B", "--method", "lora")["total_gib"] > base
+    assert (
+        estimate_json("Qwen/Qwen2.5-7B", "--checkpointing", "none", "--seq", "8192")["total_gib"]
+        > (estimate_json("Qwen/Qwen2.5-7B", "--seq", "8192")["total_gib"])
+    )
+    small = estimate_json("Qwen/Qwen2.5-7B", "--vram-gib", "6")
+    assert small["fits"] == "too_big" and small["max_batch"] == 0 and small["gpu"]["name"] is None
+    assert small["seconds_per_step"] is None  # a memory size alone says nothing about speed
+
+
+def test_without_a_gpu_the_fit_is_left_open_and_the_text_says_how_to_ask():
+    out = estimate_json("meta-llama/Llama-3.2-1B")
+    assert out["gpu"] is None and out["fits"] is None and out["max_batch"] is None
+    assert all(e["fits"] is None for e in out["methods"].values())
+    text = ftui("meta-llama/Llama-3.2-1B")
+    assert text.returncode == 0
+    assert "Peak GPU memory" in text.stdout and "--gpu NAME or --vram-gib X" in text.stdout
+
+
+def test_a_local_config_json_is_sized_from_its_dims(tmp_path):
+    config = {
+        "model_type": "llama", "num_hidden_layers": 16, "hidden_size": 2048, "intermediate_size": 8192,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": True,
+        "max_position_embeddings": 131072,
+    }  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    local = estimate_json(str(tmp_path), "--vram-gib", "8")
+    assert local["total_gib"] == estimate_json("meta-llama/Llama-3.2-1B", "--vram-gib", "8")["total_gib"]
+
+
+@pytest.mark.parametrize(
+    "args,code,words",
+    [
+        (["no-such-model"], 1, "neither a catalog model"),
+        (["meta-llama/Llama-3.1-8B", "--gpu", "voodoo"], 1, "not a GPU ftui knows"),
+        (["meta-llama/Llama-3.1-8B", "--batch", "0"], 2, "--batch must be at least 1"),
+        (["meta-llama/Llama-3.1-8B", "--optimizer", "adamw_9bit"], 2, "adamw_8bit"),
+        (["meta-llama/Llama-3.1-8B", "--vram-gib", "-3"], 2, "--vram-gib must be more than 0"),
+    ],
+)
+def test_mistakes_end_in_one_sentence(args, code, words):
+    result = ftui(*args)
+    assert result.returncode == code
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
