@@ -544,6 +544,10 @@ def follow(
         if text or records or changed:
             yield FollowEvent(text, records, changed)
         if status.get("state") in FINAL_STATES:
+            if process is not None:
+                # Our own child: wait for it to exit, so that its GPU memory is free when we return.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=120)
             text, log_offset = run.read_log(log_offset)
             records, metrics_offset = run.read_metrics(metrics_offset)
             if text or records:

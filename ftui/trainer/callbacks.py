@@ -138,7 +138,7 @@ class MetricsCallback(TrainerCallback):
             "max_steps": state.max_steps,
             "epoch": _clean(logs.get("epoch", state.epoch)),
         }
-        if "train_runtime" in logs:  # the Trainer's summary at the end
+        if "train_loss" in logs:  # the Trainer's summary at the end (train_runtime is in every log here)
             record["kind"] = "summary"
             for key in ("train_runtime", "train_loss", "train_samples_per_second", "train_steps_per_second"):
                 if key in logs:
@@ -151,7 +151,9 @@ class MetricsCallback(TrainerCallback):
             for key in ("loss", "grad_norm", "learning_rate"):
                 if key in logs:
                     record[key] = _clean(logs[key])
-            tokens = logs.get("num_tokens")
+            # The Trainer's own count (include_num_input_tokens_seen): Unsloth's GPU trainer does not log
+            # TRL's num_tokens. Both count every input token of every rank.
+            tokens = state.num_input_tokens_seen or logs.get("num_tokens")
             if tokens is not None and self.last_tokens is not None and self.last_time is not None and now > self.last_time:
                 record["tokens_per_second"] = round((tokens - self.last_tokens) / (now - self.last_time), 1)
             else:

@@ -190,6 +190,7 @@ def _train(
         optim=settings.optimizer,
         seed=settings.seed,
         logging_steps=1,
+        include_num_input_tokens_seen="non_padding",  # for tokens per second in metrics.jsonl
         report_to="none",
         save_strategy="steps",
         save_steps=settings.save_steps,

@@ -39,22 +39,11 @@ def _corpus() -> list[str]:
     return lines
 
 
-def build_tiny_llama(path: str | os.PathLike[str], *, vocab_size: int = 384, layers: int = 2) -> Path:
-    """Write a tiny Llama model (config, random weights, tokenizer with a chat template) to `path`.
-
-    Idempotent: an existing complete directory is returned as it is, so a test session builds it once.
-    """
-    path = Path(path)
-    if (path / "config.json").exists() and (path / "tokenizer.json").exists() and (path / "model.safetensors").exists():
-        return path
-    from ftui.trainer.compat import hide_broken_torchvision
-
-    hide_broken_torchvision()
-    import torch
+def build_tokenizer(path: str | os.PathLike[str], *, vocab_size: int = 384):  # -> PreTrainedTokenizerFast
+    """A byte-level BPE tokenizer trained on the fly, with bos/eos/pad and a ChatML chat template, saved to `path`."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
-    path.mkdir(parents=True, exist_ok=True)
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -72,20 +61,47 @@ def build_tiny_llama(path: str | os.PathLike[str], *, vocab_size: int = 384, lay
         unk_token="<unk>",
         pad_token="<pad>",
         additional_special_tokens=["<|im_start|>", "</s>"],
-        model_max_length=512,
+        model_max_length=131072,
     )
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(path)
+    return fast
 
+
+def build_tiny_llama(
+    path: str | os.PathLike[str],
+    *,
+    vocab_size: int = 384,
+    layers: int = 2,
+    hidden: int = 64,
+    intermediate: int = 128,
+    heads: int = 4,
+    kv_heads: int = 2,
+) -> Path:
+    """Write a tiny Llama model (config, random weights, tokenizer with a chat template) to `path`.
+
+    Idempotent: an existing complete directory is returned as it is, so a test session builds it once.
+    """
+    path = Path(path)
+    if (path / "config.json").exists() and (path / "tokenizer.json").exists() and (path / "model.safetensors").exists():
+        return path
+    from ftui.trainer.compat import hide_broken_torchvision
+
+    hide_broken_torchvision()
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    path.mkdir(parents=True, exist_ok=True)
+    fast = build_tokenizer(path, vocab_size=vocab_size)
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=hidden,
+        intermediate_size=intermediate,
         num_hidden_layers=layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=2048,
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
