@@ -13,6 +13,11 @@ Per configuration it records, as one JSON line written the moment it exists:
   allocated_gib      torch.cuda.max_memory_allocated over the training steps
   seconds_per_step   median of the timed steps (after the warm-up steps)
 
+All loads share one process (a process start with Unsloth costs about 40 s of device time). On the GPU,
+Unsloth keeps each loaded model's input embedding allocated after the model is deleted (not so on CPU),
+so later loads start with that much more memory in use: analyze.py subtracts it (see its docstring).
+A future run with device time to spare should start one process per load instead.
+
 Usage on the GPU machine (see BENCHMARKS.md, section estimator):
   python benchmarks/vram/measure.py --plan h200 --out $OUT/vram.jsonl --budget-s 520
 Rehearsal on a CPU (a tiny model, same code path):
