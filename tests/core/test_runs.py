@@ -148,3 +148,24 @@ def test_several_gpus_launch_under_torchrun(run):
     assert command[-3:] == ["-m", "ftui.trainer", str(run.path)]
     config.settings.gpus = (1,)
     assert trainer_command(config, run, resume=True)[1:] == ["-m", "ftui.trainer", str(run.path), "--resume"]
+
+
+def test_a_python_that_does_not_exist_is_refused_before_starting(runs_dir):
+    run = create_run(RunConfig(model="m", data="/d.jsonl", python="/no/such/python3"), runs_dir)
+    with pytest.raises(UserError, match="/no/such/python3 named in the config does not exist"):
+        from ftui.core.runs import start
+
+        start(run)
+    assert run.read_status().get("pid") is None
+
+
+def test_a_named_python_finds_this_ftui_through_pythonpath():
+    from pathlib import Path
+
+    from ftui.core.runs import trainer_environment
+
+    env = trainer_environment(RunConfig(model="m", data="d", python="/opt/unsloth/bin/python"))
+    root = Path(__file__).resolve().parents[2]
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(root)
+    # ftui's own interpreter already imports this ftui: its PYTHONPATH is left as it is.
+    assert trainer_environment(RunConfig(model="m", data="d")).get("PYTHONPATH") == os.environ.get("PYTHONPATH")

@@ -180,13 +180,16 @@ def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
 
 def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):
     bad = write_jsonl(tmp_path / "bad.jsonl", arithmetic_rows(20), raw_lines={7: '{"messages": [{"role": "user"'})
-    result = ftui("train", "--model", str(tiny_model), "--data", str(bad), *FAST, "--max-steps", "5")
+    # Also the interpreter the user names (python = "..."): here, this one by its full path.
+    result = ftui("train", "--model", str(tiny_model), "--data", str(bad), *FAST, "--max-steps", "5",
+                  "--python", sys.executable)
     assert result.returncode == 1
     assert "line 7" in result.stderr.lower(), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
     status = run.status()
     assert status["state"] == "failed" and "line 7" in status["error"].lower()
+    assert status["command"][0] == sys.executable and RunConfig.read(run.config_path).python == sys.executable
     assert not run.adapter_dir.exists() and not train_steps(run)  # it failed before loading the model
 
 
