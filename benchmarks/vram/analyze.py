@@ -5,8 +5,9 @@
   python benchmarks/vram/analyze.py calibrate  refit the estimator's coefficients; leave-one-architecture-out
 
 Why a correction at all: measure.py loads ten models one after another in one process (a process start
-costs 40 s of device time), and Unsloth keeps a reference to each loaded model's input embedding, so every
-load starts with the earlier models' embeddings still allocated. A user's training process loads one
+costs 40 s of device time), and on the GPU one vocab x hidden matrix of each loaded model (embedding or
+head, the same size; what holds it was not found) stays allocated after the model is deleted, so every
+load starts with the earlier models' matrices still allocated. A user's training process loads one
 model. `build` subtracts what was allocated right after a load beyond the model's own weights (the leak),
 from the peaks of that load's configurations. Two checks that this is sound: (1) on the two loads that
 started in a clean process, the weights the estimator computes match torch's allocated memory to 0.03 GiB;

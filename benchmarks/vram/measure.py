@@ -14,8 +14,9 @@ Per configuration it records, as one JSON line written the moment it exists:
   seconds_per_step   median of the timed steps (after the warm-up steps)
 
 All loads share one process (a process start with Unsloth costs about 40 s of device time). On the GPU,
-Unsloth keeps each loaded model's input embedding allocated after the model is deleted (not so on CPU),
-so later loads start with that much more memory in use: analyze.py subtracts it (see its docstring).
+one vocab x hidden matrix of each loaded model (its embedding, or its head: the same size) stays allocated
+after the model is deleted (not so on CPU; perhaps a compiled loss graph holding the head), so later loads
+start with that much more memory in use: analyze.py subtracts it (see its docstring).
 A future run with device time to spare should start one process per load instead.
 
 Usage on the GPU machine (see BENCHMARKS.md, section estimator):
