@@ -307,6 +307,9 @@ def process_alive(status: dict[str, Any]) -> bool | None:
 
 def _dead_process_sentence(status: dict[str, Any], last_line: str, checkpoint: Path | None) -> str:
     pid = status.get("pid")
+    if not pid:
+        return (f"The run never started (the ftui that made it exited first); `ftui resume {status.get('run_id')}` "
+                "starts it.")
     where = f" `ftui resume {status.get('run_id')}` continues from {checkpoint.name}." if checkpoint else ""
     said = f" The log ends with: {last_line[:200]}" if last_line else ""
     return (

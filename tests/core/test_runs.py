@@ -169,3 +169,12 @@ def test_a_named_python_finds_this_ftui_through_pythonpath():
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(root)
     # ftui's own interpreter already imports this ftui: its PYTHONPATH is left as it is.
     assert trainer_environment(RunConfig(model="m", data="d")).get("PYTHONPATH") == os.environ.get("PYTHONPATH")
+
+
+def test_a_run_that_never_got_a_process_is_failed_after_a_grace_period(run):
+    import datetime
+
+    long_ago = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)).isoformat()
+    run.update_status(created_at=long_ago)
+    status = run.status()
+    assert status["state"] == "failed" and "never started" in status["error"] and "ftui resume" in status["error"]
