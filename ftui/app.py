@@ -11,14 +11,18 @@ import importlib
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from ftui.core.plan import Plan
 from ftui.screens import STEP_NAMES, STEPS, Step
+
+if TYPE_CHECKING:
+    from ftui.core.hardware import Hardware
 
 STEP_KEYS = Binding.Group("Step", compact=True)
 
@@ -43,29 +47,61 @@ class FtuiApp(App):
         Binding("n", "app.next_step", "Next"),
         Binding("b", "app.previous_step", "Back"),
         Binding("q", "app.quit", "Quit"),
-        Binding("escape", "app.leave_field", "Leave field", show=False),
+        Binding("escape", "app.leave_field", "Leave field"),
     ]
 
     def __init__(
         self,
         plan: Plan | None = None,
         *,
-        hardware: Any = None,
+        hardware: Hardware | None = None,
         probe_hardware: bool = True,
+        nvml: Any = None,
+        gauge_interval: float = 1.0,
         runs_dir: str | Path | None = None,
         start: str = "use_case",
     ) -> None:
         """`hardware` is a probe result to use as is (tests give a fixed one); with `probe_hardware` the
-        app probes this machine in a worker once the first screen is up."""
+        app probes this machine in a worker once the first screen is up. `nvml` is the NVML source for the
+        probe and the gauges (pynvml by default; tests pass the stand-in from tests/fakes)."""
         super().__init__()
         self.animation_level = "none"  # nothing slides or fades over SSH
         self.plan = plan or Plan()
         self.hardware = hardware
         self.probe_hardware = probe_hardware and hardware is None
+        self.nvml = nvml
+        self.gauge_interval = gauge_interval
         from ftui.core.paths import runs_dir as default_runs_dir
 
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.start = start
+
+    def on_mount(self) -> None:
+        if self.probe_hardware:
+            self.call_after_refresh(self.probe)  # after the first frame: start-up waits for nothing
+        elif self.hardware is not None:
+            self._adopt_hardware(self.hardware)
+
+    @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
+    def probe(self) -> None:
+        """Read this machine's GPUs, CPU, RAM and disks (NVML and psutil block: a worker thread)."""
+        from ftui.core.hardware import probe
+
+        hardware = probe(self.nvml, runs_dir=self.runs_dir)
+        self.call_from_thread(self._adopt_hardware, hardware)
+
+    def _adopt_hardware(self, hardware: Hardware) -> None:
+        self.hardware = hardware
+        if self.plan.gpu is None or self.plan.gpu.detected:
+            self.plan.gpu = hardware.gpu_choice(0)  # a detected card is the plan's card; a rented one stays
+        self.refresh_step()
+
+    def refresh_step(self) -> None:
+        """Show the Plan again on the current step (after the hardware or a run changed under it)."""
+        from ftui.screens.base import StepScreen
+
+        if isinstance(self.screen, StepScreen):
+            self.screen.show_plan()
 
     def get_default_screen(self) -> Screen:
         # The first step is the app's bottom screen (one screen to build at start-up, not two);
@@ -111,6 +147,10 @@ class FtuiApp(App):
         self.screen.set_focus(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":
+            from textual.widgets import Input
+
+            return isinstance(self.focused, Input)  # shown only while a text field has the keys
         here = self.current_step
         if action == "next_step" and here == STEP_NAMES[-1]:
             return None  # shown dimmed: there is no next step

@@ -1,9 +1,14 @@
-"""What every step screen shares: the step bar on top, the key bar (footer) below, the Plan it reads and edits."""
+"""What every step screen shares: the step bar on top, the key bar (footer) below, the Plan it reads and
+edits, and the core calls several screens make (in worker threads: they read files, maybe the Hub)."""
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
 
@@ -13,6 +18,20 @@ from ftui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
     from ftui.app import FtuiApp
+    from ftui.core.advice import Advice
+
+
+def plan_gpu_words(plan: Plan) -> Text:
+    text = Text(end="")
+    text.append("Planning for ", "bold")
+    if plan.gpu is None:
+        text.append("no GPU yet: choose a card below to check what fits.")
+    else:
+        how = "detected here" if plan.gpu.detected else "a card to rent"
+        bf16 = "bf16" if plan.gpu.bf16 else "no bf16: fp16"
+        text.append(f"{plan.gpu.name}", "bold")
+        text.append(f" ({plan.gpu.vram_gib:.1f} GiB, {bf16}, {how})")
+    return text
 
 
 class StepScreen(Screen):
@@ -39,3 +58,74 @@ class StepScreen(Screen):
 
     def show_plan(self) -> None:
         """Show the Plan as it is now: another screen may have changed it since this one was shown."""
+
+    # --- core calls, off the event loop ------------------------------------------------------------
+
+    def refresh_advice(self) -> None:
+        self._advise(copy.deepcopy(self.plan))
+
+    @work(thread=True, exclusive=True, group="advice", exit_on_error=False)
+    def _advise(self, plan: Plan) -> None:
+        from ftui.core.advice import advise
+        from ftui.core.errors import UserError
+
+        try:
+            advice: Advice | str = advise(plan)
+        except UserError as error:  # a broken catalog file: its sentence, not a traceback
+            advice = str(error)
+        self.app.call_from_thread(self._advice_ready, advice)
+
+    def _advice_ready(self, advice: Advice | str) -> None:
+        if isinstance(advice, str):
+            self.notify(advice, severity="error", timeout=10)
+        else:
+            self.on_advice_ready(advice)
+
+    def on_advice_ready(self, advice: Advice) -> None:
+        """Override: show the advice for the Plan as it was when asked."""
+
+    def refresh_estimate(self) -> None:
+        self._estimate(copy.deepcopy(self.plan))
+
+    @work(thread=True, exclusive=True, group="estimate", exit_on_error=False)
+    def _estimate(self, plan: Plan) -> None:
+        self.app.call_from_thread(self.on_estimate_ready, estimate_plan(plan))
+
+    def on_estimate_ready(self, estimate: PlanEstimate) -> None:
+        """Override: the estimator's figures for the plan as it was when asked."""
+
+
+@dataclass(frozen=True)
+class PlanEstimate:
+    gib: float | None = None  # peak GPU memory; None without a model ftui can size
+    fit: str | None = None  # fits | tight | too_big on the plan's GPU; None without one
+    seconds: float | None = None  # the whole run; None without data, or a card ftui has no speed for
+    steps: int | None = None
+    tokens_per_second: float | None = None
+    problem: str = ""  # why there is no estimate, in one sentence
+
+
+def estimate_plan(plan: Plan) -> PlanEstimate:
+    """The estimator's memory and time for the plan's model, settings, GPU and data (core calls only)."""
+    if not plan.model:
+        return PlanEstimate(problem="Choose a model (step 5) to see its memory and time.")
+    from ftui.core.catalog import dims_for
+    from ftui.core.errors import UserError
+    from ftui.core.memory import estimate_peak_vram
+
+    try:
+        dims = dims_for(plan.model)
+    except UserError as error:
+        return PlanEstimate(problem=str(error))
+    memory = estimate_peak_vram(dims, plan.settings)
+    fit = memory.fit(plan.gpu.vram_gib) if plan.gpu else None
+    seconds = steps = tps = None
+    if plan.gpu and plan.dataset:
+        try:
+            from ftui.core.speed import estimate_eta
+        except ImportError:  # the time estimator is not part of this build
+            estimate_eta = None
+        eta = estimate_eta(dims, plan.settings, plan.gpu.name, plan.dataset) if estimate_eta else None
+        if eta is not None:
+            seconds, steps, tps = eta.seconds, eta.steps, eta.step.tokens_per_second
+    return PlanEstimate(gib=memory.total_gib, fit=fit, seconds=seconds, steps=steps, tokens_per_second=tps)

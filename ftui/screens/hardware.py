@@ -1,12 +1,47 @@
-"""Step: Hardware."""
+"""Step 2: the machine. The live VRAM gauge for every GPU, RAM and disk; without a GPU, a card to plan for."""
 
 from __future__ import annotations
 
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ftui.screens.base import StepScreen
+from ftui.screens.base import PlanEstimate, StepScreen, plan_gpu_words
+from ftui.widgets.vram_gauge import VramGauge
+
+GIB = 1024**3
+
+
+def machine_lines(hardware) -> Text:  # type: ignore[no-untyped-def]
+    """CPU, RAM, disks, driver and the probe's warnings, as the probe reported them."""
+    text = Text(end="")
+    if hardware is None:
+        text.append("Reading this machine…", "dim")
+        return text
+    cores = f"{hardware.cpu_cores or '?'} cores, {hardware.cpu_threads or '?'} threads"
+    if hardware.cpu_usable and hardware.cpu_usable != hardware.cpu_threads:
+        cores += f" ({hardware.cpu_usable} usable here)"
+    text.append("CPU   ", "bold")
+    text.append(cores + "\n")
+    text.append("RAM   ", "bold")
+    text.append(f"{hardware.ram_available_gib:.1f} GiB free of {hardware.ram_total_gib:.1f} GiB\n")
+    for disk in hardware.disks:
+        what = {"hf_cache": "models", "runs": "runs"}.get(disk.purpose, disk.purpose)
+        free = "?" if disk.free is None else f"{disk.free / GIB:.0f} GiB free"
+        text.append("Disk  ", "bold")
+        text.append(f"{free} for {what} ({disk.path})\n")
+    if hardware.driver_version:
+        text.append("Driver ", "bold")
+        text.append(f"{hardware.driver_version}, CUDA up to {hardware.cuda_version or '?'}")
+        if hardware.cuda_visible_devices is not None:
+            text.append(f", CUDA_VISIBLE_DEVICES={hardware.cuda_visible_devices}")
+        text.append("\n")
+    for warning in hardware.warnings:
+        text.append(f"! {warning}\n", "yellow")
+    text.rstrip()
+    return text
 
 
 class HardwareScreen(StepScreen):
@@ -14,4 +49,20 @@ class HardwareScreen(StepScreen):
 
     def compose_step(self) -> ComposeResult:
         with VerticalScroll(id="body"):
-            yield Static("Hardware")
+            yield Static(id="plan-gpu", classes="plan-line")
+            yield VramGauge(nvml=self.ftui.nvml, interval=self.ftui.gauge_interval, id="gauge")
+            yield Static(id="machine", classes="machine")
+
+    def show_plan(self) -> None:
+        self.query_one("#plan-gpu", Static).update(plan_gpu_words(self.plan))
+        self.query_one("#machine", Static).update(machine_lines(self.ftui.hardware))
+        self.refresh_estimate()
+
+    def on_estimate_ready(self, estimate: PlanEstimate) -> None:
+        self.query_one(VramGauge).estimate_gib = estimate.gib
+
+    @on(VramGauge.PlanCardChosen)
+    def _card_chosen(self, message: VramGauge.PlanCardChosen) -> None:
+        self.plan.gpu = message.gpu_choice()
+        self.query_one("#plan-gpu", Static).update(plan_gpu_words(self.plan))
+        self.refresh_estimate()

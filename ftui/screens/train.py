@@ -1,17 +1,386 @@
-"""Step: Train."""
+"""Step 6: train. A settings form with the advice's defaults, the estimated memory and time for them, the
+script they amount to, and start; then the live run, with stop (graceful), kill and resume.
+
+The form only parses what was typed; RunConfig checks it (the same rules as `ftui train`), the estimator
+sizes it, ftui.core.runs starts and steers the detached training process.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Any
 
-from ftui.screens.base import StepScreen
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import ContentSwitcher, Input, Label, Static
+
+from ftui.core.plan import METHODS, Plan, TrainingSettings
+from ftui.screens.base import PlanEstimate, StepScreen
+from ftui.widgets.choice import Choice
+from ftui.widgets.key_bar import KeyBar
+from ftui.widgets.path_input import PathInput
+from ftui.widgets.plain_text import one_line, plain
+from ftui.widgets.run_view import RunView, clock
+
+METHOD_LABELS = {"qlora": "QLoRA (4-bit)", "lora": "LoRA (16-bit)", "full": "Full fine-tune"}
+FIT_WORDS = {
+    "fits": ("fits", "green"),
+    "tight": ("fits only just", "yellow"),
+    "too_big": ("does not fit", "red"),
+}
+KILL_CONFIRM_S = 3.0
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str  # a TrainingSettings field, or a RunConfig one (template, name, python)
+    label: str
+    kind: str  # int | float | text | path
+    optional: bool = False
+    placeholder: str = ""
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("rank", "LoRA rank", "int"),
+    Field("alpha", "LoRA alpha", "int"),
+    Field("learning_rate", "Learn rate", "float"),
+    Field("epochs", "Epochs", "float"),
+    Field("max_steps", "Max steps", "int", optional=True, placeholder="epochs decide"),
+    Field("batch", "Micro-batch", "int"),
+    Field("grad_accum", "Grad accum", "int"),
+    Field("seq", "Seq length", "int"),
+    Field("eval_split", "Eval split", "float"),
+    Field("optimizer", "Optimizer", "text"),
+    Field("template", "Template", "text", optional=True, placeholder="automatic"),
+    Field("name", "Run name", "text", optional=True, placeholder="the model's name"),
+    Field("python", "Python", "path", optional=True, placeholder="this ftui's Python"),
+)
+SETTING_KEYS = {f.name for f in dataclasses.fields(TrainingSettings)}
+
+
+class FormError(ValueError):
+    """A field that does not parse; the message is the sentence to show."""
+
+
+def read_form(
+    values: dict[str, str], method: str, base: TrainingSettings
+) -> tuple[TrainingSettings, dict[str, str | None]]:
+    """Settings and the run's other fields from the typed text; FormError names the field and the fix."""
+    settings: dict[str, Any] = {"method": method}
+    extras: dict[str, str | None] = {}
+    for field in FIELDS:
+        raw = values.get(field.key, "").strip()
+        if not raw:
+            if not field.optional:
+                raise FormError(
+                    f"{field.label} is empty; type a value (the default is {getattr(base, field.key)})."
+                )
+            value: Any = None
+        elif field.kind == "int":
+            try:
+                value = int(raw)
+            except ValueError:
+                raise FormError(f"{field.label} must be a whole number, not {raw!r}.") from None
+        elif field.kind == "float":
+            try:
+                value = float(raw)
+            except ValueError:
+                raise FormError(f"{field.label} must be a number like 2e-4 or 0.1, not {raw!r}.") from None
+        else:
+            value = raw
+        if field.key in SETTING_KEYS:
+            settings[field.key] = value
+        else:
+            extras[field.key] = value
+    return dataclasses.replace(base, **settings), extras
+
+
+def form_values(settings: TrainingSettings, extras: dict[str, str | None]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for field in FIELDS:
+        value = getattr(settings, field.key) if field.key in SETTING_KEYS else extras.get(field.key)
+        values[field.key] = (
+            "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+        )
+    return values
+
+
+def estimate_text(estimate: PlanEstimate, plan: Plan) -> Text:
+    text = Text(end="")
+    if estimate.gib is None:
+        text.append(estimate.problem or "No estimate yet.", "dim")
+        return text
+    text.append("Memory ", "bold")
+    text.append(f"about {estimate.gib:.1f} GiB at its peak")
+    if plan.gpu is not None and estimate.fit is not None:
+        words, style = FIT_WORDS[estimate.fit]
+        text.append(f" on the {plan.gpu.name} ({plan.gpu.vram_gib:.0f} GiB): ")
+        text.append(words, style)
+    else:
+        text.append(" (choose a GPU in step 2 to check the fit)", "dim")
+    text.append("\n")
+    text.append("Time   ", "bold")
+    if estimate.seconds is not None:
+        text.append(f"about {clock(estimate.seconds)} for {estimate.steps:,} steps")
+        if estimate.tokens_per_second:
+            text.append(f", {estimate.tokens_per_second:,.0f} tokens/s")
+    elif plan.dataset is None:
+        text.append("needs the data (step 4)", "dim")
+    else:
+        text.append("no speed figures for this card", "dim")
+    return text
+
+
+class ScriptScreen(ModalScreen[None]):
+    """The run as a standalone Unsloth script, to read or copy."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Close"), Binding("q", "dismiss", "Close", show=False)]
+
+    def __init__(self, script: str) -> None:
+        super().__init__()
+        self.script = script
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="script-body"):
+            yield Static(plain(self.script), id="script")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#script-body").focus()
 
 
 class TrainScreen(StepScreen):
     STEP = "train"
+    AUTO_FOCUS = "#method"
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("v", "show_script", "Script"),
+        Binding("x", "stop", "Stop"),
+        Binding("k", "kill", "Kill"),
+        Binding("r", "resume", "Resume"),
+        Binding("e", "edit", "New run"),
+    ]
 
     def compose_step(self) -> ComposeResult:
-        with VerticalScroll(id="body"):
-            yield Static("Train")
+        with ContentSwitcher(initial="train-form", id="body"):
+            with Vertical(id="train-form"):
+                yield Static(id="train-plan", classes="plan-line")
+                with Grid(id="form-grid"):
+                    yield Label("Method")
+                    yield Choice(
+                        [(METHOD_LABELS[m], m) for m in METHODS], self.plan.settings.method, id="method"
+                    )
+                    for field in FIELDS:
+                        yield Label(field.label)
+                        if field.kind == "path":
+                            yield PathInput(placeholder=field.placeholder, id=f"field-{field.key}")
+                        else:
+                            kind = {"int": "integer", "float": "number"}.get(field.kind, "text")
+                            yield Input(placeholder=field.placeholder, type=kind, id=f"field-{field.key}")
+                yield Static(id="estimate")
+                yield Static(id="form-status", classes="hint")
+            yield RunView(nvml=self.ftui.nvml, gauge_interval=self.ftui.gauge_interval, id="run-view")
+
+    def on_mount(self) -> None:
+        for field_input in self.query(Input):
+            field_input.cursor_blink = False
+        self.extras: dict[str, str | None] = {"template": None, "name": None, "python": None}
+        self._kill_armed_at = 0.0
+        self._form_settings: TrainingSettings | None = None  # what the form shows
+        self._fill_form()
+
+    # --- the form ---------------------------------------------------------------------------------
+
+    def _fill_form(self) -> None:
+        """Show the Plan's settings, unless the form already does: what is being typed is never reset."""
+        if self._form_settings == self.plan.settings:
+            return
+        values = form_values(self.plan.settings, self.extras)
+        for key, value in values.items():
+            field_input = self.query_one(f"#field-{key}", Input)
+            if field_input.value != value:
+                field_input.value = value
+        self.query_one("#method", Choice).value = self.plan.settings.method
+        self._form_settings = copy.deepcopy(self.plan.settings)
+
+    def show_plan(self) -> None:
+        hardware = self.ftui.hardware
+        if hardware is not None and hardware.gpus:
+            self.query_one(RunView).show_gauge()
+        if self.query_one(ContentSwitcher).current == "train-form":
+            self._fill_form()
+        self._show_plan_line()
+        self.refresh_estimate()
+
+    def _show_plan_line(self) -> None:
+        plan = self.plan
+        text = Text(end="")
+        text.append("Train ", "bold")
+        text.append(
+            one_line(plan.model) if plan.model else "no model yet (step 5)",
+            "bold" if plan.model else "yellow",
+        )
+        text.append(" on ")
+        if plan.dataset:
+            text.append(one_line(plan.dataset.source), "bold")
+            text.append(f" ({plan.dataset.rows:,} rows, {plan.dataset.format})")
+        else:
+            text.append("no data yet (step 4)", "yellow")
+        self.query_one("#train-plan", Static).update(text)
+
+    def _read(self) -> tuple[TrainingSettings, dict[str, str | None]]:
+        values = {field.key: self.query_one(f"#field-{field.key}", Input).value for field in FIELDS}
+        method = str(self.query_one("#method", Choice).value)
+        return read_form(values, method, self.plan.settings)
+
+    @on(Input.Changed)
+    @on(Choice.Changed)
+    def _edited(self) -> None:
+        try:
+            settings, extras = self._read()
+        except FormError as error:
+            self._status(Text(str(error), "yellow"))
+            return
+        self.plan.settings, self.extras = settings, extras
+        self._form_settings = copy.deepcopy(settings)
+        self._status(Text(""))
+        self.refresh_estimate()
+
+    def on_estimate_ready(self, estimate: PlanEstimate) -> None:
+        self.query_one("#estimate", Static).update(estimate_text(estimate, self.plan))
+        self.query_one(RunView).estimate_gib = estimate.gib
+
+    def _status(self, text: Text) -> None:
+        self.query_one("#form-status", Static).update(text)
+
+    def _config(self):  # type: ignore[no-untyped-def]  # -> RunConfig
+        """The run the form describes, checked and resolved by the core (UserError says what is wrong)."""
+        from ftui.core.run_config import RunConfig, resolve
+
+        settings, extras = self._read()
+        self.plan.settings, self.extras = settings, extras
+        config = RunConfig.from_plan(
+            self.plan, template=extras.get("template"), python=extras.get("python"), name=extras.get("name")
+        )
+        return resolve(config)
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        views, switchers = self.query(RunView), self.query(ContentSwitcher)
+        if not views or not switchers:  # asked before the screen is composed
+            return True
+        form = switchers.first().current == "train-form"
+        state = views.first().state
+        if action in ("start", "show_script"):
+            return True if form else None
+        if action == "edit":
+            return None if form else True
+        if action in ("stop", "kill"):
+            return True if (not form and state in ("starting", "running")) else None
+        if action == "resume":
+            return True if (not form and state in ("failed", "stopped", "oom")) else None
+        return True
+
+    def action_show_script(self) -> None:
+        from ftui.core.errors import UserError
+        from ftui.core.script import generate_script
+
+        try:
+            script = generate_script(self._config())
+        except (FormError, UserError) as error:
+            self._status(Text(str(error), "red"))
+            return
+        self.app.push_screen(ScriptScreen(script))
+
+    def action_start(self) -> None:
+        from ftui.core.errors import UserError
+
+        try:
+            config = self._config()
+        except (FormError, UserError) as error:
+            self._status(Text(str(error), "red"))
+            return
+        self._status(Text("Starting the training process…", "dim"))
+        self._start(config, self.ftui.runs_dir)
+
+    @work(thread=True, exclusive=True, group="run-control", exit_on_error=False)
+    def _start(self, config, runs_dir) -> None:  # type: ignore[no-untyped-def]
+        from ftui.core.errors import UserError
+        from ftui.core.runs import create_run, start
+
+        try:
+            run = create_run(config, runs_dir)
+            process = start(run)
+        except UserError as error:
+            self.app.call_from_thread(self._status, Text(str(error), "red"))
+            return
+        self.app.call_from_thread(self.attach, run, process)
+
+    def attach(self, run, process=None) -> None:  # type: ignore[no-untyped-def]
+        """Show the live view of `run` (one just started, or any run picked on the runs screen)."""
+        self.query_one(ContentSwitcher).current = "run-view"
+        view = self.query_one(RunView)
+        view.attach(run, process)
+        view.focus()
+        self.refresh_bindings()
+
+    def action_edit(self) -> None:
+        self.query_one(ContentSwitcher).current = "train-form"
+        self._fill_form()
+        self.refresh_bindings()
+
+    @on(RunView.StateChanged)
+    def _state_changed(self) -> None:
+        self.refresh_bindings()
+
+    def action_stop(self) -> None:
+        self._control("stop")
+
+    def action_kill(self) -> None:
+        now = time.monotonic()
+        if now - self._kill_armed_at > KILL_CONFIRM_S:
+            self._kill_armed_at = now
+            self.notify(
+                "Press k again to kill the run at once (checkpoints stay; x stops it gracefully).",
+                timeout=KILL_CONFIRM_S,
+            )
+            return
+        self._kill_armed_at = 0.0
+        self._control("kill")
+
+    def action_resume(self) -> None:
+        self._control("resume")
+
+    @work(thread=True, exclusive=True, group="run-control", exit_on_error=False)
+    def _control(self, what: str) -> None:
+        from ftui.core import runs
+        from ftui.core.errors import UserError
+
+        view = self.query_one(RunView)
+        run = view.run
+        if run is None:
+            return
+        try:
+            if what == "stop":
+                runs.stop(run)
+                message = "Asked the run to stop: it saves a checkpoint and the adapter, then ends."
+            elif what == "kill":
+                runs.kill(run)
+                message = "Killed the run; checkpoints already written stay."
+            else:
+                process = runs.resume(run)
+                view.process = process
+                message = "Resuming from the last checkpoint."
+        except UserError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.app.call_from_thread(self.notify, message)
+        self.app.call_from_thread(view.poll)

@@ -51,12 +51,7 @@ class UseCaseScreen(StepScreen):
 
     @on(Checkbox.Changed, "#commercial")
     def _commercial_changed(self, event: Checkbox.Changed) -> None:
-        self.plan.needs_commercial_use = event.value
-        # The license step starts from this answer; a stricter policy chosen there is kept.
-        if event.value and self.plan.license_policy == "any":
-            self.plan.license_policy = "commercial"
-        elif not event.value and self.plan.license_policy == "commercial":
-            self.plan.license_policy = "any"
+        self.plan.needs_commercial_use = event.value  # the advice tightens the license policy from it
 
     def action_toggle_commercial(self) -> None:
         self.query_one("#commercial", Checkbox).toggle()

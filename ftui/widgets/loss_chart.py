@@ -85,17 +85,29 @@ def draw(series: list[Series], width: int, height: int, styles: list[Style], axi
     def row_of(value: float) -> int:
         return min(dots_h - 1, max(0, round((high - value) / (high - low) * (dots_h - 1))))
 
+    def dot(x: int, y: int, index: int) -> None:
+        cells[y // 4][x // 2] |= _DOT[x % 2][y % 4]
+        owner[y // 4][x // 2] = index
+
     for index, col in enumerate(columns):
-        previous: int | None = None
+        previous: tuple[int, int] | None = None
         for x, value in enumerate(col):
             if value is None:
                 continue
             y = row_of(value)
-            top, bottom = (y, y) if previous is None else (min(y, previous), max(y, previous))
-            for yy in range(top, bottom + 1):  # join to the previous dot so the curve has no gaps
-                cells[yy // 4][x // 2] |= _DOT[x % 2][yy % 4]
-                owner[yy // 4][x // 2] = index
-            previous = y
+            if previous is None:
+                dot(x, y, index)
+            else:
+                # A straight line from the previous point, one dot column at a time, each column's dots
+                # joined vertically to the last so that steep drops have no gaps.
+                px, py = previous
+                last_y = py
+                for xx in range(px + 1, x + 1):
+                    yy = round(py + (y - py) * (xx - px) / (x - px))
+                    for fill in range(min(yy, last_y), max(yy, last_y) + 1):
+                        dot(xx, fill, index)
+                    last_y = yy
+            previous = (x, y)
 
     text = Text(end="")
     for row in range(plot_h):

@@ -55,12 +55,15 @@ async def test_screens_keep_their_state_between_visits(tmp_path):
         assert app.screen is first
 
 
-async def test_escape_leaves_a_text_field(tmp_path):
-    app = make_app(tmp_path)
+async def test_escape_leaves_a_text_field_so_the_step_keys_work_again(tmp_path):
+    app = make_app(tmp_path, start="data")
     async with app.run_test(size=(80, 24)) as pilot:
-        assert app.focused is not None
-        await pilot.press("escape")
-        assert app.focused is None
+        assert app.focused.id == "source"
+        await pilot.press("n")  # typed into the field
+        assert app.current_step == "data" and app.focused.value == "n"
+        assert "esc Leave field" in app.screen.query_one(KeyBar).render().plain
+        await pilot.press("escape", "n")
+        assert app.current_step == "models"
 
 
 async def test_the_key_bar_shows_every_binding_of_the_screen(tmp_path):

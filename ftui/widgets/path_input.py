@@ -1,0 +1,52 @@
+"""A text field that completes file paths as a shell does: the rest of the name shows dimmed, → takes it.
+
+Listing a directory can block (a network filesystem), so it runs in a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from textual.suggester import Suggester
+from textual.widgets import Input
+
+
+def complete_path(value: str) -> str | None:
+    """`value` completed as far as the file system makes it unambiguous; None when there is nothing to add."""
+    if not value or "\n" in value:
+        return None
+    directory, prefix = os.path.split(value)
+    where = os.path.expanduser(directory) if directory else "."
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return None
+    matches = sorted(
+        n for n in names if n.startswith(prefix) and (prefix.startswith(".") or not n.startswith("."))
+    )
+    if not matches:
+        return None
+    if len(matches) == 1:
+        completion = matches[0] + ("/" if os.path.isdir(os.path.join(where, matches[0])) else "")
+    else:
+        completion = os.path.commonprefix(matches)
+    if len(completion) <= len(prefix):
+        return None
+    return value + completion[len(prefix) :]
+
+
+class PathSuggester(Suggester):
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return await asyncio.to_thread(complete_path, value)
+
+
+class PathInput(Input):
+    """An Input with file-path completion (→ at the end of the text accepts it)."""
+
+    def __init__(self, value: str = "", *, placeholder: str = "", id: str | None = None) -> None:
+        super().__init__(value, placeholder=placeholder, suggester=PathSuggester(), id=id)
+        self.cursor_blink = False  # no animation over SSH

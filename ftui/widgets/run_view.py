@@ -1,0 +1,295 @@
+"""The live run: progress with ETA, the loss curve (train and eval), tokens per second, the GPU gauge with
+the plan's estimate marked, and the tail of the log. It reads the run directory only (train.log,
+metrics.jsonl, status.json through ftui.core.runs), so it attaches to any run: one this ftui started, or
+one started before ftui was last closed.
+
+Every `poll_interval` one short worker thread reads what is new (status, log bytes from an offset, metric
+records) and the event loop only draws: log lines go to the LogView's bounded buffer from the thread,
+records come back in one message per tick. On attach, the log is read from its last TAIL_BYTES only, so a
+run of a million lines costs the same as a short one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Static
+
+from ftui.widgets.log_view import LogView
+from ftui.widgets.loss_chart import LossChart
+from ftui.widgets.plain_text import one_line
+from ftui.widgets.vram_gauge import VramGauge
+
+TAIL_BYTES = 256 * 1024
+MAX_READ_BYTES = 4 << 20  # per tick: a burst beyond this is caught up over the next ticks
+ETA_WINDOW = 20  # train records the step rate is measured over
+
+
+def eta_seconds(points: list[tuple[float, int]], max_steps: int | None) -> float | None:
+    """Seconds left at the rate of the recent (time, step) points; None until two points differ."""
+    if not max_steps or len(points) < 2:
+        return None
+    (t0, s0), (t1, s1) = points[0], points[-1]
+    if s1 <= s0 or t1 <= t0:
+        return None
+    return max(0.0, (max_steps - s1) * (t1 - t0) / (s1 - s0))
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:d}:{secs:02d}"
+
+
+@dataclass
+class Progress:
+    """What the records said so far: the progress line is drawn from this."""
+
+    step: int = 0
+    max_steps: int | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    tokens_per_second: float | None = None
+    peak_gib: float | None = None
+    points: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=ETA_WINDOW))
+
+    def add(self, record: dict[str, Any]) -> None:
+        kind = record.get("kind")
+        step = record.get("step")
+        if isinstance(step, int):
+            self.step = step
+        if record.get("max_steps"):
+            self.max_steps = int(record["max_steps"])
+        if kind == "resume":
+            self.points.clear()  # the rate before the restart says nothing about the rate now
+        elif kind == "train":
+            if record.get("loss") is not None:
+                self.loss = float(record["loss"])
+            if record.get("tokens_per_second"):
+                self.tokens_per_second = float(record["tokens_per_second"])
+            if isinstance(record.get("time"), (int, float)) and isinstance(step, int):
+                self.points.append((float(record["time"]), step))
+        elif kind == "eval" and record.get("eval_loss") is not None:
+            self.eval_loss = float(record["eval_loss"])
+        if record.get("gpu_peak_gib") is not None:
+            self.peak_gib = float(record["gpu_peak_gib"])
+
+
+def progress_line(progress: Progress, state: str | None, width: int) -> Text:
+    text = Text(end="", no_wrap=True, overflow="ellipsis")
+    done = progress.step / progress.max_steps if progress.max_steps else 0.0
+    bar_width = max(8, min(30, width - 62))
+    filled = int(done * bar_width)
+    text.append("█" * filled, "green")
+    text.append("░" * (bar_width - filled), "dim")
+    total = progress.max_steps or "?"
+    text.append(f" {done:3.0%} step {progress.step}/{total}")
+    live = state in ("starting", "running")
+    text.append(f"  ETA {clock(eta_seconds(list(progress.points), progress.max_steps)) if live else '-'}")
+    if progress.tokens_per_second:
+        text.append(f"  {progress.tokens_per_second:,.0f} tok/s")
+    if progress.loss is not None:
+        text.append(f"  loss {progress.loss:.3f}")
+    if progress.eval_loss is not None:
+        text.append(f"  eval {progress.eval_loss:.3f}")
+    return text
+
+
+STATE_STYLE = {
+    "starting": "yellow",
+    "running": "green",
+    "completed": "bold green",
+    "failed": "bold red",
+    "stopped": "yellow",
+    "oom": "bold red",
+}
+
+
+def head_line(run_id: str, status: dict[str, Any]) -> Text:
+    state = status.get("state") or "?"
+    text = Text(end="")
+    text.append(run_id, "bold")
+    text.append("  ")
+    text.append(state, STATE_STYLE.get(state, ""))
+    if status.get("phase") and state in ("starting", "running"):
+        text.append(f" ({one_line(str(status['phase']))})", "dim")
+    if status.get("device"):
+        text.append(f"  on {one_line(str(status['device']))}", "dim")
+    if status.get("error"):
+        text.append("\n")
+        text.append(one_line(str(status["error"])), "red")
+    for warning in status.get("warnings") or []:
+        text.append("\n")
+        text.append(one_line(str(warning)), "yellow")
+    return text
+
+
+class RunView(Vertical):
+    DEFAULT_CSS = """
+    RunView {
+        height: 1fr;
+        #run-head { height: auto; max-height: 4; }
+        #run-progress { height: 1; }
+        #run-middle { height: auto; max-height: 14; }
+        #run-chart { height: 8; width: 1fr; }
+        #run-gauge { width: 1fr; }
+        #run-log { height: 1fr; min-height: 4; border-top: solid $panel-lighten-2; }
+    }
+    """
+
+    @dataclass
+    class Polled(Message):
+        """A tick's news from the run directory: the status and the metric records since the last tick."""
+
+        run_id: str
+        status: dict[str, Any]
+        records: list[dict[str, Any]]
+
+    @dataclass
+    class StateChanged(Message):
+        """The run's state changed (the screen updates which of stop / kill / resume apply)."""
+
+        run_id: str
+        state: str | None
+
+    def __init__(
+        self,
+        *,
+        nvml: Any = None,
+        gauge_interval: float = 1.0,
+        poll_interval: float = 0.5,
+        max_log_lines: int = 2000,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.nvml = nvml
+        self.gauge_interval = gauge_interval
+        self.poll_interval = poll_interval
+        self.max_log_lines = max_log_lines
+        self.run: Any = None  # ftui.core.runs.RunDirectory
+        self.process: Any = None  # the Popen when this ftui started the run
+        self.status: dict[str, Any] = {}
+        self.progress = Progress()
+        self._log_offset = 0
+        self._metrics_offset = 0
+        self._polling = False
+        self._generation = 0  # bumps on attach: a poll of the previous run is ignored
+        self._estimate_gib: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-head")
+        yield Static(id="run-progress")
+        with Horizontal(id="run-middle"):
+            yield LossChart(id="run-chart")
+        yield LogView(max_lines=self.max_log_lines, id="run-log")
+
+    def on_mount(self) -> None:
+        self.set_interval(self.poll_interval, self.poll)
+
+    def show_gauge(self) -> None:
+        """Add the GPU gauge (the screen calls this once the probe found GPUs: without one, the gauge's
+        card list belongs to the hardware step, not to a run)."""
+        if not self.query(VramGauge):
+            gauge = VramGauge(nvml=self.nvml, interval=self.gauge_interval, id="run-gauge")
+            gauge.estimate_gib = self._estimate_gib
+            self.query_one("#run-middle").mount(gauge)
+
+    @property
+    def estimate_gib(self) -> float | None:
+        return self._estimate_gib
+
+    @estimate_gib.setter
+    def estimate_gib(self, value: float | None) -> None:
+        self._estimate_gib = value
+        for gauge in self.query(VramGauge):
+            gauge.estimate_gib = value
+
+    def attach(self, run: Any, process: Any = None) -> None:
+        """Show `run` (a RunDirectory) from now on; its log from the last TAIL_BYTES, its metrics from the start."""
+        self._generation += 1
+        self.run, self.process = run, process
+        self.status = {}
+        self.progress = Progress()
+        try:
+            size = run.log_path.stat().st_size
+        except OSError:
+            size = 0
+        self._log_offset = max(0, size - TAIL_BYTES)
+        self._metrics_offset = 0
+        self.query_one(LossChart).clear()
+        self.query_one(LogView).clear()
+        self.query_one("#run-head", Static).update(Text(f"{run.run_id}  attaching…", "dim"))
+        self.query_one("#run-progress", Static).update("")
+        self._polling = False
+        self.poll()
+
+    def poll(self) -> None:
+        if self.run is not None and not self._polling:
+            self._polling = True
+            self._read(self.run, self._generation)
+
+    @work(thread=True, group="run-view", exit_on_error=False)
+    def _read(self, run: Any, generation: int) -> None:
+        log = self.query_one(LogView)
+        try:
+            if self.process is not None:
+                self.process.poll()  # reap our own child once it ends, so no zombie lingers
+            status = run.status()
+            start = self._log_offset
+            offset = start
+            while offset - start < MAX_READ_BYTES:
+                text, new_offset = run.read_log(offset)
+                if new_offset == offset:
+                    break
+                offset = new_offset
+                if generation == self._generation:
+                    log.feed(text)
+            records, metrics_offset = run.read_metrics(self._metrics_offset)
+            if generation == self._generation:
+                self._log_offset, self._metrics_offset = offset, metrics_offset
+                self.post_message(self.Polled(run.run_id, status, records))
+        finally:
+            self._polling = False
+
+    def on_run_view_polled(self, message: Polled) -> None:
+        if self.run is None or message.run_id != self.run.run_id:
+            return
+        chart = self.query_one(LossChart)
+        for record in message.records:
+            self.progress.add(record)
+            step = record.get("step")
+            if not isinstance(step, int):
+                continue
+            if record.get("kind") == "train" and record.get("loss") is not None:
+                chart.add_point("train", step, float(record["loss"]))
+            elif record.get("kind") == "eval" and record.get("eval_loss") is not None:
+                chart.add_point("eval", step, float(record["eval_loss"]))
+        old_state = self.status.get("state")
+        self.status = message.status
+        if self.status.get("step") and not message.records:
+            self.progress.step = max(self.progress.step, int(self.status["step"]))
+        if self.status.get("max_steps") and not self.progress.max_steps:
+            self.progress.max_steps = int(self.status["max_steps"])
+        self.query_one("#run-head", Static).update(head_line(self.run.run_id, self.status))
+        self.query_one("#run-progress", Static).update(
+            progress_line(self.progress, self.status.get("state"), self.size.width)
+        )
+        if self.status.get("state") != old_state:
+            self.post_message(self.StateChanged(self.run.run_id, self.status.get("state")))
+
+    @property
+    def state(self) -> str | None:
+        return self.status.get("state")
+
+    def loss_points(self) -> int:
+        return sum(len(series.steps) for series in self.query_one(LossChart).series.values())
