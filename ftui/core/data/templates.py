@@ -113,10 +113,19 @@ def _load(name: str) -> ChatTemplate:
 
 
 def _custom_template(path: Path) -> ChatTemplate:
-    # A user's own template: markers are found the way Unsloth's auto-detection does, by rendering probes.
+    # A user's own template, or a model's own saved by the trainer. Markers are read off renders, the
+    # way Unsloth's auto-detection finds them; a template without them still converts rows, and only
+    # template_markers (responses-only masking) then says it cannot.
     jinja = path.read_text(encoding="utf-8")
-    probe = ChatTemplate(str(path), jinja, "chat", "eos_token", "", "", f"your template {path}")
-    instruction, response = _detect_markers(probe)
+    try:
+        _compiled(jinja)
+    except Exception as error:  # jinja2.TemplateSyntaxError
+        raise UserError(f"The chat template {path} does not compile ({error}); fix the Jinja.") from error
+    probe = ChatTemplate(str(path), jinja, "chat", "eos_token", "", "", f"the template in {path}")
+    try:
+        instruction, response = _detect_markers(probe)
+    except UserError:
+        instruction, response = "", ""
     return ChatTemplate(str(path), jinja, "chat", "eos_token", instruction, response, probe.description)
 
 
@@ -146,6 +155,11 @@ def _detect_markers(template: ChatTemplate) -> tuple[str, str]:
 def template_markers(template: str | ChatTemplate) -> tuple[str, str]:
     """(instruction_part, response_part): what unsloth's train_on_responses_only needs to mask prompts."""
     chosen = get_template(template) if isinstance(template, str) else template
+    if not chosen.instruction_part or not chosen.response_part:
+        raise UserError(
+            f"ftui cannot find the user and assistant markers in {chosen.description or chosen.name}, so it cannot "
+            "train on responses only; turn responses-only off or use a stored template (e.g. chatml)."
+        )
     return chosen.instruction_part, chosen.response_part
 
 
@@ -167,8 +181,18 @@ def _environment():  # type: ignore[no-untyped-def]
 
         return datetime.now().strftime(format)
 
+    class Generation(jinja2.ext.Extension):
+        # {% generation %}...{% endgeneration %} marks assistant text for transformers' masks; rendering
+        # it is rendering its body.
+        tags = {"generation"}
+
+        def parse(self, parser):  # type: ignore[no-untyped-def]
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.Scope(body).set_lineno(lineno)
+
     environment = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+        trim_blocks=True, lstrip_blocks=True, extensions=[Generation, jinja2.ext.loopcontrols]
     )
     environment.filters["tojson"] = tojson
     environment.globals["raise_exception"] = raise_exception

@@ -116,8 +116,17 @@ def test_a_custom_jinja_file_gets_markers_read_off_renders(tmp_path):
     assert template_markers(get_template(str(path))) == ("<|user|>", "<|assistant|>")
 
 
-def test_a_custom_template_without_generation_prompt_is_refused(tmp_path):
+def test_a_custom_template_without_markers_still_renders_but_cannot_mask(tmp_path):
     path = tmp_path / "bare.jinja"
-    path.write_text("{% for m in messages %}{{ m['content'] }}{% endfor %}")
-    with pytest.raises(UserError, match="cannot find the user and assistant markers"):
+    path.write_text("{% for m in messages %}{% generation %}{{ m['content'] }}{% endgeneration %}|{% endfor %}")
+    template = get_template(str(path))
+    assert template.render(CONVERSATIONS[0]) == "Hi|Hello!|"
+    with pytest.raises(UserError, match="cannot train on responses only"):
+        template_markers(template)
+
+
+def test_a_custom_template_that_does_not_compile_is_refused(tmp_path):
+    path = tmp_path / "broken.jinja"
+    path.write_text("{% for m in messages %}{{ m['content'] }")
+    with pytest.raises(UserError, match="does not compile"):
         get_template(str(path))
