@@ -119,7 +119,7 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
 
 
 def test_stop_mid_run_saves_adapter_and_resume_continues_from_checkpoint(tiny_model, data, runs_dir):
-    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "160",
+    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "80",
                   "--save-steps", "1000", "--detach", "--json")
     assert result.returncode == 0, result.stderr
     run = find_run(json.loads(result.stdout)["run_id"])
@@ -130,7 +130,7 @@ def test_stop_mid_run_saves_adapter_and_resume_continues_from_checkpoint(tiny_mo
     status = run.status()
     assert status["state"] == "stopped", status
     step = status["step"]
-    assert 5 <= step < 160
+    assert 5 <= step < 80
     assert (run.adapter_dir / "adapter_model.safetensors").is_file()
     assert run.last_checkpoint().name == f"checkpoint-{step}"  # saved at the stop, not at save_steps
     assert max(r["step"] for r in train_steps(run)) == step
@@ -142,8 +142,8 @@ def test_stop_mid_run_saves_adapter_and_resume_continues_from_checkpoint(tiny_mo
     marker = next(i for i, r in enumerate(records) if r.get("kind") == "resume")
     assert records[marker]["step"] == step
     after = [r["step"] for r in records[marker:] if r.get("kind") == "train"]
-    assert after == list(range(step + 1, 161))
-    assert run.status()["state"] == "completed" and run.status()["step"] == 160
+    assert after == list(range(step + 1, 81))
+    assert run.status()["state"] == "completed" and run.status()["step"] == 80
 
 
 def test_sigkill_is_noticed_by_the_next_ftui_runs(tiny_model, data, runs_dir):
