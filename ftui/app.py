@@ -100,8 +100,8 @@ class FtuiApp(App):
         """Show the Plan again on the current step (after the hardware or a run changed under it)."""
         from ftui.screens.base import StepScreen
 
-        if isinstance(self.screen, StepScreen):
-            self.screen.show_plan()
+        if isinstance(self.screen, StepScreen) and self.screen.is_mounted:
+            self.screen.show_plan()  # (a screen still composing shows the Plan when it is resumed)
 
     def get_default_screen(self) -> Screen:
         # The first step is the app's bottom screen (one screen to build at start-up, not two);
@@ -128,6 +128,11 @@ class FtuiApp(App):
             self.push_screen(name)
         else:
             self.switch_screen(name)
+
+    def attach_run(self, run: Any) -> None:
+        """Open the live view of a run (a RunDirectory) on the train step: re-attaching from the runs step."""
+        self.show_step("train")
+        self.get_screen("train").attach(run)  # type: ignore[attr-defined]
 
     def action_goto(self, name: str) -> None:
         self.show_step(name)

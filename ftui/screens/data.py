@@ -186,9 +186,7 @@ class DataScreen(StepScreen):
             self.plan.settings.seq = int(report.advice["max_length"])
         if "responses_only" in report.advice:
             self.plan.settings.responses_only = bool(report.advice["responses_only"])
-        self._status(
-            Text(f"{report.source}: {report.rows:,} rows, inspected in {report.seconds:.1f} s.", "green")
-        )
+        self._status(Text(f"Read every row of {one_line(report.source)}; n goes on to the models.", "green"))
         self.query_one("#summary", Static).update(summary_view(report))
         self.query_one("#problems", Static).update(problems_view(report))
         self.query_one("#advice", Static).update(advice_view(result))

@@ -1,17 +1,223 @@
-"""Step: Runs."""
+"""Step 7: the runs. Every run in the runs directory, live or finished (Enter re-attaches to it), the loss
+curves of the selected runs overlaid, and their sample generations side by side: "fine-tune the instruct
+and the base, then compare"."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import DataTable, Static
 
 from ftui.screens.base import StepScreen
+from ftui.widgets.loss_chart import LossChart, Series
+from ftui.widgets.plain_text import one_line, plain
+from ftui.widgets.run_view import STATE_STYLE, clock
+
+REFRESH_S = 2.0
+SAMPLE_CHARS = 400  # per output cell: enough to compare, not a wall of text
+
+
+@dataclass
+class RunRow:
+    """One run as the table shows it (from RunDirectory.summary) and, when selected, its curve and samples."""
+
+    run: Any  # ftui.core.runs.RunDirectory
+    summary: dict[str, Any]
+    curve: list[tuple[int, float]] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+def duration(summary: dict[str, Any]) -> str:
+    """From start to end (or to now, for a live run)."""
+    try:
+        started = dt.datetime.fromisoformat(summary["started_at"])
+    except (KeyError, TypeError, ValueError):
+        return "-"
+    try:
+        ended = dt.datetime.fromisoformat(summary["ended_at"]) if summary.get("ended_at") else None
+    except ValueError:
+        ended = None
+    end = ended or dt.datetime.now(started.tzinfo)
+    return clock(max(0.0, (end - started).total_seconds()))
+
+
+def number(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def read_runs(runs_dir: Any, selected: set[str]) -> list[RunRow]:
+    """Every run's summary; the train-loss curve and samples of the selected ones (core reads only)."""
+    from ftui.core.runs import list_runs
+
+    rows = []
+    for run in list_runs(runs_dir):
+        row = RunRow(run, run.summary())
+        if run.run_id in selected:
+            row.curve = [
+                (r["step"], r["loss"])
+                for r in run.metrics()
+                if r.get("kind") == "train" and r.get("loss") is not None and isinstance(r.get("step"), int)
+            ]
+            row.samples = run.samples()
+        rows.append(row)
+    return rows
+
+
+def samples_view(rows: list[RunRow]) -> RenderableType:
+    """The selected runs' generations for the same held-out prompts, one column per run."""
+    chosen = [row for row in rows if row.samples]
+    if not chosen:
+        return Text(
+            "Select runs with space; their generations on held-out prompts appear here when they finish.",
+            "dim",
+        )
+    table = Table(show_lines=True, expand=True, header_style="bold")
+    table.add_column("Prompt", ratio=1)
+    for row in chosen:
+        table.add_column(one_line(row.summary.get("model") or row.run.run_id, 40), ratio=1)
+    prompts: dict[Any, str] = {}
+    outputs: dict[str, dict[Any, str]] = {}
+    for row in chosen:
+        for sample in row.samples:
+            key = sample.get("line", sample.get("prompt"))
+            prompts.setdefault(key, str(sample.get("prompt", "")))
+            outputs.setdefault(row.run.run_id, {})[key] = str(sample.get("output", ""))
+    for key, prompt in prompts.items():
+        cells: list[RenderableType] = [plain(prompt[-SAMPLE_CHARS:])]
+        for row in chosen:
+            cells.append(plain(outputs.get(row.run.run_id, {}).get(key, "")[:SAMPLE_CHARS]))
+        table.add_row(*cells)
+    return table
+
+
+class RunsTable(DataTable):
+    """The runs, one row each; Enter re-attaches to the highlighted run (shown in the key bar)."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "Attach")]
+
+
+COLUMNS = (
+    ("", "sel"),
+    ("Run", "run"),
+    ("State", "state"),
+    ("Model", "model"),
+    ("Method", "method"),
+    ("Step", "step"),
+    ("Loss", "loss"),
+    ("Eval", "eval"),
+    ("Time", "time"),
+    ("Peak", "peak"),
+)
+NARROW_COLUMNS = ("sel", "run", "state", "step", "loss", "eval", "time", "peak")  # the run id names the model
 
 
 class RunsScreen(StepScreen):
     STEP = "runs"
+    AUTO_FOCUS = "#runs-table"
+    BINDINGS = [Binding("space", "toggle_selected", "Select")]
 
     def compose_step(self) -> ComposeResult:
-        with VerticalScroll(id="body"):
-            yield Static("Runs")
+        with Vertical(id="body"):
+            yield Static(id="runs-line", classes="hint")
+            yield RunsTable(cursor_type="row", id="runs-table")
+            with VerticalScroll(id="compare"):
+                yield LossChart(
+                    empty="Space selects runs: their loss curves are drawn here, one over the other.",
+                    id="runs-chart",
+                )
+                yield Static(id="samples")
+
+    def on_mount(self) -> None:
+        self.selected: set[str] = set()
+        self.rows: list[RunRow] = []
+        self.set_interval(REFRESH_S, self.refresh_runs)
+
+    def show_plan(self) -> None:
+        self.refresh_runs()
+
+    def refresh_runs(self) -> None:
+        if self.is_current:
+            self._read(set(self.selected))
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def _read(self, selected: set[str]) -> None:
+        rows = read_runs(self.ftui.runs_dir, selected)
+        self.app.call_from_thread(self._show, rows)
+
+    def _show(self, rows: list[RunRow]) -> None:
+        self.rows = rows
+        table = self.query_one("#runs-table", DataTable)
+        cursor = table.cursor_row
+        shown = [key for _, key in COLUMNS if self.size.width >= 110 or key in NARROW_COLUMNS]
+        table.clear(columns=True)
+        for label, key in COLUMNS:
+            if key in shown:
+                table.add_column(label, key=key)
+        for row in reversed(rows):  # newest first
+            s = row.summary
+            state = s.get("state") or "?"
+            cells = {
+                "sel": Text("✓" if row.run.run_id in self.selected else " ", "bold green", end=""),
+                "run": Text(row.run.run_id, end=""),
+                "state": Text(state, STATE_STYLE.get(state, ""), end=""),
+                "model": Text(one_line(str(s.get("model") or "?"), 30), end=""),
+                "method": Text(str(s.get("method") or "?"), end=""),
+                "step": Text(f"{s.get('step') or 0}/{s.get('max_steps') or '?'}", end=""),
+                "loss": Text(number(s.get("loss")), end=""),
+                "eval": Text(number(s.get("eval_loss")), end=""),
+                "time": Text(duration(s), end=""),
+                "peak": Text("-" if s.get("peak_gpu_gib") is None else f"{s['peak_gpu_gib']:.1f}G", end=""),
+            }
+            table.add_row(*(cells[key] for key in shown), key=row.run.run_id)
+        if rows:
+            table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
+        live = sum(1 for row in rows if row.summary.get("state") in ("starting", "running"))
+        self.query_one("#runs-line", Static).update(
+            Text(
+                f"{len(rows)} runs in {self.ftui.runs_dir} ({live} live). Space selects runs to compare, "
+                "Enter attaches to one.",
+                "dim",
+            )
+        )
+        chart = self.query_one("#runs-chart", LossChart)
+        curves = []
+        for row in rows:
+            if row.run.run_id in self.selected and row.curve:
+                series = Series(one_line(row.run.run_id, 32))
+                for step, loss in row.curve:
+                    series.add(step, loss)
+                curves.append(series)
+        chart.set_series(curves)
+        chart.border_title = chart.legend() if curves else "Loss of the selected runs"
+        self.query_one("#samples", Static).update(
+            samples_view([r for r in rows if r.run.run_id in self.selected])
+        )
+
+    def _highlighted_run(self) -> Any:
+        table = self.query_one("#runs-table", DataTable)
+        if not self.rows or table.cursor_row < 0:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return next((row.run for row in self.rows if row.run.run_id == row_key.value), None)
+
+    def action_toggle_selected(self) -> None:
+        run = self._highlighted_run()
+        if run is None:
+            return
+        self.selected ^= {run.run_id}
+        self._read(set(self.selected))
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _attach_highlighted(self) -> None:
+        run = self._highlighted_run()
+        if run is not None:
+            self.ftui.attach_run(run)

@@ -25,6 +25,7 @@ from ftui.core.plan import METHODS, Plan, TrainingSettings
 from ftui.screens.base import PlanEstimate, StepScreen
 from ftui.widgets.choice import Choice
 from ftui.widgets.key_bar import KeyBar
+from ftui.widgets.log_view import LogView
 from ftui.widgets.path_input import PathInput
 from ftui.widgets.plain_text import one_line, plain
 from ftui.widgets.run_view import RunView, clock
@@ -195,6 +196,9 @@ class TrainScreen(StepScreen):
         self._kill_armed_at = 0.0
         self._form_settings: TrainingSettings | None = None  # what the form shows
         self._fill_form()
+        self._ready = True
+        if self._pending is not None:
+            self.attach(*self._pending)
 
     # --- the form ---------------------------------------------------------------------------------
 
@@ -324,17 +328,27 @@ class TrainScreen(StepScreen):
             return
         self.app.call_from_thread(self.attach, run, process)
 
+    _pending: tuple[Any, Any] | None = None
+    _ready = False  # on_mount has run
+
     def attach(self, run, process=None) -> None:  # type: ignore[no-untyped-def]
         """Show the live view of `run` (one just started, or any run picked on the runs screen)."""
+        if not self._ready:  # opened by this very call: attach once mounted
+            self._pending = (run, process)
+            return
+        self._pending = None
         self.query_one(ContentSwitcher).current = "run-view"
         view = self.query_one(RunView)
         view.attach(run, process)
-        view.focus()
+        view.query_one(
+            LogView
+        ).focus()  # not a field of the hidden form: keys act on the run; arrows scroll the log
         self.refresh_bindings()
 
     def action_edit(self) -> None:
         self.query_one(ContentSwitcher).current = "train-form"
         self._fill_form()
+        self.query_one("#method", Choice).focus()
         self.refresh_bindings()
 
     @on(RunView.StateChanged)

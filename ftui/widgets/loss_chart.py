@@ -62,15 +62,21 @@ def _label(value: float) -> str:
     return f"{value:.2f}"
 
 
-def draw(series: list[Series], width: int, height: int, styles: list[Style], axis: Style) -> Text:
+def draw(
+    series: list[Series],
+    width: int,
+    height: int,
+    styles: list[Style],
+    axis: Style,
+    empty: str = "no loss logged yet",
+) -> Text:
     """The chart as `height` lines of `width` cells: y labels on the left, steps along the bottom."""
     label_width = 6
     plot_w = max(1, width - label_width - 1)
     plot_h = max(1, height - 1)
     drawn = [s for s in series if s.steps]
     if not drawn:
-        text = Text("no loss logged yet", style=axis, end="")
-        return text
+        return Text(empty, style=axis, end="")
     x0 = min(s.steps[0] for s in drawn)
     x1 = max(s.steps[-1] for s in drawn)
     dots_w, dots_h = plot_w * 2, plot_h * 4
@@ -164,12 +170,14 @@ class LossChart(Widget):
         self,
         max_redraws_per_second: float = 2.0,
         *,
+        empty: str = "no loss logged yet",
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.series: dict[str, Series] = {}
+        self.empty = empty
         self._dirty = False
         self._interval = 1.0 / max_redraws_per_second
         self.redraws = 0  # how often the curve was drawn, for the benchmark and the tests
@@ -208,4 +216,4 @@ class LossChart(Widget):
         self.redraws += 1
         styles = [self.get_component_rich_style(f"loss-chart--series-{i}", partial=True) for i in range(6)]
         axis = self.get_component_rich_style("loss-chart--axis", partial=True)
-        return draw(list(self.series.values()), self.size.width, self.size.height, styles, axis)
+        return draw(list(self.series.values()), self.size.width, self.size.height, styles, axis, self.empty)

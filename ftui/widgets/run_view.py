@@ -234,7 +234,8 @@ class RunView(Vertical):
         self.poll()
 
     def poll(self) -> None:
-        if self.run is not None and not self._polling:
+        # Only while shown: another step costs nothing; back here, reading resumes from the offsets.
+        if self.run is not None and not self._polling and self.screen.is_current:
             self._polling = True
             self._read(self.run, self._generation)
 

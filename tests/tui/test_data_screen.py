@@ -1,0 +1,84 @@
+"""Step 4: inspecting a file fills the Plan's dataset; problems carry row numbers; rows appear literally."""
+
+import json
+
+from ftui.core.plan import Plan
+from tests.tui.conftest import SAMPLE, text_of, wait_for_text
+
+
+async def submit(pilot, app, source: str) -> None:  # type: ignore[no-untyped-def]
+    field = app.screen.query_one("#source")
+    field.value = source
+    await pilot.press("enter")
+
+
+async def test_the_sample_dataset_is_summarised_previewed_and_advised(make_app):
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await submit(pilot, app, str(SAMPLE))
+        await wait_for_text(app, pilot, "#data-status", "Read every row")
+        assert app.plan.dataset is not None
+        assert (app.plan.dataset.rows, app.plan.dataset.format) == (80, "alpaca")
+        assert app.plan.settings.seq == 256  # the inspector's suggested max length became the default
+        summary = text_of(app.screen.query_one("#summary"))
+        assert "80 read, 80 usable" in summary and "p95" in summary
+        advice = text_of(app.screen.query_one("#advice"))
+        assert "instruct model" in advice and "fewer than 300" in advice
+        preview = text_of(app.screen.query_one("#preview"))
+        assert "What is photosynthesis?" in preview
+
+
+async def test_problems_name_their_line_and_markup_in_rows_stays_literal(make_app, tmp_path):
+    rows = [
+        {
+            "instruction": f"Question {i} [bold]not bold[/bold] \x1b[31mred\x1b[0m",
+            "input": "",
+            "output": f"Answer {i}",
+        }
+        for i in range(6)
+    ]
+    path = tmp_path / "odd.jsonl"
+    lines = [json.dumps(row) for row in rows]
+    lines.insert(3, '{"instruction": "broken json"')  # line 4
+    lines.insert(5, json.dumps({"instruction": "no answer", "input": "", "output": ""}))  # line 6
+    path.write_text("\n".join(lines) + "\n")
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await submit(pilot, app, str(path))
+        await wait_for_text(app, pilot, "#data-status", "Read every row")
+        problems = text_of(app.screen.query_one("#problems"))
+        assert "line 4" in problems and "line 6" in problems
+        preview = app.screen.query_one("#preview")
+        await pilot.pause()
+        shown = "\n".join(
+            "".join(s.text for s in strip) for strip in preview.render_lines(preview.region.reset_offset)
+        )
+        assert "[bold]not bold[/bold] red" in shown  # markup shown as typed, the escape sequence removed
+        assert "\x1b" not in text_of(preview)
+
+
+async def test_a_missing_file_is_one_sentence_and_the_plan_keeps_its_data(make_app, tmp_path):
+    from ftui.core.plan import DatasetSummary
+
+    before = DatasetSummary(source=str(SAMPLE), rows=80, format="alpaca")
+    app = make_app(Plan(dataset=before), start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_text(app, pilot, "#data-status", "Read every row")
+        await submit(pilot, app, str(tmp_path / "nope.jsonl"))
+        status = await wait_for_text(app, pilot, "#data-status", "nope.jsonl")
+        assert status.strip().endswith(".") and status.count("\n") <= 2
+        assert app.plan.dataset.source == str(SAMPLE)
+
+
+async def test_right_arrow_completes_a_path(make_app, tmp_path):
+    (tmp_path / "my_dataset.jsonl").write_text("{}\n")
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.screen.query_one("#source")
+        await pilot.press(*f"{tmp_path}/my_")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if field._suggestion:
+                break
+        await pilot.press("right")
+        assert field.value == f"{tmp_path}/my_dataset.jsonl"

@@ -1,0 +1,70 @@
+"""Step 5: the advice's shortlist, Enter chooses a model for the Plan, the decoder reads any name."""
+
+from ftui.core.plan import GpuChoice, Plan
+from ftui.widgets.model_table import ModelTable
+from tests.tui.conftest import text_of, wait_for_text
+
+
+async def wait_for_rows(app, pilot) -> ModelTable:  # type: ignore[no-untyped-def]
+    table = app.screen.query_one(ModelTable)
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if table.row_count:
+            return table
+    raise AssertionError("the shortlist never arrived")
+
+
+async def test_the_shortlist_shows_fits_and_enter_chooses(make_app):
+    plan = Plan(gpu=GpuChoice("RTX 4090", 24.0, True))
+    app = make_app(plan, gpus=0, start="models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for_rows(app, pilot)
+        first = table.candidates[0]
+        assert table.get_cell_at((0, 1)).plain == first.model.name
+        qlora = table.get_cell_at((0, 5)).plain
+        assert qlora.startswith(("fits", "tight")) and qlora.endswith("G")
+        assert table.get_cell_at((0, 7)).plain.startswith("no")  # full fine-tuning of ~8B needs > 24 GiB
+        details = await wait_for_text(app, pilot, "#detail", "Load")
+        assert first.recommended_repo in details and "layers" in details and "Cached" in details
+        await pilot.press("down", "enter")
+        second = table.candidates[1]
+        assert app.plan.model == second.model.hf_id
+        assert app.plan.repo == second.recommended_repo
+        assert "Chosen" in text_of(app.screen.query_one("#chosen"))
+
+
+async def test_d_lists_what_was_left_out_and_why(make_app):
+    app = make_app(start="models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot)
+        await pilot.press("d")
+        dropped = text_of(app.screen.query_one("#detail"))
+        assert "Left out, and why" in dropped and "(use case)" in dropped
+
+
+async def test_the_decoder_reads_a_name_and_enter_uses_it(make_app, tmp_path):
+    folder = tmp_path / "my-llama"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        '{"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4,'
+        ' "num_hidden_layers": 2, "intermediate_size": 128, "vocab_size": 300}'
+    )
+    app = make_app(start="models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot)
+        await pilot.press("slash")
+        assert app.focused.id == "decoder"
+        await pilot.press(*"unsloth/Llama-3.2-3B-Instruct-bnb-4bit", "enter")
+        details = await wait_for_text(app, pilot, "#detail", "Reads")
+        assert "Unsloth" in details and "3B" in details
+        await pilot.press("slash")  # back to the decoder (focus had moved to "Use it")
+        app.screen.query_one("#decoder").value = str(folder)
+        await pilot.press("enter")
+        await wait_for_text(app, pilot, "#detail", "a local folder")
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if app.focused.id == "use-decoded":
+                break
+        await pilot.press("enter")
+        assert app.plan.model == str(folder)
+        assert app.plan.repo is None

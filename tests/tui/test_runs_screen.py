@@ -1,0 +1,70 @@
+"""Step 7: every run in the runs directory; selected runs overlaid and their samples side by side; Enter
+re-attaches."""
+
+from textual.widgets import DataTable
+
+from ftui.widgets.loss_chart import LossChart
+from ftui.widgets.run_view import RunView
+from tests.tui.conftest import wait_for_text, write_run
+
+SAMPLES_A = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "4, of course [b]bold?[/b]"}]
+SAMPLES_B = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "Four."}]
+
+
+async def wait_for_rows(app, pilot, count: int) -> DataTable:  # type: ignore[no-untyped-def]
+    table = app.screen.query_one("#runs-table", DataTable)
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if table.row_count == count:
+            return table
+    raise AssertionError(f"{table.row_count} rows, not {count}")
+
+
+async def test_runs_are_listed_newest_first_with_their_figures(make_app, tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260105-100000-qwen3-8b", model="Qwen/Qwen3-8B", samples=SAMPLES_A)
+    write_run(runs, "20260105-110000-qwen3-8b-base", model="Qwen/Qwen3-8B-Base", loss0=3.0, samples=SAMPLES_B)
+    app = make_app(start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await wait_for_rows(app, pilot, 2)
+        first = [cell.plain for cell in table.get_row_at(0)]
+        assert first[1] == "20260105-110000-qwen3-8b-base"
+        assert "completed" in first and "30/30" in first and "12:30" in first and "17.2G" in first
+
+
+async def test_space_overlays_curves_and_puts_samples_side_by_side(make_app, tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, "20260105-100000-qwen3-8b", model="Qwen/Qwen3-8B", samples=SAMPLES_A)
+    write_run(runs, "20260105-110000-qwen3-8b-base", model="Qwen/Qwen3-8B-Base", loss0=3.0, samples=SAMPLES_B)
+    app = make_app(start="runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_rows(app, pilot, 2)
+        await pilot.press("space", "down", "space")
+        chart = app.screen.query_one(LossChart)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if len(chart.series) == 2:
+                break
+        assert len(chart.series) == 2
+        samples = await wait_for_text(app, pilot, "#samples", "Four.")
+        assert "4, of course [b]bold?[/b]" in samples  # a model's output is shown as it is, never as markup
+        assert "Qwen/Qwen3-8B-Base" in samples
+
+
+async def test_enter_reattaches_to_the_run(make_app, tmp_path):
+    write_run(tmp_path / "runs", "20260105-100000-qwen3-8b")
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("enter")
+        assert app.current_step == "train"
+        view = app.screen.query_one(RunView)
+        assert view.run is not None and view.run.run_id == "20260105-100000-qwen3-8b"
+        await wait_for_text(app, pilot, "#run-progress", "step 30/30")
+
+
+async def test_no_runs_yet_says_where_it_looked(make_app, tmp_path):
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        line = await wait_for_text(app, pilot, "#runs-line", "0 runs")
+        assert str(tmp_path / "runs") in line.replace("\n", "")

@@ -1,0 +1,195 @@
+"""Step 6: the form edits the Plan's settings, shows the estimate and the script; the run view attaches to
+a run directory and steers the real process behind it (stop, kill)."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from textual.widgets import Input
+
+from ftui.core.plan import DatasetSummary, GpuChoice, Plan
+from ftui.screens.train import FormError, read_form
+from ftui.widgets.log_view import LogView
+from ftui.widgets.loss_chart import LossChart
+from ftui.widgets.run_view import Progress, RunView, clock, eta_seconds
+from tests.tui.conftest import SAMPLE, text_of, wait_for_text, write_run
+
+
+def planned() -> Plan:
+    return Plan(
+        model="Qwen/Qwen3-8B",
+        gpu=GpuChoice("RTX 4090", 24.0, True),
+        dataset=DatasetSummary(str(SAMPLE), rows=80, format="alpaca", total_tokens=2752),
+    )
+
+
+def test_read_form_parses_and_names_the_field_that_does_not():
+    from ftui.core.plan import TrainingSettings
+
+    base = TrainingSettings()
+    values = {
+        "rank": "32",
+        "alpha": "64",
+        "learning_rate": "1e-4",
+        "epochs": "2",
+        "max_steps": "",
+        "batch": "1",
+        "grad_accum": "8",
+        "seq": "1024",
+        "eval_split": "0.1",
+        "optimizer": "adamw_torch",
+        "template": "",
+        "name": "try-1",
+        "python": "",
+    }
+    settings, extras = read_form(values, "lora", base)
+    assert (settings.method, settings.rank, settings.learning_rate, settings.max_steps) == (
+        "lora",
+        32,
+        1e-4,
+        None,
+    )
+    assert extras == {"template": None, "name": "try-1", "python": None}
+    try:
+        read_form({**values, "rank": "sixteen"}, "lora", base)
+    except FormError as error:
+        assert str(error) == "LoRA rank must be a whole number, not 'sixteen'."
+    else:
+        raise AssertionError("a bad rank was accepted")
+
+
+def test_eta_follows_the_recent_rate():
+    assert eta_seconds([(0.0, 10), (10.0, 20)], 100) == 80.0
+    assert eta_seconds([(0.0, 10)], 100) is None
+    assert clock(3725) == "1:02:05" and clock(65) == "1:05" and clock(None) == "--:--"
+    progress = Progress()
+    progress.add({"kind": "train", "step": 1, "max_steps": 10, "loss": 2.0, "time": 0.0})
+    progress.add({"kind": "resume", "step": 1})
+    assert not progress.points  # the rate before a restart does not count
+
+
+async def test_edits_change_the_plan_and_the_estimate(make_app):
+    app = make_app(planned(), start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        first = await wait_for_text(app, pilot, "#estimate", "GiB at its peak")
+        assert "RTX 4090" in first and "Time" in first
+        app.screen.query_one("#field-batch", Input).value = "8"
+        await pilot.pause()
+        assert app.plan.settings.batch == 8
+        app.screen.query_one("#method").focus()
+        await pilot.press("right")
+        assert app.plan.settings.method == "lora"
+        second = await wait_for_text(app, pilot, "#estimate", "GiB at its peak")
+        assert second != first
+        app.screen.query_one("#field-rank", Input).value = ""
+        await pilot.pause()
+        assert "LoRA rank is empty" in text_of(app.screen.query_one("#form-status"))
+
+
+async def test_v_shows_the_script_for_these_settings(make_app):
+    app = make_app(planned(), start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.set_focus(None)
+        await pilot.press("v")
+        await pilot.pause()
+        script = text_of(app.screen.query_one("#script"))
+        assert "unsloth/Qwen3-8B" in script and "FastLanguageModel" in script
+        await pilot.press("escape")
+        assert app.current_step == "train"
+
+
+async def test_start_without_a_model_says_what_to_do(make_app):
+    app = make_app(Plan(), start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.set_focus(None)
+        await pilot.press("s")
+        status = text_of(app.screen.query_one("#form-status"))
+        assert "no model or no dataset" in status
+        assert not list((app.runs_dir).glob("*"))
+
+
+async def test_the_run_view_draws_a_finished_run(make_app, tmp_path):
+    path = write_run(tmp_path / "runs", "20260105-100000-qwen3-8b", steps=30)
+    from ftui.core.runs import RunDirectory
+
+    app = make_app(start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.attach(RunDirectory(path))
+        view = app.screen.query_one(RunView)
+        progress = await wait_for_text(app, pilot, "#run-progress", "step 30/30")
+        assert "loss" in progress and "eval" in progress
+        assert "completed" in text_of(app.screen.query_one("#run-head"))
+        chart = app.screen.query_one(LossChart)
+        assert len(chart.series["train"].steps) == 30 and len(chart.series["eval"].steps) == 3
+        log = view.query_one(LogView)
+        for _ in range(40):  # the log reaches the screen on its own 0.1 s timer
+            if log.line_count:
+                break
+            await pilot.pause(0.05)
+        assert log.lines[-1] == "step 30/30"
+        active = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
+        assert active["stop"] is False and active["resume"] is False and active["edit"] is True
+
+
+async def test_attaching_to_a_long_log_reads_only_its_tail(make_app, tmp_path):
+    lines = [f"line {i:07d} " + "x" * 40 for i in range(300_000)]  # 16 MB
+    path = write_run(tmp_path / "runs", "20260105-100000-long", log_lines=lines)
+    from ftui.core.runs import RunDirectory
+
+    app = make_app(start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.attach(RunDirectory(path))
+        log = app.screen.query_one(LogView)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if log.line_count and log.lines[-1] == lines[-1]:
+                break
+        assert log.lines[-1] == lines[-1]
+        assert log.lines_received < 10_000  # the tail only, not 300,000 lines
+        assert log.line_count <= 2000
+
+
+def sleeper() -> subprocess.Popen:
+    """A real process in its own session, standing where the trainer would (the view steers by pid)."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+
+
+async def test_k_twice_kills_the_live_run(make_app, tmp_path):
+    process = sleeper()
+    try:
+        path = write_run(tmp_path / "runs", "20260105-100000-live", state="running", pid=process.pid)
+        from ftui.core.runs import RunDirectory
+
+        app = make_app(start="train")
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.screen.attach(RunDirectory(path), process)
+            await wait_for_text(app, pilot, "#run-head", "running")
+            app.screen.set_focus(None)
+            await pilot.press("k")
+            await pilot.pause(0.2)
+            assert process.poll() is None  # the first k only asks for confirmation
+            await pilot.press("k")
+            await wait_for_text(app, pilot, "#run-head", "failed")
+            assert process.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+async def test_x_asks_the_live_run_to_stop(make_app, tmp_path):
+    process = sleeper()
+    try:
+        path = write_run(tmp_path / "runs", "20260105-100000-stop", state="running", pid=process.pid)
+        from ftui.core.runs import RunDirectory
+
+        app = make_app(start="train")
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.screen.attach(RunDirectory(path), process)
+            await wait_for_text(app, pilot, "#run-head", "running")
+            app.screen.set_focus(None)
+            await pilot.press("x")
+            assert process.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
