@@ -113,7 +113,9 @@ def preview_view(texts: list[str]) -> RenderableType:
     parts: list[RenderableType] = []
     for number, text in enumerate(texts, 1):
         parts.append(Rule(f"row {number} as the model sees it", style="dim", align="left"))
-        parts.append(plain(text.rstrip("\n")))  # dataset text: literal, never markup
+        shown = plain(text.rstrip("\n"))  # dataset text: literal, never markup
+        shown.end = "\n"
+        parts.append(shown)
     return Group(*parts)
 
 

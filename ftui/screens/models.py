@@ -157,7 +157,7 @@ class ModelsScreen(StepScreen):
         self.advice = advice
         classes = {lic.id: lic.license_class for lic in load_catalog().licenses}
         table = self.query_one(ModelTable)
-        table.show_candidates(advice.candidates, classes, show_repo=self.size.width >= 130)
+        table.show_candidates(advice.candidates, classes, show_repo=self.size.width >= 160)
         gpu = (
             f"on the {advice.gpu.name} ({advice.gpu.vram_gib:.0f} GiB)"
             if advice.gpu

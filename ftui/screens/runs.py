@@ -106,7 +106,6 @@ class RunsTable(DataTable):
 
 
 COLUMNS = (
-    ("", "sel"),
     ("Run", "run"),
     ("State", "state"),
     ("Model", "model"),
@@ -117,7 +116,7 @@ COLUMNS = (
     ("Time", "time"),
     ("Peak", "peak"),
 )
-NARROW_COLUMNS = ("sel", "run", "state", "step", "loss", "eval", "time", "peak")  # the run id names the model
+NARROW_COLUMNS = ("run", "state", "step", "loss", "eval", "time", "peak")  # the run id names the model
 
 
 class RunsScreen(StepScreen):
@@ -166,8 +165,9 @@ class RunsScreen(StepScreen):
             s = row.summary
             state = s.get("state") or "?"
             cells = {
-                "sel": Text("✓" if row.run.run_id in self.selected else " ", "bold green", end=""),
-                "run": Text(row.run.run_id, end=""),
+                "run": Text.assemble(
+                    ("✓ " if row.run.run_id in self.selected else "  ", "bold green"), row.run.run_id, end=""
+                ),
                 "state": Text(state, STATE_STYLE.get(state, ""), end=""),
                 "model": Text(one_line(str(s.get("model") or "?"), 30), end=""),
                 "method": Text(str(s.get("method") or "?"), end=""),

@@ -283,14 +283,16 @@ class TrainScreen(StepScreen):
             return True
         form = switchers.first().current == "train-form"
         state = views.first().state
+        # Keys of the other mode are hidden (False); keys of this mode that the run's state rules out
+        # are shown dimmed (None), so that the user sees they exist.
         if action in ("start", "show_script"):
-            return True if form else None
+            return form
         if action == "edit":
-            return None if form else True
+            return not form
         if action in ("stop", "kill"):
-            return True if (not form and state in ("starting", "running")) else None
+            return None if form is False and state not in ("starting", "running") else not form
         if action == "resume":
-            return True if (not form and state in ("failed", "stopped", "oom")) else None
+            return None if form is False and state not in ("failed", "stopped", "oom") else not form
         return True
 
     def action_show_script(self) -> None:

@@ -47,7 +47,6 @@ class ModelTable(DataTable):
         self.candidates = list(candidates)
         self.show_repo = show_repo
         self.clear(columns=True)
-        self.add_column("#", key="rank")
         self.add_column("Model", key="model")
         self.add_column("Size", key="size")
         self.add_column("Kind", key="kind")
@@ -57,10 +56,9 @@ class ModelTable(DataTable):
         self.add_column("Full", key="full")
         if show_repo:
             self.add_column("Repo to load", key="repo")
-        for rank, candidate in enumerate(self.candidates, 1):
+        for candidate in self.candidates:  # in the advice's order: the first is the best start
             model = candidate.model
             cells: list[Text] = [
-                Text(str(rank), end=""),
                 Text(model.name, end=""),
                 Text(f"{model.params_b:.1f}B", end=""),
                 Text("inst" if model.kind == "instruct" else model.kind, end=""),

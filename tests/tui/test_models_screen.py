@@ -20,10 +20,10 @@ async def test_the_shortlist_shows_fits_and_enter_chooses(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         table = await wait_for_rows(app, pilot)
         first = table.candidates[0]
-        assert table.get_cell_at((0, 1)).plain == first.model.name
-        qlora = table.get_cell_at((0, 5)).plain
+        assert table.get_cell_at((0, 0)).plain == first.model.name
+        qlora = table.get_cell_at((0, 4)).plain
         assert qlora.startswith(("fits", "tight")) and qlora.endswith("G")
-        assert table.get_cell_at((0, 7)).plain.startswith("no")  # full fine-tuning of ~8B needs > 24 GiB
+        assert table.get_cell_at((0, 6)).plain.startswith("no")  # full fine-tuning of ~8B needs > 24 GiB
         details = await wait_for_text(app, pilot, "#detail", "Load")
         assert first.recommended_repo in details and "layers" in details and "Cached" in details
         await pilot.press("down", "enter")

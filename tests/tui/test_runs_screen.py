@@ -28,7 +28,7 @@ async def test_runs_are_listed_newest_first_with_their_figures(make_app, tmp_pat
     async with app.run_test(size=(120, 40)) as pilot:
         table = await wait_for_rows(app, pilot, 2)
         first = [cell.plain for cell in table.get_row_at(0)]
-        assert first[1] == "20260105-110000-qwen3-8b-base"
+        assert first[0].strip() == "20260105-110000-qwen3-8b-base"
         assert "completed" in first and "30/30" in first and "12:30" in first and "17.2G" in first
 
 
