@@ -1,3 +1,4 @@
+import importlib.util
 import os
 
 import pytest
@@ -14,3 +15,13 @@ def runs_dir(tmp_path, monkeypatch):
     path = tmp_path / "runs"
     monkeypatch.setenv("FTUI_RUNS_DIR", str(path))
     return path
+
+
+def pytest_configure(config):
+    # PyPI's torchvision does not load beside the CPU build of torch on this machine, and once transformers
+    # has seen it fail it cannot import its models (LlamaConfig) for the rest of the session: hide it for
+    # the whole session, as the trainer does in its own process, whichever test imports transformers first.
+    if importlib.util.find_spec("torchvision") is not None:
+        from ftui.trainer.compat import hide_broken_torchvision
+
+        hide_broken_torchvision()
