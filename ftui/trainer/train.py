@@ -94,6 +94,7 @@ def _train(
     token: str | None,
 ) -> dict[str, Any]:
     settings = config.settings
+    rank, world = _rank()
     from ftui.trainer.compat import hide_broken_torchvision
 
     why = hide_broken_torchvision()
@@ -111,10 +112,15 @@ def _train(
     from ftui.trainer.callbacks import GpuMemory, MetricsCallback, StopCallback
     # isort: on
 
+    if torch.cuda.is_available() and world > 1:
+        # One model copy per GPU: this rank's GPU becomes the current one before anything touches CUDA.
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(torch.cuda.current_device())
         context.card_gib = props.total_memory / GIB
         device = f"{props.name} ({context.card_gib:.0f} GiB)"
+        if world > 1:
+            device += f", rank {rank} of {world} on cuda:{torch.cuda.current_device()}"
     else:
         device = "CPU"
     log(f"device: {device}; model {config.load_repo}; method {settings.method}")
@@ -167,7 +173,6 @@ def _train(
         return {"state": "stopped", "error": None}
 
     # 3. The trainer.
-    _, world = _rank()
     per_step = settings.batch * settings.grad_accum * world
     steps_per_epoch = max(1, math.ceil(len(train_rows) / per_step))
     total_steps = settings.max_steps or max(1, math.ceil(settings.epochs * steps_per_epoch))
@@ -258,6 +263,7 @@ def _train(
 
         if dist.is_initialized():
             dist.barrier()
+            dist.destroy_process_group()
     outcome["warnings"] = warnings
     return outcome
 

@@ -209,3 +209,19 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_two_processes_under_torchrun_log_each_step_once_from_rank_zero(tiny_model, data, runs_dir):
+    # `--gpus 0,1` launches torchrun with a process per GPU; without GPUs the same launch runs two CPU
+    # processes (gloo), which exercises the launch, the rank-0-only metrics and the shared stop/save path.
+    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "6",
+                  "--gpus", "0,1", "--runs-dir", str(runs_dir), "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    run = find_run(summary["run_id"], runs_dir)
+    status = run.read_status()
+    assert status["state"] == "completed"
+    assert "torch.distributed.run" in status["command"] and "--nproc-per-node=2" in status["command"]
+    assert [r["step"] for r in train_steps(run)] == list(range(1, 7))  # once each: rank 1 writes nothing
+    assert (run.adapter_dir / "adapter_config.json").exists()
+    assert run.log_path.read_text().count("[ftui] device:") == 2  # both ranks started
