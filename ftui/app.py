@@ -37,7 +37,7 @@ def _screen_factory(step: Step) -> Callable[[], Screen]:
 class FtuiApp(App):
     TITLE = "ftui"
     SUB_TITLE = "which model should I fine-tune?"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     SCREENS = {step.name: _screen_factory(step) for step in STEPS}
     # Narrow is the 80x24 layout; wider and taller terminals get side-by-side panes and taller charts.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]

@@ -4,12 +4,14 @@ No plotting library: a braille cell holds 2x4 dots, so an 80-column terminal giv
 plenty for a loss curve, and drawing it is a few list operations. Points are downsampled to the plot's
 width on every draw (the mean of the points that fall in each dot column), and a series keeps at most
 `MAX_POINTS` points (halved by averaging pairs when full), so a long run costs bounded memory and time.
-New points mark the chart dirty; it redraws at most `max_redraws_per_second` times a second.
+New points mark the chart dirty and schedule one redraw, so it redraws at most `max_redraws_per_second`
+times a second, and not at all while nothing arrives.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 from rich.console import RenderableType
@@ -179,15 +181,30 @@ class LossChart(Widget):
         self.series: dict[str, Series] = {}
         self.empty = empty
         self._dirty = False
+        self._scheduled = False
+        self._last_redraw = 0.0
         self._interval = 1.0 / max_redraws_per_second
         self.redraws = 0  # how often the curve was drawn, for the benchmark and the tests
 
-    def on_mount(self) -> None:
-        self.set_interval(self._interval, self._redraw_if_dirty)
-
-    def add_point(self, series: str, step: float, value: float) -> None:
+    def add_point(self, series: str, step: float, value: float, *, redraw: bool = True) -> None:
+        """Add a point; with `redraw`, schedule the (rate-limited) redraw. A caller adding many points
+        in one go passes redraw=False and calls `redraw_soon()` once after them."""
         self.series.setdefault(series, Series(series)).add(step, value)
         self._dirty = True
+        if redraw:
+            self.redraw_soon()
+
+    def redraw_soon(self) -> None:
+        """Redraw now if the last redraw is long enough ago, else once the rate allows (one-shot: a chart
+        with nothing new costs no timer ticks, and a redraw now lands in the caller's frame)."""
+        if not self._dirty or self._scheduled or not self.is_mounted:
+            return
+        wait = self._last_redraw + self._interval - time.monotonic()
+        if wait <= 0:
+            self._redraw_if_dirty()
+        else:
+            self._scheduled = True
+            self.set_timer(wait, self._redraw_if_dirty)
 
     def set_series(self, series: list[Series]) -> None:
         self.series = {s.label: s for s in series}
@@ -198,8 +215,10 @@ class LossChart(Widget):
         self.refresh()
 
     def _redraw_if_dirty(self) -> None:
+        self._scheduled = False
         if self._dirty:
             self._dirty = False
+            self._last_redraw = time.monotonic()
             self.refresh()
 
     def legend(self) -> Text:

@@ -3,20 +3,21 @@ the plan's estimate marked, and the tail of the log. It reads the run directory 
 metrics.jsonl, status.json through ftui.core.runs), so it attaches to any run: one this ftui started, or
 one started before ftui was last closed.
 
-Every `poll_interval` one short worker thread reads what is new (status, log bytes from an offset, metric
-records) and the event loop only draws: log lines go to the LogView's bounded buffer from the thread,
-records come back in one message per tick. On attach, the log is read from its last TAIL_BYTES only, so a
+Every `poll_interval` a thread reads what is new (status, log bytes from an offset, metric records) and the
+event loop only draws: log lines go to the LogView's bounded buffer from the thread, the status and the
+records come back to the tick that asked. On attach, the log is read from its last TAIL_BYTES only, so a
 run of a million lines costs the same as a short one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -29,6 +30,7 @@ from ftui.widgets.vram_gauge import VramGauge
 
 TAIL_BYTES = 256 * 1024
 MAX_READ_BYTES = 4 << 20  # per tick: a burst beyond this is caught up over the next ticks
+SKIP_BACKLOG_BYTES = 16 << 20  # further behind than this, the view jumps to the last TAIL_BYTES
 ETA_WINDOW = 20  # train records the step rate is measured over
 
 
@@ -167,7 +169,7 @@ class RunView(Vertical):
         *,
         nvml: Any = None,
         gauge_interval: float = 1.0,
-        poll_interval: float = 0.5,
+        poll_interval: float = 1.0,
         max_log_lines: int = 2000,
         id: str | None = None,
     ) -> None:
@@ -185,6 +187,8 @@ class RunView(Vertical):
         self._polling = False
         self._generation = 0  # bumps on attach: a poll of the previous run is ignored
         self._estimate_gib: float | None = None
+        self._shown_head, self._head_lines, self._shown_progress = "", 1, ""
+        self._gauge_read = time.monotonic()  # the gauge reads once when mounted
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-head")
@@ -200,7 +204,9 @@ class RunView(Vertical):
         """Add the GPU gauge (the screen calls this once the probe found GPUs: without one, the gauge's
         card list belongs to the hardware step, not to a run)."""
         if not self.query(VramGauge):
-            gauge = VramGauge(nvml=self.nvml, interval=self.gauge_interval, id="run-gauge")
+            # The gauge reads the GPUs on this view's own tick (its timer set to an hour), so that its
+            # redraw lands in the same frame as the log's and the chart's: one screen update a second.
+            gauge = VramGauge(nvml=self.nvml, interval=3600, id="run-gauge")
             gauge.estimate_gib = self._estimate_gib
             self.query_one("#run-middle").mount(gauge)
 
@@ -230,37 +236,65 @@ class RunView(Vertical):
         self.query_one(LogView).clear()
         self.query_one("#run-head", Static).update(Text(f"{run.run_id}  attaching…", "dim"))
         self.query_one("#run-progress", Static).update("")
+        self._shown_head, self._head_lines, self._shown_progress = "", 1, ""
         self._polling = False
-        self.poll()
+        self.call_later(self.poll)
 
-    def poll(self) -> None:
+    async def poll(self) -> None:
+        """One tick: read what is new in a thread, then draw it here.
+
+        The reading runs in asyncio's thread pool rather than as a Textual worker: a worker posts state
+        messages through the DOM on every start and end, which at two ticks a second cost more than the
+        reading itself on a small machine."""
         # Only while shown: another step costs nothing; back here, reading resumes from the offsets.
-        if self.run is not None and not self._polling and self.screen.is_current:
-            self._polling = True
-            self._read(self.run, self._generation)
-
-    @work(thread=True, group="run-view", exit_on_error=False)
-    def _read(self, run: Any, generation: int) -> None:
-        log = self.query_one(LogView)
+        if self.run is None or self._polling or not self.screen.is_current:
+            return
+        self._polling = True
+        if time.monotonic() - self._gauge_read >= self.gauge_interval:
+            for gauge in self.query(VramGauge):
+                self._gauge_read = time.monotonic()
+                gauge.poll()  # read the GPUs alongside the files: both redraws land in one frame
         try:
-            if self.process is not None:
-                self.process.poll()  # reap our own child once it ends, so no zombie lingers
-            status = run.status()
-            start = self._log_offset
-            offset = start
-            while offset - start < MAX_READ_BYTES:
-                text, new_offset = run.read_log(offset)
-                if new_offset == offset:
-                    break
-                offset = new_offset
-                if generation == self._generation:
-                    log.feed(text)
-            records, metrics_offset = run.read_metrics(self._metrics_offset)
-            if generation == self._generation:
-                self._log_offset, self._metrics_offset = offset, metrics_offset
-                self.post_message(self.Polled(run.run_id, status, records))
+            polled = await asyncio.to_thread(self._read, self.run, self._generation)
+        except Exception as error:  # a damaged run directory must not take the app down
+            polled = None
+            self.query_one(LogView).feed_lines([f"[ftui] reading the run failed: {error}"])
         finally:
             self._polling = False
+        if polled is not None:
+            self.on_run_view_polled(polled)
+
+    def _read(self, run: Any, generation: int) -> Polled | None:
+        """(In a thread) the status, the new log text (fed to the LogView, which is thread-safe) and the
+        new metric records; None when another run was attached meanwhile."""
+        log = self.query_one(LogView)
+        if self.process is not None:
+            self.process.poll()  # reap our own child once it ends, so no zombie lingers
+        status = run.status()
+        start = self._log_offset
+        offset = start
+        try:
+            backlog = run.log_path.stat().st_size - offset
+        except OSError:
+            backlog = 0
+        if backlog > SKIP_BACKLOG_BYTES:  # far behind (a burst, or back from another step): show the end
+            offset = start = offset + backlog - TAIL_BYTES
+            if generation == self._generation:
+                log.feed_lines(
+                    [f"[ftui] skipped {(backlog - TAIL_BYTES) / 2**20:.0f} MiB of the log to show its end"]
+                )
+        while offset - start < MAX_READ_BYTES:
+            text, new_offset = run.read_log(offset)
+            if new_offset == offset:
+                break
+            offset = new_offset
+            if generation == self._generation:
+                log.feed(text, flush_soon=False)  # flushed in the tick's frame (on_run_view_polled)
+        records, metrics_offset = run.read_metrics(self._metrics_offset)
+        if generation != self._generation:
+            return None
+        self._log_offset, self._metrics_offset = offset, metrics_offset
+        return self.Polled(run.run_id, status, records)
 
     def on_run_view_polled(self, message: Polled) -> None:
         if self.run is None or message.run_id != self.run.run_id:
@@ -272,19 +306,29 @@ class RunView(Vertical):
             if not isinstance(step, int):
                 continue
             if record.get("kind") == "train" and record.get("loss") is not None:
-                chart.add_point("train", step, float(record["loss"]))
+                chart.add_point("train", step, float(record["loss"]), redraw=False)
             elif record.get("kind") == "eval" and record.get("eval_loss") is not None:
-                chart.add_point("eval", step, float(record["eval_loss"]))
+                chart.add_point("eval", step, float(record["eval_loss"]), redraw=False)
+        # The log, the chart and the progress line change in one frame per tick, not three.
+        self.query_one(LogView).flush()
+        chart.redraw_soon()
         old_state = self.status.get("state")
         self.status = message.status
         if self.status.get("step") and not message.records:
             self.progress.step = max(self.progress.step, int(self.status["step"]))
         if self.status.get("max_steps") and not self.progress.max_steps:
             self.progress.max_steps = int(self.status["max_steps"])
-        self.query_one("#run-head", Static).update(head_line(self.run.run_id, self.status))
-        self.query_one("#run-progress", Static).update(
-            progress_line(self.progress, self.status.get("state"), self.size.width)
-        )
+        # Repaint, relayout only when the head's height changes: a relayout of the whole screen twice a
+        # second would be most of what watching a run costs.
+        head = head_line(self.run.run_id, self.status)
+        lines = head.plain.count("\n") + 1
+        if head.plain != self._shown_head:
+            self.query_one("#run-head", Static).update(head, layout=lines != self._head_lines)
+            self._shown_head, self._head_lines = head.plain, lines
+        progress = progress_line(self.progress, self.status.get("state"), self.size.width)
+        if progress.plain != self._shown_progress:
+            self.query_one("#run-progress", Static).update(progress, layout=False)
+            self._shown_progress = progress.plain
         if self.status.get("state") != old_state:
             self.post_message(self.StateChanged(self.run.run_id, self.status.get("state")))
 
