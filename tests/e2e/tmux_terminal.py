@@ -69,18 +69,23 @@ class TmuxTerminal:
     def type(self, text: str) -> None:
         self.send(text, literal=True)
 
-    def screen(self) -> str:
-        return self._run("capture-pane", "-p", "-t", self.session)
+    def screen(self, styled: bool = False) -> str:
+        """The text on screen; with `styled`, with its colour escape sequences (to see what has focus)."""
+        return self._run("capture-pane", "-p", *(["-e"] if styled else []), "-t", self.session)
 
     def wait_for(
-        self, expected: str | Callable[[str], bool], timeout: float = 20.0, interval: float = 0.02
+        self,
+        expected: str | Callable[[str], bool],
+        timeout: float = 20.0,
+        interval: float = 0.02,
+        styled: bool = False,
     ) -> str:
         """Poll the screen until it shows `expected` (a text, or a test of the whole screen)."""
         test = expected if callable(expected) else (lambda screen: expected in screen)
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
-            screen = self.screen()
+            screen = self.screen(styled)
             if test(screen):
                 return screen
             if self.dead():

@@ -1,0 +1,145 @@
+"""The whole flow in a real terminal: ftui in tmux at 80x24, driven by keys only.
+
+Use case, hardware, license, data (the sample dataset shipped in assets/), the model (a tiny Llama this
+test builds, typed into the name decoder), the training form, start: a real CPU training process. Once
+the loss shows, ftui quits while the run goes on; a new ftui lists the run and re-attaches to it, and
+follows it to the end. The screen is read with capture-pane, polled until the expected text is there.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ftui.core.runs import FINAL_STATES, list_runs
+from tests.e2e.tmux_terminal import TmuxTerminal
+from tests.helpers.tiny_model import tiny_llama_for_session
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+SAMPLE = "assets/samples/alpaca_sample.jsonl"
+STEPS = 400  # long enough to outlive the restart of ftui on a fast machine
+LOSS = re.compile(r"step (\d+)/(\d+) .* loss \d+\.\d+")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return tiny_llama_for_session(tmp_path_factory)
+
+
+def start_ftui(term: TmuxTerminal, runs_dir: Path) -> None:
+    term.start(
+        f"{sys.executable} -m ftui",
+        env={"FTUI_RUNS_DIR": str(runs_dir), "HF_HUB_OFFLINE": "1"},
+        cwd=str(ROOT),
+    )
+    term.wait_for("What will the fine-tuned model do?")
+
+
+def leave_field(term: TmuxTerminal) -> None:
+    """Escape out of a text field, then wait until the app has (an Esc and a key sent at once would
+    arrive as Alt+key)."""
+    term.send("Escape")
+    term.wait_until_gone("Leave field")
+
+
+def row(screen: str, label: str) -> str:
+    return next((line for line in screen.splitlines() if label in line), "")
+
+
+def set_field(term: TmuxTerminal, label: str, value: str) -> None:
+    """Tab to the next field and type `value` over it (a field selects its text when focused).
+
+    Keys sent in one burst reach the widget that had the focus when they arrived: wait until the
+    field's row is drawn focused before typing into it."""
+    before = row(term.screen(styled=True), label)
+    term.send("Tab")
+    term.wait_for(lambda screen: row(screen, label) != before, styled=True)
+    if value:
+        term.type(value)
+        term.wait_for(lambda screen: any(label in line and value in line for line in screen.splitlines()))
+
+
+def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
+    runs_dir = tmp_path / "runs"
+    with TmuxTerminal(80, 24) as term:
+        start_ftui(term, runs_dir)
+        assert (
+            term.pane("mouse_any_flag") == "0" and term.pane("mouse_button_flag") == "0"
+        )  # no mouse capture
+
+        term.send("n")
+        term.wait_for("No GPU to watch")  # this machine has none: the hardware step offers cards
+        term.send("n")
+        term.wait_for("Which licenses may the model have?")
+        term.send("n")
+        term.wait_for("Which data will you train on?")
+        term.type(SAMPLE)
+        term.send("Enter")
+        term.wait_for("Read every row")
+        term.wait_for("Start from an instruct model")
+        leave_field(term)
+
+        term.send("n")
+        term.wait_for("candidates for")
+        term.send("/")
+        term.wait_for("Leave field")
+        term.type(str(tiny_model))
+        term.send("Enter")
+        term.wait_for("Use it")
+        term.send("Enter")
+        term.wait_for("Chosen: ")
+
+        term.send("n")
+        term.wait_for("Method")
+        term.send("Right")
+        term.wait_for("LoRA (16-bit)")
+        for label, value in (
+            ("rank", ""),
+            ("alpha", ""),
+            ("Learn rate", "5e-3"),
+            ("Epochs", ""),
+            ("Max steps", str(STEPS)),
+            ("Micro-batch", "4"),
+            ("Grad accum", "1"),
+            ("Seq length", "128"),
+            ("Eval split", "0.1"),
+            ("Optimizer", "adamw_torch"),
+        ):
+            set_field(term, label, value)
+        leave_field(term)
+        term.send("s")
+        term.wait_for(lambda screen: "starting" in screen or "running" in screen, timeout=30)
+        screen = term.wait_for(lambda screen: LOSS.search(screen) is not None, timeout=300)
+        assert "┤" in screen  # the loss chart has an axis with values
+
+        (run,) = list_runs(runs_dir)
+        status = run.status()
+        assert status["state"] == "running"
+        trainer = psutil.Process(status["pid"])
+
+        term.send("q")  # quit ftui while the run goes on
+        term.wait_for(lambda _: term.dead(), timeout=20)
+        assert trainer.is_running() and run.status()["state"] == "running"
+
+        try:
+            start_ftui(term, runs_dir)
+            term.send("7")
+            term.wait_for(run.run_id)
+            term.wait_for("running")
+            term.send("Enter")  # re-attach
+            screen = term.wait_for(lambda screen: run.run_id in screen and LOSS.search(screen) is not None)
+            first_step = int(LOSS.search(screen).group(1))
+            screen = term.wait_for("completed", timeout=300)
+            assert f"step {STEPS}/{STEPS}" in screen and first_step < STEPS
+            assert run.status()["state"] == "completed"
+        finally:
+            if run.status().get("state") not in FINAL_STATES:
+                from ftui.core.runs import kill
+
+                kill(run)
