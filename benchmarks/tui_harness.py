@@ -72,6 +72,11 @@ class Measured:
                 "max": round(1000 * lags[-1], 1),
                 "samples": len(lags),
             },
+            # The largest RSS in each quarter of the run: flat from the second quarter on means bounded.
+            "rss_mb_by_quarter": [
+                round(max(self.rss[i * len(self.rss) // 4 : (i + 1) * len(self.rss) // 4] or [0]) / 2**20, 1)
+                for i in range(4)
+            ],
             "rss_mb": {
                 "first": round(self.rss[0] / 2**20, 1) if self.rss else None,
                 "max": round(max(self.rss) / 2**20, 1) if self.rss else None,
