@@ -49,7 +49,7 @@ def inspect_for_plan(source: str, plan: Plan) -> Inspected:
     elif template not in template_names():
         note = f"ftui cannot render {template} without the model's tokenizer; shown here as ChatML."
         template = "chatml"
-    texts = preview(report.source if report.kind == "stream" else source, template=template, n=PREVIEW_ROWS)
+    texts = preview(source, template=template, n=PREVIEW_ROWS)
     return Inspected(report, advice, template, note, texts)
 
 
