@@ -154,6 +154,8 @@ def decode(name: str, catalog: Catalog | None = None) -> DecodedName:
 
     quant_id, quant_words = _quantization(flat, config, org)
     model = _catalog_match(catalog, raw, org, flat)
+    if local is not None and model is not None and not _same_architecture(model, config):
+        model = None  # a folder's name is only a hint: "tiny-llama" is not TinyLlama unless its dims say so
     sentences: list[str] = []
     unknown: list[str] = []
 
@@ -247,6 +249,20 @@ def decode(name: str, catalog: Catalog | None = None) -> DecodedName:
 
 
 # ---------------------------------------------------------------- the pieces
+
+
+def _same_architecture(model: Any, config: dict[str, Any]) -> bool:
+    """Whether a local folder's config.json has the catalog model's dims (layers, width, vocabulary)."""
+    if not config:
+        return False
+    try:
+        from ftui.core.dims import dims_from_hf_config
+
+        found = dims_from_hf_config(config)
+    except (KeyError, TypeError, ValueError):
+        return False
+    dims = model.dims
+    return (found.layers, found.hidden, found.vocab) == (dims.layers, dims.hidden, dims.vocab)
 
 
 def _local_path(raw: str) -> str | None:

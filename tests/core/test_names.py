@@ -124,3 +124,24 @@ def test_local_path_that_does_not_exist():
     decoded = decode("./checkpoints/run-7")
     assert decoded.org == "local"
     assert "without a readable config.json" in decoded.explanation
+
+
+def _llama_config(layers: int, hidden: int, vocab: int) -> dict:
+    return {"model_type": "llama", "num_hidden_layers": layers, "hidden_size": hidden, "intermediate_size": 4 * hidden,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": vocab}
+
+
+def test_a_local_folder_named_like_a_catalog_model_matches_only_with_its_dims(tmp_path):
+    # A test's tiny Llama in "tiny-llama" is not TinyLlama-1.1B: the folder name alone is only a hint.
+    tiny = tmp_path / "tiny-llama"
+    tiny.mkdir()
+    (tiny / "config.json").write_text(json.dumps(_llama_config(2, 64, 384)))
+    decoded = decode(str(tiny))
+    assert "Matches the catalog" not in decoded.explanation
+    assert decoded.size_b != 1.1
+
+    # A real download of TinyLlama keeps its name and has its dims: then the catalog's facts apply.
+    real = tmp_path / "TinyLlama-1.1B-Chat-v1.0"
+    real.mkdir()
+    (real / "config.json").write_text(json.dumps(_llama_config(22, 2048, 32000)))
+    assert "Matches the catalog's TinyLlama/TinyLlama-1.1B-Chat-v1.0" in decode(str(real)).explanation
