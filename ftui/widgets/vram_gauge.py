@@ -156,6 +156,10 @@ class VramGauge(Widget, can_focus=False):
             samples = GpuSamples(gpus=(), gpu_error=f"Reading the GPUs failed ({error}); check `nvidia-smi`.")
         self.post_message(self.Sampled(samples))
 
+    def _shown(self) -> bool:
+        """Neither this gauge nor a container around it is hidden (display: none)."""
+        return all(node.display for node in self.ancestors_with_self if isinstance(node, Widget))
+
     def on_vram_gauge_sampled(self, message: Sampled) -> None:
         message.stop()
         self.samples = message.samples
@@ -165,9 +169,10 @@ class VramGauge(Widget, can_focus=False):
                 line.append(gpu.memory_used / gpu.memory_total)
         if not message.samples.gpus and self._timer is not None:
             self._timer.pause()  # nothing to watch; the card list does not change by itself
-        # Focusable only while there is a card list to move through; take focus if nobody has it.
+        # Focusable only while there is a card list to move through; take focus if nobody has it and the
+        # list can be seen (a gauge on a hidden panel must not take the keys of the form beside it).
         self.can_focus = not message.samples.gpus
-        if self.can_focus and self.screen.focused is None:
+        if self.can_focus and self.screen.focused is None and self._shown():
             self.focus()
         # A new layout only when the height can change (first reading, GPUs came or went); a tick repaints.
         shape = len(message.samples.gpus)

@@ -5,6 +5,9 @@ from dataclasses import dataclass
 
 import pynvml
 import pytest
+from textual.app import App, ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input
 
 from ftui.core.hardware import GIB
 from ftui.core.plan import GpuChoice
@@ -131,6 +134,28 @@ async def test_without_a_gpu_the_gauge_offers_a_card_and_posts_the_choice():
         assert nvml.calls["nvmlInit"] == calls == 1  # no GPU: the timer stops, no retry every tick
         await pilot.press("c")
         assert "Plan for a card you would rent" in shown(gauge)
+
+
+class _HiddenPanelApp(App):
+    """The gauge on a panel that is not shown yet, beside a form (as in a run view before its GPUs are known)."""
+
+    AUTO_FOCUS = None  # nothing has the focus when the first reading comes, as after a screen switch
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="form")
+        panel = Vertical(id="panel")
+        panel.display = False  # hidden from the start, before the gauge's first reading can arrive
+        with panel:
+            yield VramGauge(nvml=FakeNvml(init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND), cards=CARDS, interval=0.05)
+
+
+async def test_a_gauge_on_a_hidden_panel_leaves_the_keys_alone():
+    app = _HiddenPanelApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        gauge = app.query_one(VramGauge)
+        await until(pilot, lambda: gauge.samples is not None)
+        await pilot.pause(0.1)
+        assert gauge.can_focus and not gauge.has_focus
 
 
 async def test_the_card_list_scrolls_past_what_fits():
