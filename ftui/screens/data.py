@@ -131,7 +131,7 @@ class DataScreen(StepScreen):
                 id="source",
             )
             yield Static(
-                "→ completes a path; Enter reads every row; Esc leaves the field for the step keys.",
+                "Tab or → completes a path; Enter reads every row; Esc leaves the field for the step keys.",
                 id="data-status",
                 classes="hint",
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+from textual.binding import Binding
 from textual.suggester import Suggester
 from textual.widgets import Input
 
@@ -45,8 +46,18 @@ class PathSuggester(Suggester):
 
 
 class PathInput(Input):
-    """An Input with file-path completion (→ at the end of the text accepts it)."""
+    """An Input with file-path completion: → or Tab at the end of the text accepts it, as a shell's Tab
+    does; with nothing to complete, Tab moves to the next field as it does everywhere else."""
+
+    BINDINGS = [Binding("tab", "complete_or_next", "Complete path", show=False)]
 
     def __init__(self, value: str = "", *, placeholder: str = "", id: str | None = None) -> None:
         super().__init__(value, placeholder=placeholder, suggester=PathSuggester(), id=id)
         self.cursor_blink = False  # no animation over SSH
+
+    def action_complete_or_next(self) -> None:
+        if self.cursor_at_end and len(self._suggestion) > len(self.value):
+            self.value = self._suggestion
+            self.cursor_position = len(self.value)
+        else:
+            self.screen.focus_next()

@@ -82,3 +82,21 @@ async def test_right_arrow_completes_a_path(make_app, tmp_path):
                 break
         await pilot.press("right")
         assert field.value == f"{tmp_path}/my_dataset.jsonl"
+
+
+async def test_tab_completes_a_path_as_a_shell_does_and_otherwise_moves_on(make_app, tmp_path):
+    (tmp_path / "my_dataset.jsonl").write_text("{}\n")
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.screen.query_one("#source")
+        await pilot.press(*f"{tmp_path}/my_")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if field._suggestion:
+                break
+        await pilot.press("tab")
+        assert field.value == f"{tmp_path}/my_dataset.jsonl"
+        assert field.has_focus  # completing keeps the field: Enter inspects next
+        await pilot.pause(0.3)
+        await pilot.press("tab")  # nothing left to complete: the usual next field
+        assert not field.has_focus
