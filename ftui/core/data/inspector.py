@@ -189,8 +189,10 @@ def _advice(report: InspectionReport, tally: Tally) -> dict[str, Any]:
         advice["max_length"] = suggested
         if suggested > tokens.max_length or suggested * 4 <= tokens.max_length:
             # Too short cuts rows off; far longer than the data needs is memory a larger batch could use.
+            effect = "cuts longer rows short" if suggested > tokens.max_length else "holds memory a larger micro-batch could use"
             notes.append(
-                f"A max length of {suggested:,} fits 95% of rows (p95 {tokens.p95:,} tokens); it is set to {tokens.max_length:,}."
+                f"A max length of {suggested:,} tokens fits 95% of rows (p95 {tokens.p95:,}); "
+                f"the {tokens.max_length:,} asked for {effect}."
             )
         if tokens.over_max_length:
             notes.append(f"Rows longer than {tokens.max_length:,} tokens: {_rows(tokens.over_max_length)}; training cuts them short.")
