@@ -70,16 +70,22 @@ async def test_a_missing_file_is_one_sentence_and_the_plan_keeps_its_data(make_a
         assert app.plan.dataset.source == str(SAMPLE)
 
 
+async def type_until_suggested(app, pilot, text: str):  # type: ignore[no-untyped-def]
+    """Type into the path field and wait for its completion (listed in a thread) to arrive."""
+    field = app.screen.query_one("#source")
+    await pilot.press(*text)
+    for _ in range(40):
+        await pilot.pause(0.05)
+        if field._suggestion:
+            break
+    return field
+
+
 async def test_right_arrow_completes_a_path(make_app, tmp_path):
     (tmp_path / "my_dataset.jsonl").write_text("{}\n")
     app = make_app(start="data")
     async with app.run_test(size=(80, 24)) as pilot:
-        field = app.screen.query_one("#source")
-        await pilot.press(*f"{tmp_path}/my_")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if field._suggestion:
-                break
+        field = await type_until_suggested(app, pilot, f"{tmp_path}/my_")
         await pilot.press("right")
         assert field.value == f"{tmp_path}/my_dataset.jsonl"
 
@@ -88,12 +94,7 @@ async def test_tab_completes_a_path_as_a_shell_does_and_otherwise_moves_on(make_
     (tmp_path / "my_dataset.jsonl").write_text("{}\n")
     app = make_app(start="data")
     async with app.run_test(size=(80, 24)) as pilot:
-        field = app.screen.query_one("#source")
-        await pilot.press(*f"{tmp_path}/my_")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if field._suggestion:
-                break
+        field = await type_until_suggested(app, pilot, f"{tmp_path}/my_")
         await pilot.press("tab")
         assert field.value == f"{tmp_path}/my_dataset.jsonl"
         assert field.has_focus  # completing keeps the field: Enter inspects next
