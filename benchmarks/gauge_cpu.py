@@ -158,9 +158,11 @@ def measure(source: str, seconds: float, gpus: int, terminal: str) -> dict:
     ready = {"gauge": ("GPU 0", "No GPU to watch"), "anchor": ("GPU 0",), "bare": ("hardware",),
              "ftui": ("GPU 0", "No GPU to watch")}
     screen = ROOT / "ftui" / "screens" / "hardware.py"
-    if source == "real" and screen.exists() and "VramGauge" in screen.read_text():
-        # The app itself on its hardware screen, once that screen carries the gauge (issue 7 wires it).
-        commands["ftui"] = [python, "-c", "from ftui.app import FtuiApp; FtuiApp(start='hardware').run(mouse=False)"]
+    if screen.exists() and "VramGauge" in screen.read_text():
+        # The app itself on its hardware screen (the gauge, RAM/CPU/disk), reading the same NVML source.
+        nvml = f"FakeNvml([h200(i) for i in range({gpus})], moving=True)" if source == "fake" else "None"
+        commands["ftui"] = [python, "-c", "from ftui.app import FtuiApp; from tests.fakes.nvml import FakeNvml, h200; "
+                            f"FtuiApp(start='hardware', nvml={nvml}).run(mouse=False)"]
     terminals = {name: Terminal(name, command, env) for name, command in commands.items()}
     try:
         deadline = time.monotonic() + 60
