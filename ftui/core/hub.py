@@ -69,12 +69,34 @@ def cached_config_path(repo_id: str, cache_dir: Path | None = None) -> Path | No
     return max(snapshots, key=lambda p: p.stat().st_mtime) if snapshots else None
 
 
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def require_reachable_hub(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> None:
+    """One TCP connection to the Hub first: without a network, huggingface_hub retries each request five
+    times with back-off (over 20 s of "Retrying in 1s" lines); this fails in under the timeout instead."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(hub_endpoint())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=min(timeout_s, 3.0)).close()
+    except OSError as error:
+        raise UserError(
+            f"Cannot reach the Hub at {url.hostname} to look up {repo_id} ({error.strerror or error}); "
+            "check the network, or use a local model folder (HF_HUB_OFFLINE=1 skips the Hub)."
+        ) from None
+
+
 def fetch_config(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> dict[str, Any]:
     """Download config.json from the Hub (online only). Errors become one sentence."""
     if offline():
         raise UserError(
             f"{repo_id} is not available offline (HF_HUB_OFFLINE is set); unset it or download the model first."
         )
+    require_reachable_hub(repo_id, timeout_s)
     from huggingface_hub import hf_hub_download
 
     os.environ.setdefault("HF_HUB_DOWNLOAD_TIMEOUT", str(int(timeout_s)))
@@ -103,6 +125,7 @@ def hub_facts(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> HubFacts:
             f"{repo_id} is not in ftui's catalog and HF_HUB_OFFLINE is set, so its license and gating cannot be "
             "looked up; unset HF_HUB_OFFLINE or check the model card yourself."
         )
+    require_reachable_hub(repo_id, timeout_s)
     from huggingface_hub import HfApi
 
     try:

@@ -97,3 +97,24 @@ def test_the_knowledge_base_imports_no_heavy_modules():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_an_unreachable_hub_fails_fast_in_one_sentence(tmp_path):
+    # A port nobody listens on stands for a machine without a network: huggingface_hub alone would retry
+    # each request five times with back-off (20 s and more of "Retrying" lines).
+    import os
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(tmp_path / "hf"))
+    for command in (["estimate", "someone/unknown-model"], ["license", "someone/unknown-model"]):
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", "ftui", *command], capture_output=True, text=True, env=env)
+        assert time.monotonic() - started < 5
+        assert result.returncode == 1
+        assert result.stderr.startswith("ftui: Cannot reach the Hub at 127.0.0.1 to look up someone/unknown-model")
+        assert result.stderr.count("\n") == 1 and "Retrying" not in result.stderr
