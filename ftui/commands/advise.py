@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ftui.commands._output import add_json_flag, emit
+from ftui.core.plan import LICENSE_POLICIES, METHODS, USE_CASES
 
 ORDER = 11
 
@@ -16,10 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="A ranked shortlist of models with the reason for each, and every other model with why it was dropped.",
     )
     parser.add_argument("--rows", type=int, required=True, help="rows (examples) in your training data")
-    parser.add_argument("--use-case", choices=("general", "code", "vision", "reasoning"), default="general")
+    parser.add_argument("--use-case", choices=USE_CASES, default="general")
     parser.add_argument(
         "--license",
-        choices=("any", "commercial", "permissive"),
+        choices=LICENSE_POLICIES,
         default="any",
         help="any; commercial: commercial use allowed (conditions shown); permissive: Apache/MIT only",
     )
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     gpu.add_argument("--vram-gib", type=float, metavar="X", help="plan for a GPU with this much memory (GiB)")
     parser.add_argument(
-        "--method", choices=("qlora", "lora", "full"), default="qlora", help="training method (default qlora)"
+        "--method", choices=METHODS, default="qlora", help="training method (default qlora)"
     )
     parser.add_argument(
         "--format",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ftui.commands._output import add_json_flag, emit
+from ftui.core.plan import METHODS
 
 ORDER = 20
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "catalog name, a local model folder or config.json, or a Hub id (its config.json).",
     )
     parser.add_argument("model", metavar="MODEL", help="e.g. meta-llama/Llama-3.1-8B, Qwen2.5-7B, ./my-model")
-    parser.add_argument("--method", choices=("qlora", "lora", "full"), default="qlora", help="default qlora")
+    parser.add_argument("--method", choices=METHODS, default="qlora", help="default qlora")
     parser.add_argument("--batch", type=int, default=2, help="micro-batch per GPU (default 2)")
     parser.add_argument("--seq", type=int, default=2048, help="max length in tokens (default 2048)")
     parser.add_argument("--rank", type=int, default=16, help="LoRA rank (default 16)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ftui.commands._output import add_json_flag, emit
+from ftui.core.plan import LICENSE_POLICIES, USE_CASES
 
 ORDER = 10
 
@@ -17,12 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--use-case",
-        choices=("general", "code", "vision", "reasoning"),
+        choices=USE_CASES,
         help="only models made for this use case",
     )
     parser.add_argument(
         "--license",
-        choices=("any", "commercial", "permissive"),
+        choices=LICENSE_POLICIES,
         default="any",
         help="any; commercial: commercial use allowed (with or without conditions); permissive: Apache/MIT only",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ftui.commands._output import add_json_flag
+from ftui.core.plan import METHODS
 
 ORDER = 70
 
@@ -20,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("config", nargs="?", help="a run config (TOML); flags override it")
     parser.add_argument("--model", help="catalog name, Hub repo id or local model folder")
     parser.add_argument("--data", help="dataset file (JSONL, JSON, CSV, Parquet) or HF dataset id")
-    parser.add_argument("--method", choices=("qlora", "lora", "full"), help="QLoRA 4-bit (default), LoRA 16-bit, full")
+    parser.add_argument("--method", choices=METHODS, help="QLoRA 4-bit (default), LoRA 16-bit, full")
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument("--max-steps", type=int, help="optimizer steps to train (wins over epochs)")
     steps.add_argument("--epochs", type=float, help="passes over the data (default 1)")

@@ -36,17 +36,11 @@ class GpuProcess:
     memory_used: int | None  # bytes; None where the driver does not say
 
 
-@dataclass(frozen=True)
-class GpuSample:
-    """One GPU's moving numbers at one moment: what the gauge draws each tick."""
+class _MemoryInGib:
+    """The GiB views of a record's memory_total / memory_used bytes (a sample and a full GPU record)."""
 
-    index: int  # CUDA's ordinal, as training will number it (after CUDA_VISIBLE_DEVICES)
-    name: str
-    memory_total: int  # bytes
-    memory_used: int | None  # bytes
-    utilization: int | None = None  # percent of time a kernel ran
-    temperature: int | None = None  # degrees C
-    power_w: float | None = None
+    memory_total: int
+    memory_used: int | None
 
     @property
     def memory_total_gib(self) -> float:
@@ -58,7 +52,20 @@ class GpuSample:
 
 
 @dataclass(frozen=True)
-class GpuInfo:
+class GpuSample(_MemoryInGib):
+    """One GPU's moving numbers at one moment: what the gauge draws each tick."""
+
+    index: int  # CUDA's ordinal, as training will number it (after CUDA_VISIBLE_DEVICES)
+    name: str
+    memory_total: int  # bytes
+    memory_used: int | None  # bytes
+    utilization: int | None = None  # percent of time a kernel ran
+    temperature: int | None = None  # degrees C
+    power_w: float | None = None
+
+
+@dataclass(frozen=True)
+class GpuInfo(_MemoryInGib):
     index: int  # CUDA's ordinal (after CUDA_VISIBLE_DEVICES)
     nvml_index: int  # nvidia-smi's index
     name: str
@@ -73,14 +80,6 @@ class GpuInfo:
     compute_capability: str | None = None  # "9.0"
     bf16: bool | None = None  # None where the compute capability could not be read
     processes: tuple[GpuProcess, ...] = ()
-
-    @property
-    def memory_total_gib(self) -> float:
-        return self.memory_total / GIB
-
-    @property
-    def memory_used_gib(self) -> float | None:
-        return None if self.memory_used is None else self.memory_used / GIB
 
     @property
     def memory_free_gib(self) -> float | None:

@@ -1,6 +1,7 @@
 """Step 6: the form edits the Plan's settings, shows the estimate and the script; the run view attaches to
 a run directory and steers the real process behind it (stop, kill)."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -155,41 +156,36 @@ def sleeper() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
 
 
-async def test_k_twice_kills_the_live_run(make_app, tmp_path):
+@contextlib.asynccontextmanager
+async def live_run_on_the_train_step(make_app, tmp_path, run_id: str):  # type: ignore[no-untyped-def]
+    """The train step attached to a run whose process is a real sleeper; the process is gone afterwards."""
+    from ftui.core.runs import RunDirectory
+
     process = sleeper()
     try:
-        path = write_run(tmp_path / "runs", "20260105-100000-live", state="running", pid=process.pid)
-        from ftui.core.runs import RunDirectory
-
+        path = write_run(tmp_path / "runs", run_id, state="running", pid=process.pid)
         app = make_app(start="train")
         async with app.run_test(size=(80, 24)) as pilot:
             app.screen.attach(RunDirectory(path), process)
             await wait_for_text(app, pilot, "#run-head", "running")
             app.screen.set_focus(None)
-            await pilot.press("k")
-            await pilot.pause(0.2)
-            assert process.poll() is None  # the first k only asks for confirmation
-            await pilot.press("k")
-            await wait_for_text(app, pilot, "#run-head", "failed")
-            assert process.wait(timeout=5) == -signal.SIGKILL
+            yield app, pilot, process
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+async def test_k_twice_kills_the_live_run(make_app, tmp_path):
+    async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-live") as (app, pilot, process):
+        await pilot.press("k")
+        await pilot.pause(0.2)
+        assert process.poll() is None  # the first k only asks for confirmation
+        await pilot.press("k")
+        await wait_for_text(app, pilot, "#run-head", "failed")
+        assert process.wait(timeout=5) == -signal.SIGKILL
 
 
 async def test_x_asks_the_live_run_to_stop(make_app, tmp_path):
-    process = sleeper()
-    try:
-        path = write_run(tmp_path / "runs", "20260105-100000-stop", state="running", pid=process.pid)
-        from ftui.core.runs import RunDirectory
-
-        app = make_app(start="train")
-        async with app.run_test(size=(80, 24)) as pilot:
-            app.screen.attach(RunDirectory(path), process)
-            await wait_for_text(app, pilot, "#run-head", "running")
-            app.screen.set_focus(None)
-            await pilot.press("x")
-            assert process.wait(timeout=5) == -signal.SIGTERM
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+    async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-stop") as (app, pilot, process):
+        await pilot.press("x")
+        assert process.wait(timeout=5) == -signal.SIGTERM
