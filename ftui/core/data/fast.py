@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ftui.core.data.checker import RowChecker, Tally
-from ftui.core.data.readers import _short
+from ftui.core.data.readers import NOT_UTF8, is_utf8, malformed_json
 
 COUNT_BLOCK = 1 << 18  # fits the CPU cache, with the two boolean scratch arrays
 RELEASE_EVERY = 1 << 25  # bytes of the mapping scanned between two madvise(DONTNEED) calls
@@ -100,7 +100,7 @@ def check_range(path: Path, start: int, end: int, make_checker: Callable[[], Row
     import msgspec
 
     decode = msgspec.json.Decoder().decode
-    DecodeError = msgspec.DecodeError
+    DecodeErrors = (msgspec.MsgspecError, ValueError)
     checker = make_checker()
     check = checker.check
     line = 0
@@ -124,18 +124,21 @@ def check_range(path: Path, start: int, end: int, make_checker: Callable[[], Row
             pieces = data.split(b"\n")
             if data.endswith(b"\n"):
                 pieces.pop()
+            # UTF-8 is checked on the bytes before parsing: once per block, and row by row only in a
+            # block that fails (blocks end at line breaks, so no character is cut in two).
+            block_is_utf8 = is_utf8(data)
             for raw in pieces:
                 line += 1
                 raw = raw.strip()
                 if not raw:
                     continue
+                if not block_is_utf8 and not is_utf8(raw):
+                    check(line, None, NOT_UTF8, raw)
+                    continue
                 try:
                     value = decode(raw)
-                except UnicodeDecodeError:
-                    check(line, None, ("not_utf8", "the row is not valid UTF-8 text"), raw)
-                    continue
-                except DecodeError as error:
-                    check(line, None, ("malformed_json", f"the JSON is malformed ({_short(str(error))})"), raw)
+                except DecodeErrors as error:
+                    check(line, None, malformed_json(error), raw)
                     continue
                 check(line, value, None, raw)
     return checker.flush(), line

@@ -170,15 +170,35 @@ def iter_rows(source: Source) -> Iterator[RawRow]:
         offset = last
 
 
+NOT_UTF8 = ("not_utf8", "the row is not valid UTF-8 text")
+
+
+def is_utf8(raw: bytes) -> bool:
+    """Whether the bytes are UTF-8 text, decided by Python's own codec rather than by whichever error
+    a JSON library raises for them (msgspec 0.23 calls it malformed JSON, earlier releases a Unicode error)."""
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def malformed_json(error: Exception) -> tuple[str, str]:
+    return ("malformed_json", f"the JSON is malformed ({_short(str(error))})")
+
+
 def _decode_json(raw: bytes) -> tuple[Any, tuple[str, str] | None]:
+    """A row's bytes checked as UTF-8 first, then parsed."""
     import msgspec
 
+    if not is_utf8(raw):
+        return None, NOT_UTF8
     try:
         return msgspec.json.decode(raw), None
-    except UnicodeDecodeError:
-        return None, ("not_utf8", "the row is not valid UTF-8 text")
-    except msgspec.DecodeError as error:
-        return None, ("malformed_json", f"the JSON is malformed ({_short(str(error))})")
+    except (msgspec.MsgspecError, ValueError) as error:
+        return None, malformed_json(error)
 
 
 def _short(text: str) -> str:
@@ -295,7 +315,7 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[RawRow]:
                 try:
                     joined.encode("utf-8")
                 except UnicodeEncodeError:
-                    yield RawRow(line, None, ("not_utf8", "the row is not valid UTF-8 text"), raw)
+                    yield RawRow(line, None, NOT_UTF8, raw)
                     continue
             row = dict(zip(header, cells, strict=False))
             if len(cells) < len(header):  # missing trailing cells read as absent, not as ""
