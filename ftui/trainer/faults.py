@@ -73,7 +73,7 @@ def classify(error: BaseException, context: FaultContext) -> Fault:
                                    f"license at https://huggingface.co/{model} and try again.")
         return Fault("failed", f"{model} is a gated repo and no HF token is set; accept its license at "
                                f"https://huggingface.co/{model}, then run `hf auth login` (or set HF_TOKEN) and try again.")
-    if (
+    if _missing_local_path(model) or (
         names & {"RepositoryNotFoundError", "LocalEntryNotFoundError", "EntryNotFoundError"}
         or re.search(r"is not a local folder and is not a valid model identifier|not a valid model identifier"
                      r"|Can't load the configuration of|does not appear to have a file named config.json"
@@ -98,6 +98,13 @@ def classify(error: BaseException, context: FaultContext) -> Fault:
                                "matches your driver (see `nvidia-smi`).")
     return Fault("failed", f"Training failed with {type(error).__name__}: {_one_line(str(error))}; "
                            "the full traceback is in train.log.")
+
+
+def _missing_local_path(model: str) -> bool:
+    """A model given as a path that is not there: decided here, whatever the loader says about it."""
+    import os
+
+    return model.startswith(("/", "./", "../", "~")) and not os.path.exists(os.path.expanduser(model))
 
 
 def _one_line(text: str, limit: int = 300) -> str:
