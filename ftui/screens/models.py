@@ -197,7 +197,13 @@ class ModelsScreen(StepScreen):
     @work(thread=True, exclusive=True, group="details", exit_on_error=False)
     def _details(self, candidate) -> None:  # type: ignore[no-untyped-def]
         view = candidate_details(candidate)
-        self.app.call_from_thread(self.query_one("#detail", Static).update, view)
+        self.app.call_from_thread(self._show_candidate_view, candidate, view)
+
+    def _show_candidate_view(self, candidate, view) -> None:  # type: ignore[no-untyped-def]
+        # On the event loop: details that arrive after `d` (or after the cursor moved on) are stale.
+        if self.showing_dropped or self.query_one(ModelTable).highlighted is not candidate:
+            return
+        self.query_one("#detail", Static).update(view)
 
     def action_toggle_dropped(self) -> None:
         self.showing_dropped = not self.showing_dropped

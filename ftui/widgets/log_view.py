@@ -114,6 +114,12 @@ class LogView(Log):
         if rest:
             self._lines_added()
 
+    @property
+    def flush_pending(self) -> bool:
+        """Lines have been fed that are not on the screen yet."""
+        with self._lock:
+            return bool(self._pending)
+
     def flush(self) -> None:
         """Move the buffered lines onto the screen in one write (the armed timer calls it)."""
         with self._lock:

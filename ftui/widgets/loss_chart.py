@@ -206,6 +206,11 @@ class LossChart(Widget):
             self._scheduled = True
             self.set_timer(wait, self._redraw_if_dirty)
 
+    @property
+    def redraw_pending(self) -> bool:
+        """Points have arrived that are not drawn yet (a redraw is due or scheduled)."""
+        return self._dirty or self._scheduled
+
     def set_series(self, series: list[Series]) -> None:
         self.series = {s.label: s for s in series}
         self.refresh()

@@ -9,7 +9,7 @@ import asyncio
 import os
 
 from textual.binding import Binding
-from textual.suggester import Suggester
+from textual.suggester import Suggester, SuggestionReady
 from textual.widgets import Input
 
 
@@ -54,10 +54,20 @@ class PathInput(Input):
     def __init__(self, value: str = "", *, placeholder: str = "", id: str | None = None) -> None:
         super().__init__(value, placeholder=placeholder, suggester=PathSuggester(), id=id)
         self.cursor_blink = False  # no animation over SSH
+        self.completion = ""
+        """The completed path for the current value ("" while there is none): kept from Textual's public
+        SuggestionReady message rather than read from Input's private state."""
+
+    def on_suggestion_ready(self, event: SuggestionReady) -> None:
+        self.completion = event.suggestion if event.value == self.value else ""
+
+    def watch_value(self, value: str) -> None:
+        if not self.completion.startswith(value) or self.completion == value:
+            self.completion = ""
 
     def action_complete_or_next(self) -> None:
-        if self.cursor_at_end and len(self._suggestion) > len(self.value):
-            self.value = self._suggestion
+        if self.cursor_at_end and len(self.completion) > len(self.value):
+            self.value = self.completion
             self.cursor_position = len(self.value)
         else:
             self.screen.focus_next()

@@ -114,8 +114,8 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
             set_field(term, label, value)
         leave_field(term)
         term.send("s")
-        term.wait_for(lambda screen: "starting" in screen or "running" in screen, timeout=30)
-        screen = term.wait_for(lambda screen: LOSS.search(screen) is not None, timeout=300)
+        term.wait_for(lambda screen: "starting" in screen or "running" in screen, timeout=120)
+        screen = term.wait_for(lambda screen: LOSS.search(screen) is not None, timeout=600)
         assert "┤" in screen  # the loss chart has an axis with values
 
         (run,) = list_runs(runs_dir)
@@ -124,7 +124,7 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
         trainer = psutil.Process(status["pid"])
 
         term.send("q")  # quit ftui while the run goes on
-        term.wait_for(lambda _: term.dead(), timeout=20)
+        term.wait_for(lambda _: term.dead(), timeout=120)
         assert trainer.is_running() and run.status()["state"] == "running"
 
         try:
@@ -135,7 +135,7 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
             term.send("Enter")  # re-attach
             screen = term.wait_for(lambda screen: run.run_id in screen and LOSS.search(screen) is not None)
             first_step = int(LOSS.search(screen).group(1))
-            screen = term.wait_for("completed", timeout=300)
+            screen = term.wait_for("completed", timeout=600)
             assert f"step {STEPS}/{STEPS}" in screen and first_step < STEPS
             assert run.status()["state"] == "completed"
         finally:

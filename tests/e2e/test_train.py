@@ -175,7 +175,7 @@ def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
     assert killed.returncode == 0, killed.stderr
     assert json.loads(killed.stdout)["state"] == "failed"
     assert "Killed with `ftui kill`" in run.status()["error"]
-    wait_for(lambda: not _alive(pid), timeout=10, what="the process to die")
+    wait_for(lambda: not _alive(pid), timeout=120, what="the process to die")
 
 
 def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):

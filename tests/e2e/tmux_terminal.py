@@ -76,7 +76,7 @@ class TmuxTerminal:
     def wait_for(
         self,
         expected: str | Callable[[str], bool],
-        timeout: float = 20.0,
+        timeout: float = 120.0,
         interval: float = 0.02,
         styled: bool = False,
     ) -> str:
@@ -96,7 +96,7 @@ class TmuxTerminal:
             time.sleep(interval)
         raise ScreenTimeout(f"{expected!r} did not appear in {timeout} s; the screen:\n{screen}")
 
-    def wait_until_gone(self, text: str, timeout: float = 20.0) -> str:
+    def wait_until_gone(self, text: str, timeout: float = 120.0) -> str:
         return self.wait_for(lambda screen: text not in screen, timeout)
 
     def pane(self, variable: str) -> str:

@@ -151,12 +151,52 @@ def text_of(widget, width: int = 200) -> str:  # type: ignore[no-untyped-def]
     return capture.get()
 
 
-async def wait_for_text(app, pilot, selector: str, needle: str, timeout: float = 5.0) -> str:  # type: ignore[no-untyped-def]
-    """Let workers finish until the widget shows `needle` (its text is returned)."""
-    text = ""
-    for _ in range(int(timeout / 0.05)):
-        await pilot.pause(0.05)
-        text = text_of(app.screen.query_one(selector))
-        if needle in text:
-            return text
-    raise AssertionError(f"{needle!r} never appeared in {selector}: {text}")
+# How long a wait may last before it is a failure. It ends a hang; it never decides a pass: every wait
+# below returns as soon as the state it waits for is there, however loaded the machine is.
+GUARD_S = 120.0
+
+
+async def wait_until(pilot, condition, what: str = "the condition", timeout: float = GUARD_S) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run (workers, timers, messages) until `condition()` holds."""
+    import time
+
+    from textual.css.query import NoMatches
+
+    def holds() -> bool:
+        try:
+            return bool(condition())
+        except NoMatches:  # the widget it reads is not mounted yet
+            return False
+
+    deadline = time.monotonic() + timeout
+    while not holds():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} never happened")
+        await pilot.pause(0.02)
+
+
+async def workers_done(app) -> None:  # type: ignore[no-untyped-def]
+    """Wait for every worker running now to end, however it ends (an exclusive worker that a newer one
+    replaced ends cancelled)."""
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    for worker in list(app.workers):
+        try:
+            await worker.wait()
+        except (WorkerCancelled, WorkerFailed):
+            pass
+
+
+async def wait_for_text(app, pilot, selector: str, needle: str, timeout: float = GUARD_S) -> str:  # type: ignore[no-untyped-def]
+    """Let the app run until the widget shows `needle` (its text is returned)."""
+    seen = {"text": ""}
+
+    def shows() -> bool:
+        seen["text"] = text_of(app.screen.query_one(selector))
+        return needle in seen["text"]
+
+    try:
+        await wait_until(pilot, shows, f"{needle!r} in {selector}", timeout)
+    except AssertionError:
+        raise AssertionError(f"{needle!r} never appeared in {selector}: {seen['text']}") from None
+    return seen["text"]

@@ -7,6 +7,7 @@ from ftui.app import FtuiApp
 from ftui.core.plan import Plan
 from ftui.screens import STEP_NAMES, STEPS
 from ftui.widgets.key_bar import KeyBar
+from tests.tui.conftest import wait_until
 
 
 def make_app(tmp_path, **kwargs) -> FtuiApp:
@@ -82,8 +83,8 @@ async def test_the_key_bar_shows_every_binding_of_the_screen(tmp_path):
 async def test_the_key_bar_wraps_instead_of_cutting_keys_off(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(40, 24)) as pilot:
-        await pilot.pause()
         bar = app.screen.query_one(KeyBar)
+        await wait_until(pilot, lambda: bar.size.height == 2, "the key bar on two lines")
         lines = bar.render().plain.split("\n")
         assert len(lines) == 2 and bar.size.height == 2
         assert all(len(line) <= 40 for line in lines)
@@ -109,10 +110,12 @@ async def test_the_command_palette_offers_every_binding(tmp_path):
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"go to data")
-        await pilot.pause(0.3)
+        from textual.command import CommandList
+
+        commands = app.screen.query_one(CommandList)
+        await wait_until(pilot, lambda: commands.option_count > 0 and commands.highlighted is not None, "matches")
         await pilot.press("enter")
-        await pilot.pause()
-        assert app.current_step == "data"
+        await wait_until(pilot, lambda: app.current_step == "data", "the data step")
 
 
 def test_no_animation(tmp_path):

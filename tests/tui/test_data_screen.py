@@ -3,7 +3,7 @@
 import json
 
 from ftui.core.plan import Plan
-from tests.tui.conftest import SAMPLE, text_of, wait_for_text
+from tests.tui.conftest import SAMPLE, text_of, wait_for_text, wait_until
 
 
 async def submit(pilot, app, source: str) -> None:  # type: ignore[no-untyped-def]
@@ -74,10 +74,7 @@ async def type_until_suggested(app, pilot, text: str):  # type: ignore[no-untype
     """Type into the path field and wait for its completion (listed in a thread) to arrive."""
     field = app.screen.query_one("#source")
     await pilot.press(*text)
-    for _ in range(40):
-        await pilot.pause(0.05)
-        if field._suggestion:
-            break
+    await wait_until(pilot, lambda: bool(field.completion), "a completion of the path")
     return field
 
 
@@ -98,6 +95,6 @@ async def test_tab_completes_a_path_as_a_shell_does_and_otherwise_moves_on(make_
         await pilot.press("tab")
         assert field.value == f"{tmp_path}/my_dataset.jsonl"
         assert field.has_focus  # completing keeps the field: Enter inspects next
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: not field.completion, "the completion to be used up")
         await pilot.press("tab")  # nothing left to complete: the usual next field
         assert not field.has_focus

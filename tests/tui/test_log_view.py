@@ -5,6 +5,7 @@ import threading
 from textual.app import App, ComposeResult
 
 from ftui.widgets.log_view import LogView
+from tests.tui.conftest import wait_until
 
 
 class LogApp(App):
@@ -35,10 +36,7 @@ async def test_the_timer_flushes_without_being_asked():
     async with app.run_test(size=(80, 24)) as pilot:
         log = app.query_one(LogView)
         log.feed_lines(["from the timer"])
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if log.line_count:
-                break
+        await wait_until(pilot, lambda: log.line_count > 0, "the timer's flush")
         assert list(log.lines) == ["from the timer"]
 
 

@@ -2,16 +2,13 @@
 
 from ftui.core.plan import GpuChoice, Plan
 from ftui.widgets.model_table import ModelTable
-from tests.tui.conftest import text_of, wait_for_text
+from tests.tui.conftest import text_of, wait_for_text, wait_until, workers_done
 
 
 async def wait_for_rows(app, pilot) -> ModelTable:  # type: ignore[no-untyped-def]
     table = app.screen.query_one(ModelTable)
-    for _ in range(100):
-        await pilot.pause(0.05)
-        if table.row_count:
-            return table
-    raise AssertionError("the shortlist never arrived")
+    await wait_until(pilot, lambda: table.row_count > 0, "the shortlist")
+    return table
 
 
 async def test_the_shortlist_shows_fits_and_enter_chooses(make_app):
@@ -38,6 +35,9 @@ async def test_d_lists_what_was_left_out_and_why(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_rows(app, pilot)
         await pilot.press("d")
+        await wait_for_text(app, pilot, "#detail", "Left out, and why")
+        await workers_done(app)  # details of the highlighted model must not replace it
+        await pilot.pause()
         dropped = text_of(app.screen.query_one("#detail"))
         assert "Left out, and why" in dropped and "(use case)" in dropped
 
@@ -61,10 +61,7 @@ async def test_the_decoder_reads_a_name_and_enter_uses_it(make_app, tmp_path):
         app.screen.query_one("#decoder").value = str(folder)
         await pilot.press("enter")
         await wait_for_text(app, pilot, "#detail", "a local folder")
-        for _ in range(20):
-            await pilot.pause(0.05)
-            if app.focused.id == "use-decoded":
-                break
+        await wait_until(pilot, lambda: app.focused.id == "use-decoded", "focus on Use it")
         await pilot.press("enter")
         assert app.plan.model == str(folder)
         assert app.plan.repo is None

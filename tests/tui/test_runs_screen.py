@@ -5,7 +5,7 @@ from textual.widgets import DataTable
 
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.run_view import RunView
-from tests.tui.conftest import wait_for_text, write_run
+from tests.tui.conftest import wait_for_text, wait_until, write_run
 
 SAMPLES_A = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "4, of course [b]bold?[/b]"}]
 SAMPLES_B = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "Four."}]
@@ -13,11 +13,8 @@ SAMPLES_B = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "
 
 async def wait_for_rows(app, pilot, count: int) -> DataTable:  # type: ignore[no-untyped-def]
     table = app.screen.query_one("#runs-table", DataTable)
-    for _ in range(100):
-        await pilot.pause(0.05)
-        if table.row_count == count:
-            return table
-    raise AssertionError(f"{table.row_count} rows, not {count}")
+    await wait_until(pilot, lambda: table.row_count == count, f"{count} rows in the runs table")
+    return table
 
 
 async def test_runs_are_listed_newest_first_with_their_figures(make_app, tmp_path):
@@ -41,11 +38,7 @@ async def test_space_overlays_curves_and_puts_samples_side_by_side(make_app, tmp
         await wait_for_rows(app, pilot, 2)
         await pilot.press("space", "down", "space")
         chart = app.screen.query_one(LossChart)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if len(chart.series) == 2:
-                break
-        assert len(chart.series) == 2
+        await wait_until(pilot, lambda: len(chart.series) == 2, "two curves on the chart")
         samples = await wait_for_text(app, pilot, "#samples", "Four.")
         assert "4, of course [b]bold?[/b]" in samples  # a model's output is shown as it is, never as markup
         assert "Qwen/Qwen3-8B-Base" in samples

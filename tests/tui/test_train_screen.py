@@ -14,7 +14,7 @@ from ftui.screens.train import FormError, read_form
 from ftui.widgets.log_view import LogView
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.run_view import Progress, RunView, clock, eta_seconds
-from tests.tui.conftest import SAMPLE, text_of, wait_for_text, write_run
+from tests.tui.conftest import SAMPLE, text_of, wait_for_text, wait_until, workers_done, write_run
 
 
 def planned() -> Plan:
@@ -76,16 +76,16 @@ async def test_edits_change_the_plan_and_the_estimate(make_app):
         first = await wait_for_text(app, pilot, "#estimate", "GiB at its peak")
         assert "RTX 4090" in first and "Time" in first
         app.screen.query_one("#field-batch", Input).value = "8"
-        await pilot.pause()
-        assert app.plan.settings.batch == 8
+        await wait_until(pilot, lambda: app.plan.settings.batch == 8, "the batch in the plan")
         app.screen.query_one("#method").focus()
         await pilot.press("right")
-        assert app.plan.settings.method == "lora"
-        second = await wait_for_text(app, pilot, "#estimate", "GiB at its peak")
-        assert second != first
+        await wait_until(pilot, lambda: app.plan.settings.method == "lora", "LoRA in the plan")
+        await wait_until(
+            pilot, lambda: "GiB at its peak" in (t := text_of(app.screen.query_one("#estimate"))) and t != first,
+            "a new estimate",
+        )
         app.screen.query_one("#field-rank", Input).value = ""
-        await pilot.pause()
-        assert "LoRA rank is empty" in text_of(app.screen.query_one("#form-status"))
+        await wait_for_text(app, pilot, "#form-status", "LoRA rank is empty")
 
 
 async def test_v_shows_the_script_for_these_settings(make_app):
@@ -93,8 +93,7 @@ async def test_v_shows_the_script_for_these_settings(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.set_focus(None)
         await pilot.press("v")
-        await pilot.pause()
-        script = text_of(app.screen.query_one("#script"))
+        script = await wait_for_text(app, pilot, "#script", "FastLanguageModel")
         assert "unsloth/Qwen3-8B" in script and "FastLanguageModel" in script
         await pilot.press("escape")
         assert app.current_step == "train"
@@ -105,8 +104,7 @@ async def test_start_without_a_model_says_what_to_do(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.set_focus(None)
         await pilot.press("s")
-        status = text_of(app.screen.query_one("#form-status"))
-        assert "no model or no dataset" in status
+        await wait_for_text(app, pilot, "#form-status", "no model or no dataset")
         assert not list((app.runs_dir).glob("*"))
 
 
@@ -124,10 +122,7 @@ async def test_the_run_view_draws_a_finished_run(make_app, tmp_path):
         chart = app.screen.query_one(LossChart)
         assert len(chart.series["train"].steps) == 30 and len(chart.series["eval"].steps) == 3
         log = view.query_one(LogView)
-        for _ in range(40):  # the log reaches the screen on its own 0.1 s timer
-            if log.line_count:
-                break
-            await pilot.pause(0.05)
+        await wait_until(pilot, lambda: log.line_count > 0, "the log on screen")  # on its own 0.1 s timer
         assert log.lines[-1] == "step 30/30"
         active = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
         assert active["stop"] is False and active["resume"] is False and active["edit"] is True
@@ -142,11 +137,7 @@ async def test_attaching_to_a_long_log_reads_only_its_tail(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.attach(RunDirectory(path))
         log = app.screen.query_one(LogView)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if log.line_count and log.lines[-1] == lines[-1]:
-                break
-        assert log.lines[-1] == lines[-1]
+        await wait_until(pilot, lambda: log.line_count > 0 and log.lines[-1] == lines[-1], "the log's last line")
         assert log.lines_received < 10_000  # the tail only, not 300,000 lines
         assert log.line_count <= 2000
 
@@ -178,7 +169,8 @@ async def live_run_on_the_train_step(make_app, tmp_path, run_id: str):  # type: 
 async def test_k_twice_kills_the_live_run(make_app, tmp_path):
     async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-live") as (app, pilot, process):
         await pilot.press("k")
-        await pilot.pause(0.2)
+        await workers_done(app)  # had the first k started a kill, it would be done now
+        await pilot.pause()
         assert process.poll() is None  # the first k only asks for confirmation
         await pilot.press("k")
         await wait_for_text(app, pilot, "#run-head", "failed")

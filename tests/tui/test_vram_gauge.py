@@ -1,6 +1,5 @@
 """The VRAM gauge in a real Textual app (Pilot), reading a stand-in NVML or this machine's real one."""
 
-import asyncio
 from dataclasses import dataclass
 
 import pynvml
@@ -14,6 +13,7 @@ from ftui.core.plan import GpuChoice
 from ftui.widgets.vram_gauge import VramGauge, fit_on, sparkline
 from tests.fakes.gauge_app import GaugeApp
 from tests.fakes.nvml import FakeNvml, h200, t4
+from tests.tui.conftest import wait_until
 
 
 @dataclass(frozen=True)
@@ -27,13 +27,9 @@ CARDS = [Card("NVIDIA T4", 16, False), Card("NVIDIA L4", 24, True), Card("NVIDIA
          Card("NVIDIA H100 80GB", 80, True), Card("NVIDIA H200", 141, True)]
 
 
-async def until(pilot, condition, timeout: float = 5.0) -> None:
+async def until(pilot, condition) -> None:
     """Let the app run until `condition()` holds (no fixed sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for the gauge"
-        await pilot.pause(0.02)
+    await wait_until(pilot, condition, "the gauge's state")
 
 
 def shown(gauge: VramGauge) -> str:
