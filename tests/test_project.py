@@ -1,0 +1,25 @@
+"""The project's own rules, checked on every run of the suite (and so by CI): the installed environment
+is the lock's, and the lock agrees with pyproject.toml."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# .ci/refresh-lock runs the suite on new locks before they replace requirements/*.lock.
+LOCKS = Path(os.environ.get("FTUI_LOCK_DIR", ROOT / "requirements"))
+
+
+def run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_the_locks_agree_with_pyproject_and_this_environment():
+    result = run(sys.executable, ".ci/check_lock.py", f"{LOCKS / 'test.lock'}:train,test", f"{LOCKS / 'app.lock'}:train")
+    assert result.returncode == 0, result.stderr
+
+
+def test_installed_packages_are_consistent():
+    result = run(sys.executable, "-m", "pip", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
