@@ -44,8 +44,13 @@ def read_lock(path: Path) -> list[Entry]:
         head = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*(.*?))?\s*\\?$", line)
         if head:
             marker = head.group(3)
-            entries.append(Entry(canonicalize_name(head.group(1)), Version(head.group(2)),
-                                 Marker(marker) if marker else None))
+            entries.append(
+                Entry(
+                    canonicalize_name(head.group(1)),
+                    Version(head.group(2)),
+                    Marker(marker) if marker else None,
+                )
+            )
             in_via = False
             continue
         text = line.strip()
@@ -84,7 +89,9 @@ def check(lock: Path, extras: list[str]) -> list[str]:
     for name, req in wanted.items():
         if name == "torch":
             if torch_version() not in req.specifier:
-                problems.append(f"requirements/constraints.txt pins torch {torch_version()}, outside pyproject's {req}")
+                problems.append(
+                    f"requirements/constraints.txt pins torch {torch_version()}, outside pyproject's {req}"
+                )
             continue
         if name not in by_name:
             problems.append(f"{lock.name}: {req} is in pyproject.toml but not in the lock")
@@ -104,7 +111,9 @@ def check(lock: Path, extras: list[str]) -> list[str]:
     for entry in entries:
         if entry.name not in reachable:
             why = ", ".join(sorted(entry.via)) or "nothing"
-            problems.append(f"{lock.name}: {entry.name}=={entry.version} is not needed by pyproject.toml (via {why})")
+            problems.append(
+                f"{lock.name}: {entry.name}=={entry.version} is not needed by pyproject.toml (via {why})"
+            )
 
     # This environment holds exactly what the lock pins for it.
     for entry in entries:
@@ -116,7 +125,9 @@ def check(lock: Path, extras: list[str]) -> list[str]:
             problems.append(f"{lock.name}: {entry.name}=={entry.version} is locked but not installed")
             continue
         if installed != entry.version:
-            problems.append(f"{lock.name}: {entry.name} {installed} is installed where the lock pins {entry.version}")
+            problems.append(
+                f"{lock.name}: {entry.name} {installed} is installed where the lock pins {entry.version}"
+            )
     return problems
 
 
@@ -125,10 +136,14 @@ def main(argv: list[str]) -> int:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = set(re.findall(r"pip install torch==(\S+)", readme))
     if shown != {str(torch_version())}:
-        problems.append(f"README.md installs torch {sorted(shown)}, requirements/constraints.txt pins {torch_version()}")
+        problems.append(
+            f"README.md installs torch {sorted(shown)}, requirements/constraints.txt pins {torch_version()}"
+        )
     installed_torch = Version(metadata.version("torch"))
     if installed_torch.public != str(torch_version()):
-        problems.append(f"torch {installed_torch} is installed where requirements/constraints.txt pins {torch_version()}")
+        problems.append(
+            f"torch {installed_torch} is installed where requirements/constraints.txt pins {torch_version()}"
+        )
     for pair in argv:  # a smaller lock installed into this environment too must agree with it
         path, _, extras = pair.partition(":")
         problems += check(Path(path), [e for e in extras.split(",") if e])

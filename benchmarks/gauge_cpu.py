@@ -54,8 +54,10 @@ def anchor(source: str, gpus: int) -> None:
             rates = nvml.nvmlDeviceGetUtilizationRates(handle)
             temperature = nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU)
             power = nvml.nvmlDeviceGetPowerUsage(handle)
-            lines.append(f"GPU {i} {name}  {memory.used / GIB:6.1f} / {memory.total / GIB:6.1f} GiB  "
-                         f"{rates.gpu:3d}%  {temperature}C  {power / 1000:.0f} W")
+            lines.append(
+                f"GPU {i} {name}  {memory.used / GIB:6.1f} / {memory.total / GIB:6.1f} GiB  "
+                f"{rates.gpu:3d}%  {temperature}C  {power / 1000:.0f} W"
+            )
         sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines))
         sys.stdout.flush()
         tick += 1.0
@@ -76,8 +78,9 @@ class TmuxTerminal:
         self.pid = int(self._tmux("list-panes", "-t", name, "-F", "#{pane_pid}").split()[0])
 
     def _tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", *args], check=True,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "-L", SOCKET, "-f", "/dev/null", *args], check=True, capture_output=True, text=True
+        ).stdout
 
     def screen(self) -> str:
         try:
@@ -104,8 +107,9 @@ class PtyTerminal:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         full_env = {**os.environ, "TERM": os.environ.get("TERM") or "xterm-256color", **env}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdin=slave, stdout=slave,
-                                        stderr=slave, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=full_env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
         os.close(slave)
         self.pid = self.process.pid
         self._master = master
@@ -155,23 +159,35 @@ def measure(source: str, seconds: float, gpus: int, terminal: str) -> dict:
         "anchor": [python, str(Path(__file__).resolve()), "anchor", "--source", source, "--gpus", str(gpus)],
         "bare": [*app, "--bare"],
     }
-    ready = {"gauge": ("GPU 0", "No GPU to watch"), "anchor": ("GPU 0",), "bare": ("hardware",),
-             "ftui": ("GPU 0", "No GPU to watch")}
+    ready = {
+        "gauge": ("GPU 0", "No GPU to watch"),
+        "anchor": ("GPU 0",),
+        "bare": ("hardware",),
+        "ftui": ("GPU 0", "No GPU to watch"),
+    }
     screen = ROOT / "ftui" / "screens" / "hardware.py"
     if screen.exists() and "VramGauge" in screen.read_text():
         # The app itself on its hardware screen (the gauge, RAM/CPU/disk), reading the same NVML source.
         nvml = f"FakeNvml([h200(i) for i in range({gpus})], moving=True)" if source == "fake" else "None"
-        commands["ftui"] = [python, "-c", "from ftui.app import FtuiApp; from tests.fakes.nvml import FakeNvml, h200; "
-                            f"FtuiApp(start='hardware', nvml={nvml}).run(mouse=False)"]
+        commands["ftui"] = [
+            python,
+            "-c",
+            "from ftui.app import FtuiApp; from tests.fakes.nvml import FakeNvml, h200; "
+            f"FtuiApp(start='hardware', nvml={nvml}).run(mouse=False)",
+        ]
     terminals = {name: Terminal(name, command, env) for name, command in commands.items()}
     try:
         deadline = time.monotonic() + 60
         for name, term in terminals.items():
             while not any(word in term.screen() for word in ready[name]):
-                alive = psutil.pid_exists(term.pid) and psutil.Process(term.pid).status() != psutil.STATUS_ZOMBIE
+                alive = (
+                    psutil.pid_exists(term.pid) and psutil.Process(term.pid).status() != psutil.STATUS_ZOMBIE
+                )
                 if time.monotonic() > deadline or not alive:
-                    raise SystemExit(f"{name} did not draw ({'timed out' if alive else 'it exited'}); "
-                                     f"its screen:\n{term.screen()[-2000:]}")
+                    raise SystemExit(
+                        f"{name} did not draw ({'timed out' if alive else 'it exited'}); "
+                        f"its screen:\n{term.screen()[-2000:]}"
+                    )
                 time.sleep(0.2)
         time.sleep(3)  # past start-up: imports and the first layout are not the steady state
         processes = {name: psutil.Process(term.pid) for name, term in terminals.items()}
@@ -189,8 +205,11 @@ def measure(source: str, seconds: float, gpus: int, terminal: str) -> dict:
     results = {}
     for name in terminals:
         cpu = (end[name].user - start[name].user) + (end[name].system - start[name].system)
-        results[name] = {"cpu_seconds": round(cpu, 3), "percent_of_one_core": round(100 * cpu / elapsed, 3),
-                         "rss_mib": round(rss[name] / 2**20, 1)}
+        results[name] = {
+            "cpu_seconds": round(cpu, 3),
+            "percent_of_one_core": round(100 * cpu / elapsed, 3),
+            "rss_mib": round(rss[name] / 2**20, 1),
+        }
     gauge, anchor_, bare = (results[n]["percent_of_one_core"] for n in ("gauge", "anchor", "bare"))
     return {
         "source": source,
@@ -200,8 +219,11 @@ def measure(source: str, seconds: float, gpus: int, terminal: str) -> dict:
         "date": time.strftime("%Y-%m-%d"),
         "results": results,
         "gauge_over_anchor": round(gauge / anchor_, 2) if anchor_ else None,
-        "ftui_over_anchor": (round(results["ftui"]["percent_of_one_core"] / anchor_, 2)
-                             if "ftui" in results and anchor_ else None),
+        "ftui_over_anchor": (
+            round(results["ftui"]["percent_of_one_core"] / anchor_, 2)
+            if "ftui" in results and anchor_
+            else None
+        ),
         "gauge_minus_bare_percent": round(gauge - bare, 3),
         "budget_percent": 2.0,
         "within_budget": gauge <= 2.0,
@@ -211,7 +233,9 @@ def measure(source: str, seconds: float, gpus: int, terminal: str) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("mode", nargs="?", choices=["measure", "anchor"], default="measure")
     parser.add_argument("--source", choices=["fake", "real"], default="fake")
     parser.add_argument("--seconds", type=float, default=60.0)

@@ -58,7 +58,9 @@ def make_file(path: Path, size_mb: int, fmt: str, problems: bool) -> None:
             turns = [{"role": "assistant", "content": answer}]
             tail = json.dumps(turns)[1:]  # after the first user turn's content
             pool.append((instruction, b'"}, ' + tail.encode() + b"}"))
-    head = b'{"instruction": "Task ' if fmt == "alpaca" else b'{"messages": [{"role": "user", "content": "Task '
+    head = (
+        b'{"instruction": "Task ' if fmt == "alpaca" else b'{"messages": [{"role": "user", "content": "Task '
+    )
     target = size_mb * 1024 * 1024
     written = 0
     number = 0
@@ -107,8 +109,14 @@ def measure(command: list[str], repeat: int) -> dict:
         output = process.stdout.read() if process.stdout else ""
         if process.returncode != 0:
             errors = process.stderr.read().strip().splitlines() if process.stderr else []
-            telling = [line for line in errors if "row" in line.lower() and "error" in line.lower()] or errors[-1:]
-            return {"seconds": elapsed, "peak_rss_mb": round(peak, 1), "failed": (telling[0] if telling else "")[:300]}
+            telling = [
+                line for line in errors if "row" in line.lower() and "error" in line.lower()
+            ] or errors[-1:]
+            return {
+                "seconds": elapsed,
+                "peak_rss_mb": round(peak, 1),
+                "failed": (telling[0] if telling else "")[:300],
+            }
         try:  # the Python contenders report their own in-process time and result on the last line
             reported = json.loads(output.strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -158,11 +166,15 @@ print(json.dumps({"in_process_seconds": time.perf_counter() - started, "import_s
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--format", choices=("alpaca", "messages"), default="alpaca")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--skip-datasets", action="store_true", help="leave out the datasets.load_dataset peer (slow)")
+    parser.add_argument(
+        "--skip-datasets", action="store_true", help="leave out the datasets.load_dataset peer (slow)"
+    )
     args = parser.parse_args()
 
     BENCH.mkdir(exist_ok=True)
@@ -191,7 +203,10 @@ def main() -> int:
     run("ftui inspect (full validation)", [python, "-c", VALIDATE, str(clean)], args.repeat, clean)
     run("ftui inspect, file with problems", [python, "-c", VALIDATE, str(dirty)], args.repeat, dirty)
     if not args.skip_datasets:
-        for name, path in (('datasets.load_dataset("json")', clean), ('datasets.load_dataset("json"), file with problems', dirty)):
+        for name, path in (
+            ('datasets.load_dataset("json")', clean),
+            ('datasets.load_dataset("json"), file with problems', dirty),
+        ):
             cache = Path(tempfile.mkdtemp(prefix="hf-datasets-", dir=BENCH))
             try:
                 run(name, [python, "-c", DATASETS, str(path), str(cache)], 1, path)
@@ -219,13 +234,21 @@ def main() -> int:
     out.write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print()
-    print("| contender | whole process (s) | MB/s | vs `wc -l` | operation alone (s) | MB/s | vs `wc -l` | peak RSS (MB) |")
+    print(
+        "| contender | whole process (s) | MB/s | vs `wc -l` | operation alone (s) | MB/s | vs `wc -l` | peak RSS (MB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, result in results.items():
         alone = result.get("in_process_seconds")
-        inner = f"{alone:.2f} | {result['in_process_mb_per_s']:,.0f} | {result['in_process_vs_wc']:.2f}x" if alone else "| |"
+        inner = (
+            f"{alone:.2f} | {result['in_process_mb_per_s']:,.0f} | {result['in_process_vs_wc']:.2f}x"
+            if alone
+            else "| |"
+        )
         note = f" (failed: {result['failed']})" if "failed" in result else ""
-        print(f"| {name}{note} | {result['seconds']:.2f} | {result['mb_per_s']:,.0f} | {result['throughput_vs_wc']:.2f}x | {inner} | {result['peak_rss_mb']:.0f} |")
+        print(
+            f"| {name}{note} | {result['seconds']:.2f} | {result['mb_per_s']:,.0f} | {result['throughput_vs_wc']:.2f}x | {inner} | {result['peak_rss_mb']:.0f} |"
+        )
     return 0
 
 

@@ -16,10 +16,23 @@ def run(*command: str) -> subprocess.CompletedProcess:
 
 
 def test_the_locks_agree_with_pyproject_and_this_environment():
-    result = run(sys.executable, ".ci/check_lock.py", f"{LOCKS / 'test.lock'}:train,test", f"{LOCKS / 'app.lock'}:train")
+    result = run(
+        sys.executable,
+        ".ci/check_lock.py",
+        f"{LOCKS / 'test.lock'}:train,test",
+        f"{LOCKS / 'app.lock'}:train",
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_installed_packages_are_consistent():
     result = run(sys.executable, "-m", "pip", "check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_code_is_formatted_and_lint_clean():
+    paths = ("ftui", "tests", "benchmarks", ".ci")
+    formatted = run(sys.executable, "-m", "ruff", "format", "--check", *paths)
+    assert formatted.returncode == 0, f"run `ruff format {' '.join(paths)}`:\n{formatted.stdout}"
+    linted = run(sys.executable, "-m", "ruff", "check", *paths)
+    assert linted.returncode == 0, linted.stdout

@@ -89,8 +89,10 @@ def matmul_tflops(n: int = 8192, repeats: int = 10) -> float | None:
 
 
 def write_data(path: Path, rows: int, words: int) -> Path:
-    vocabulary = ("the a of to in is what how name capital color number big small red green blue cat dog bird "
-                  "fish tree river city one two three four five six seven eight nine ten plus minus equals").split()
+    vocabulary = (
+        "the a of to in is what how name capital color number big small red green blue cat dog bird "
+        "fish tree river city one two three four five six seven eight nine ten plus minus equals"
+    ).split()
     rng = random.Random(0)
     with open(path, "w") as handle:
         for _ in range(rows):
@@ -107,16 +109,25 @@ def rate(records: list[dict], seq_tokens: int) -> dict:
     first, last = steady[0], steady[-1]
     tokens = last["num_tokens"] - first["num_tokens"]
     seconds = last["time"] - first["time"]
-    return {"tokens_per_second": round(tokens / seconds, 1), "steps_measured": last["step"] - first["step"],
-            "tokens_per_step": round(tokens / (last["step"] - first["step"])), "seconds_per_step": round(
-                seconds / (last["step"] - first["step"]), 4), "filled": tokens / (last["step"] - first["step"]) == seq_tokens}
+    return {
+        "tokens_per_second": round(tokens / seconds, 1),
+        "steps_measured": last["step"] - first["step"],
+        "tokens_per_step": round(tokens / (last["step"] - first["step"])),
+        "seconds_per_step": round(seconds / (last["step"] - first["step"]), 4),
+        "filled": tokens / (last["step"] - first["step"]) == seq_tokens,
+    }
 
 
 def flops_per_token(dims: dict, seq: int) -> float:
     """Model FLOPs per trained token, the PaLM convention: 6 x (parameters that multiply, i.e. all but the
     input embedding) + 12 x layers x hidden x sequence for attention. A QLoRA step skips the frozen
     weights' gradients, so this is the full fine-tuning count: the usual way MFU is quoted."""
-    h, i, layers, v = dims["hidden_size"], dims["intermediate_size"], dims["num_hidden_layers"], dims["vocab_size"]
+    h, i, layers, v = (
+        dims["hidden_size"],
+        dims["intermediate_size"],
+        dims["num_hidden_layers"],
+        dims["vocab_size"],
+    )
     kv = dims["num_key_value_heads"] * h // dims["num_attention_heads"]
     per_layer = h * h * 2 + h * kv * 2 + 3 * h * i
     matmul_params = layers * per_layer + v * h  # plus the LM head
@@ -154,15 +165,44 @@ def _wait_for_idle(sampler_cls, timeout: float = 60) -> None:
 def run_ftui(args: argparse.Namespace, model: Path, data: Path, sampler_cls) -> dict:
     runs = args.work / "runs"
     shutil.rmtree(runs, ignore_errors=True)
-    command = [sys.executable, "-m", "ftui", "train", "--model", str(model), "--data", str(data), "--method", "qlora",
-               "--rank", "16", "--alpha", "16", "--batch", "2", "--grad-accum", "1", "--seq", str(args.seq),
-               "--max-steps", str(args.steps), "--save-steps", "100000", "--template", "chatml",
-               "--runs-dir", str(runs), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "ftui",
+        "train",
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--method",
+        "qlora",
+        "--rank",
+        "16",
+        "--alpha",
+        "16",
+        "--batch",
+        "2",
+        "--grad-accum",
+        "1",
+        "--seq",
+        str(args.seq),
+        "--max-steps",
+        str(args.steps),
+        "--save-steps",
+        "100000",
+        "--template",
+        "chatml",
+        "--runs-dir",
+        str(runs),
+        "--json",
+    ]
     if args.optim:
         command += ["--optimizer", args.optim]
     started = time.time()
     with sampler_cls() as sampler:
-        result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        result = subprocess.run(
+            command, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
     if result.returncode != 0:
         print(result.stderr[-4000:], flush=True)
         raise SystemExit(f"ftui train failed ({result.returncode})")
@@ -175,16 +215,34 @@ def run_ftui(args: argparse.Namespace, model: Path, data: Path, sampler_cls) -> 
     shutil.copy(run_dir / "metrics.jsonl", args.out / f"ftui_metrics{suffix}.jsonl")
     shutil.copy(run_dir / "train.log", args.out / f"ftui_train{suffix}.log")
     first_logged = train[0]["time"] if train else started
-    return {"stack": "ftui (Unsloth)", "nvml_baseline_gib": round(sampler.baseline, 3), "wall_s": round(time.time() - started, 1), **rate(train, 2 * args.seq),
-            "peak_gib_training": sampler.peak(since=first_logged), "peak_gib_process": sampler.peak(),
-            "torch_peak_gib_reported": train[-1].get("gpu_peak_gib") if train else None,
-            "final_loss": train[-1].get("loss") if train else None}
+    return {
+        "stack": "ftui (Unsloth)",
+        "nvml_baseline_gib": round(sampler.baseline, 3),
+        "wall_s": round(time.time() - started, 1),
+        **rate(train, 2 * args.seq),
+        "peak_gib_training": sampler.peak(since=first_logged),
+        "peak_gib_process": sampler.peak(),
+        "torch_peak_gib_reported": train[-1].get("gpu_peak_gib") if train else None,
+        "final_loss": train[-1].get("loss") if train else None,
+    }
 
 
 def run_plain(args: argparse.Namespace, model: Path, data: Path, sampler_cls) -> dict:
     metrics = args.out / "plain_metrics.jsonl"
-    command = [sys.executable, str(ROOT / "benchmarks/training/plain_peft.py"), "--model", str(model), "--data",
-               str(data), "--steps", str(args.steps), "--seq", str(args.seq), "--metrics", str(metrics)]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks/training/plain_peft.py"),
+        "--model",
+        str(model),
+        "--data",
+        str(data),
+        "--steps",
+        str(args.steps),
+        "--seq",
+        str(args.seq),
+        "--metrics",
+        str(metrics),
+    ]
     if args.optim:
         command += ["--optim", args.optim]
     if args.no_4bit_peer:
@@ -198,10 +256,16 @@ def run_plain(args: argparse.Namespace, model: Path, data: Path, sampler_cls) ->
         raise SystemExit(f"plain peft failed ({result.returncode})")
     records = [json.loads(line) for line in metrics.read_text().splitlines() if line]
     first_logged = records[0]["time"] if records else started
-    return {"stack": "transformers + peft + trl", "nvml_baseline_gib": round(sampler.baseline, 3), "wall_s": round(time.time() - started, 1),
-            **rate(records, 2 * args.seq), "peak_gib_training": sampler.peak(since=first_logged),
-            "peak_gib_process": sampler.peak(), "torch_peak_gib_reported": records[-1].get("torch_peak_gib"),
-            "final_loss": records[-1].get("loss") if records else None}
+    return {
+        "stack": "transformers + peft + trl",
+        "nvml_baseline_gib": round(sampler.baseline, 3),
+        "wall_s": round(time.time() - started, 1),
+        **rate(records, 2 * args.seq),
+        "peak_gib_training": sampler.peak(since=first_logged),
+        "peak_gib_process": sampler.peak(),
+        "torch_peak_gib_reported": records[-1].get("torch_peak_gib"),
+        "final_loss": records[-1].get("loss") if records else None,
+    }
 
 
 class _NoSampler:
@@ -229,17 +293,27 @@ def main() -> None:
     parser.add_argument("--optim", default=None, help="override the optimizer (CPU rehearsal: adamw_torch)")
     parser.add_argument("--no-4bit-peer", action="store_true", help="CPU rehearsal: the peer in 16 bit")
     parser.add_argument("--skip-plain", action="store_true")
-    parser.add_argument("--order", default="ftui,plain",
-                        help="the runs, in order; e.g. ftui,plain,ftui measures ftui twice around the peer, so that a "
-                             "drift between runs shows instead of hiding in one ratio")
+    parser.add_argument(
+        "--order",
+        default="ftui,plain",
+        help="the runs, in order; e.g. ftui,plain,ftui measures ftui twice around the peer, so that a "
+        "drift between runs shows instead of hiding in one ratio",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.work is None:
         shm = shutil.disk_usage("/dev/shm").free / GIB if os.path.isdir("/dev/shm") else 0
         args.work = Path("/dev/shm/ftui-bench" if shm > 40 else "/tmp/ftui-bench")
     args.work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"dims": args.dims, "seq": args.seq, "micro_batch": 2, "rank": 16, "steps": args.steps,
-                     "warmup_steps_excluded": WARMUP, "work": str(args.work)}
+    results: dict = {
+        "dims": args.dims,
+        "seq": args.seq,
+        "micro_batch": 2,
+        "rank": 16,
+        "steps": args.steps,
+        "warmup_steps_excluded": WARMUP,
+        "work": str(args.work),
+    }
 
     def save() -> None:
         (args.out / "results.json").write_text(json.dumps(results, indent=2))
@@ -247,7 +321,9 @@ def main() -> None:
     try:
         import torch
 
-        results["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU rehearsal)"
+        results["gpu"] = (
+            torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU rehearsal)"
+        )
         results["torch"] = torch.__version__
         results["bf16_matmul_tflops"] = matmul_tflops()
         print(f"bf16 matmul: {results['bf16_matmul_tflops']} TFLOP/s on {results['gpu']}", flush=True)
@@ -257,7 +333,9 @@ def main() -> None:
         started = time.time()
         from benchmarks.training.make_model import DIMS, build
 
-        model = build(args.work / f"model-{args.dims}", args.dims, "cuda" if sampler_cls is NvmlSampler else "cpu")
+        model = build(
+            args.work / f"model-{args.dims}", args.dims, "cuda" if sampler_cls is NvmlSampler else "cpu"
+        )
         results["model_build_s"] = round(time.time() - started, 1)
         data = write_data(args.work / "data.jsonl", rows=2 * args.steps + 8, words=int(args.seq * 1.3))
         flops = flops_per_token(DIMS[args.dims], args.seq)
@@ -271,7 +349,9 @@ def main() -> None:
             _wait_for_idle(sampler_cls)
             result = runners[name](args, model, data, sampler_cls)
             if result.get("tokens_per_second") and results.get("bf16_matmul_tflops"):
-                result["mfu"] = round(result["tokens_per_second"] * flops / (results["bf16_matmul_tflops"] * 1e12), 4)
+                result["mfu"] = round(
+                    result["tokens_per_second"] * flops / (results["bf16_matmul_tflops"] * 1e12), 4
+                )
             attempts.setdefault(name, []).append(result)
             results[name] = result if len(attempts[name]) == 1 else attempts[name]
             print(json.dumps(result), flush=True)
@@ -281,15 +361,26 @@ def main() -> None:
             # Every ftui run against every plain run: the ratio's spread across runs, not one draw.
             mean = lambda runs, key: sum(r[key] for r in runs) / len(runs)  # noqa: E731
             ratios = [f["tokens_per_second"] / p["tokens_per_second"] for f in ftui_runs for p in plain_runs]
-            results["speedup"] = round(mean(ftui_runs, "tokens_per_second") / mean(plain_runs, "tokens_per_second"), 3)
+            results["speedup"] = round(
+                mean(ftui_runs, "tokens_per_second") / mean(plain_runs, "tokens_per_second"), 3
+            )
             results["speedup_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
             if all(r.get("peak_gib_training") for r in ftui_runs + plain_runs):
-                results["memory_ratio"] = round(max(r["peak_gib_training"] for r in ftui_runs)
-                                                / min(r["peak_gib_training"] for r in plain_runs), 3)
-                results["memory_ratio_process"] = round(max(r["peak_gib_process"] for r in ftui_runs)
-                                                        / min(r["peak_gib_process"] for r in plain_runs), 3)
-            print(f"speedup {results['speedup']}x (range {results['speedup_range']}), "
-                  f"memory {results.get('memory_ratio')}x", flush=True)
+                results["memory_ratio"] = round(
+                    max(r["peak_gib_training"] for r in ftui_runs)
+                    / min(r["peak_gib_training"] for r in plain_runs),
+                    3,
+                )
+                results["memory_ratio_process"] = round(
+                    max(r["peak_gib_process"] for r in ftui_runs)
+                    / min(r["peak_gib_process"] for r in plain_runs),
+                    3,
+                )
+            print(
+                f"speedup {results['speedup']}x (range {results['speedup_range']}), "
+                f"memory {results.get('memory_ratio')}x",
+                flush=True,
+            )
         save()
     finally:
         save()

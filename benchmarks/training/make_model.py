@@ -17,12 +17,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 DIMS = {
     # meta-llama/Llama-3.1-8B config.json (rope scaling left out: it changes no cost)
-    "llama-3.1-8b": dict(vocab_size=128256, hidden_size=4096, intermediate_size=14336, num_hidden_layers=32,
-                         num_attention_heads=32, num_key_value_heads=8, max_position_embeddings=8192,
-                         rope_theta=500000.0, rms_norm_eps=1e-5),
+    "llama-3.1-8b": dict(
+        vocab_size=128256,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        max_position_embeddings=8192,
+        rope_theta=500000.0,
+        rms_norm_eps=1e-5,
+    ),
     # For rehearsing the benchmark on a CPU.
-    "tiny": dict(vocab_size=2048, hidden_size=128, intermediate_size=256, num_hidden_layers=2,
-                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096),
+    "tiny": dict(
+        vocab_size=2048,
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+    ),
 }
 
 
@@ -39,8 +54,13 @@ def build(out: Path, dims: str, device: str) -> Path:
 
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer(out)
-    config = LlamaConfig(**DIMS[dims], bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)
+    config = LlamaConfig(
+        **DIMS[dims],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
     started = time.monotonic()
     torch.manual_seed(0)
     dtype = torch.bfloat16
@@ -48,7 +68,10 @@ def build(out: Path, dims: str, device: str) -> Path:
         model = LlamaForCausalLM._from_config(config, dtype=dtype)
     model.save_pretrained(out, max_shard_size="5GB")
     params = sum(p.numel() for p in model.parameters())
-    print(f"built {dims} ({params / 1e9:.2f} B parameters) in {out} in {time.monotonic() - started:.0f} s", flush=True)
+    print(
+        f"built {dims} ({params / 1e9:.2f} B parameters) in {out} in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
     del model
     if device == "cuda":
         torch.cuda.empty_cache()

@@ -39,40 +39,80 @@ def main() -> None:
 
     assert "unsloth" not in sys.modules
     cuda = torch.cuda.is_available()
-    quant = None if args.no_4bit else BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16)
+    quant = (
+        None
+        if args.no_4bit
+        else BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    )
     model = AutoModelForCausalLM.from_pretrained(
-        args.model, quantization_config=quant, dtype=torch.bfloat16, attn_implementation="sdpa",
-        device_map={"": 0} if cuda else None)
+        args.model,
+        quantization_config=quant,
+        dtype=torch.bfloat16,
+        attn_implementation="sdpa",
+        device_map={"": 0} if cuda else None,
+    )
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     if quant is not None:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True,
-                                                gradient_checkpointing_kwargs={"use_reentrant": False})
-    model = get_peft_model(model, LoraConfig(
-        r=args.rank, lora_alpha=args.rank, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
-        target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            r=args.rank,
+            lora_alpha=args.rank,
+            lora_dropout=0.0,
+            bias="none",
+            task_type="CAUSAL_LM",
+            target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        ),
+    )
 
     out = open(args.metrics, "w")
 
     class Metrics(TrainerCallback):
         def on_log(self, a, state, control, logs=None, **kw):  # same fields as ftui's metrics.jsonl
             if logs and "loss" in logs:
-                record = {"time": time.time(), "step": state.global_step, "loss": logs["loss"],
-                          "num_tokens": logs.get("num_tokens"),
-                          "torch_peak_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None}
+                record = {
+                    "time": time.time(),
+                    "step": state.global_step,
+                    "loss": logs["loss"],
+                    "num_tokens": logs.get("num_tokens"),
+                    "torch_peak_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None,
+                }
                 out.write(json.dumps(record) + "\n")
                 out.flush()
 
     dataset = load_dataset("json", data_files=args.data, split="train")
     trainer = SFTTrainer(
-        model=model, processing_class=tokenizer, train_dataset=dataset, callbacks=[Metrics()],
+        model=model,
+        processing_class=tokenizer,
+        train_dataset=dataset,
+        callbacks=[Metrics()],
         args=SFTConfig(
-            output_dir="/tmp/plain-peft-checkpoints", dataset_text_field="text",
-            max_length=args.seq, per_device_train_batch_size=args.batch, gradient_accumulation_steps=1,
-            max_steps=args.steps, learning_rate=2e-4, warmup_steps=5, weight_decay=0.01, lr_scheduler_type="linear",
-            optim=args.optim, seed=3407, logging_steps=1, save_strategy="no", report_to="none",
-            bf16=cuda, gradient_checkpointing=True, gradient_checkpointing_kwargs={"use_reentrant": False},
+            output_dir="/tmp/plain-peft-checkpoints",
+            dataset_text_field="text",
+            max_length=args.seq,
+            per_device_train_batch_size=args.batch,
+            gradient_accumulation_steps=1,
+            max_steps=args.steps,
+            learning_rate=2e-4,
+            warmup_steps=5,
+            weight_decay=0.01,
+            lr_scheduler_type="linear",
+            optim=args.optim,
+            seed=3407,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            bf16=cuda,
+            gradient_checkpointing=True,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
         ),
     )
     trainer.train()

@@ -51,7 +51,9 @@ def final_line(summary: dict[str, Any]) -> str:
     return f"{summary['run_id']}: {state} at {step}{loss}."
 
 
-def follow_and_report(args: argparse.Namespace, run: Any, process: Any = None, *, from_now: bool = False) -> int:
+def follow_and_report(
+    args: argparse.Namespace, run: Any, process: Any = None, *, from_now: bool = False
+) -> int:
     """Print progress until the run ends; return the exit code for its final state. `from_now` skips what
     the run logged before (a resumed or re-attached run), showing its latest step only."""
     from ftui.commands._output import emit
@@ -93,12 +95,18 @@ def follow_and_report(args: argparse.Namespace, run: Any, process: Any = None, *
         if pending is not None:
             print(progress_line(pending, None), file=out, flush=True)
     except KeyboardInterrupt:
-        print(f"\nDetached from {run.run_id}; it goes on. `ftui runs {run.run_id} --follow` attaches again, "
-              f"`ftui stop {run.run_id}` stops it.", file=sys.stderr, flush=True)
+        print(
+            f"\nDetached from {run.run_id}; it goes on. `ftui runs {run.run_id} --follow` attaches again, "
+            f"`ftui stop {run.run_id}` stops it.",
+            file=sys.stderr,
+            flush=True,
+        )
         return 130
     summary = run.summary()
     emit(args, summary, lambda: final_line(summary))
     if summary.get("state") in ("failed", "oom"):
-        print(f"ftui: {summary.get('error') or 'the run failed; see train.log.'}", file=sys.stderr, flush=True)
+        print(
+            f"ftui: {summary.get('error') or 'the run failed; see train.log.'}", file=sys.stderr, flush=True
+        )
         return 1
     return 0

@@ -29,9 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--gpu", metavar="NAME", help="plan for this card, e.g. h100, 'rtx 4090', t4 (see assets/gpus.toml)"
     )
     gpu.add_argument("--vram-gib", type=float, metavar="X", help="plan for a GPU with this much memory (GiB)")
-    parser.add_argument(
-        "--method", choices=METHODS, default="qlora", help="training method (default qlora)"
-    )
+    parser.add_argument("--method", choices=METHODS, default="qlora", help="training method (default qlora)")
     parser.add_argument(
         "--format",
         dest="data_format",

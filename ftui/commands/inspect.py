@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "detect its format, validate every row and count rows and tokens. Exit 0 when it is readable "
         "(problems are listed), 1 when it is not a dataset.",
     )
-    parser.add_argument("path", metavar="PATH", help="a data file, a folder of them, or a Hugging Face dataset id")
+    parser.add_argument(
+        "path", metavar="PATH", help="a data file, a folder of them, or a Hugging Face dataset id"
+    )
     parser.add_argument(
         "--format",
         choices=("alpaca", "sharegpt", "messages", "prompt_completion", "text"),
@@ -30,10 +32,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FIELD=COLUMN",
         help="map a format field to your column, e.g. --map instruction=question --map output=answer",
     )
-    parser.add_argument("--model", help="a local model folder or Hub id: its tokenizer counts tokens when it is on this machine")
-    parser.add_argument("--max-length", type=int, metavar="N", help="max tokens per row (default 2048): longer rows are reported")
-    parser.add_argument("--template", help="chat template to count tokens with and to preview (e.g. llama-3.1, chatml, alpaca)")
-    parser.add_argument("--preview", type=int, default=0, metavar="N", help="show the training text of the first N rows (needs --template)")
+    parser.add_argument(
+        "--model",
+        help="a local model folder or Hub id: its tokenizer counts tokens when it is on this machine",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=int,
+        metavar="N",
+        help="max tokens per row (default 2048): longer rows are reported",
+    )
+    parser.add_argument(
+        "--template",
+        help="chat template to count tokens with and to preview (e.g. llama-3.1, chatml, alpaca)",
+    )
+    parser.add_argument(
+        "--preview",
+        type=int,
+        default=0,
+        metavar="N",
+        help="show the training text of the first N rows (needs --template)",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -49,7 +68,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--preview needs --template (e.g. --template chatml) to know what text to show.")
     mapping = parse_mapping(args.map) or None
     report = inspect(
-        args.path, format=args.format, mapping=mapping, model=args.model, max_length=args.max_length, template=args.template
+        args.path,
+        format=args.format,
+        mapping=mapping,
+        model=args.model,
+        max_length=args.max_length,
+        template=args.template,
     )
     payload = report.to_json()
     shown: list[str] = []
@@ -61,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
         tokenizer = find_tokenizer(args.model)
         eos = tokenizer.eos_token if tokenizer and tokenizer.eos_token else "<eos>"
         shown = preview(
-            args.path, template=args.template, n=args.preview, format=report.format, mapping=report.columns, eos_token=eos
+            args.path,
+            template=args.template,
+            n=args.preview,
+            format=report.format,
+            mapping=report.columns,
+            eos_token=eos,
         )
         payload["preview"] = shown
 

@@ -36,11 +36,15 @@ def describe(hardware) -> str:
         lines.append(f"GPUs ({versions}):")
         for gpu in hardware.gpus:
             bf16 = {True: "bf16", False: "no bf16 (fp16)", None: "bf16 unknown"}[gpu.bf16]
-            lines.append(f"  {gpu.index}  {gpu.name}  {_gib(gpu.memory_used_gib)} used of "
-                         f"{_gib(gpu.memory_total_gib)}, {_gib(gpu.memory_free_gib)} free")
-            lines.append(f"     compute {_or_na(gpu.compute_capability)} ({bf16}), util "
-                         f"{_or_na(gpu.utilization, '%')}, {_or_na(gpu.temperature, ' C')}, "
-                         f"power {_or_na(gpu.power_w, ' W')} of {_or_na(gpu.power_limit_w, ' W')}")
+            lines.append(
+                f"  {gpu.index}  {gpu.name}  {_gib(gpu.memory_used_gib)} used of "
+                f"{_gib(gpu.memory_total_gib)}, {_gib(gpu.memory_free_gib)} free"
+            )
+            lines.append(
+                f"     compute {_or_na(gpu.compute_capability)} ({bf16}), util "
+                f"{_or_na(gpu.utilization, '%')}, {_or_na(gpu.temperature, ' C')}, "
+                f"power {_or_na(gpu.power_w, ' W')} of {_or_na(gpu.power_limit_w, ' W')}"
+            )
             lines.append(f"     {gpu.uuid}")
             for process in gpu.processes:
                 used = "?" if process.memory_used is None else f"{process.memory_used / 1024**3:.1f} GiB"
@@ -49,8 +53,10 @@ def describe(hardware) -> str:
         lines.append(f"GPUs: none. {hardware.gpu_error}")
     if hardware.cuda_visible_devices is not None:
         lines.append(f"CUDA_VISIBLE_DEVICES={hardware.cuda_visible_devices!r}")
-    lines.append(f"CPU: {_or_na(hardware.cpu_cores)} cores, {_or_na(hardware.cpu_threads)} threads, "
-                 f"{_or_na(hardware.cpu_usable)} usable by ftui")
+    lines.append(
+        f"CPU: {_or_na(hardware.cpu_cores)} cores, {_or_na(hardware.cpu_threads)} threads, "
+        f"{_or_na(hardware.cpu_usable)} usable by ftui"
+    )
     lines.append(f"RAM: {_gib(hardware.ram_available_gib)} available of {_gib(hardware.ram_total_gib)}")
     for disk in hardware.disks:
         label = {"hf_cache": "HF cache", "runs": "Runs"}.get(disk.purpose, disk.purpose)

@@ -34,10 +34,21 @@ def run(args: argparse.Namespace) -> int:
     process = resume(found)
     where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
     if args.detach:
-        emit(args, {"run_id": found.run_id, "pid": process.pid, "state": "starting",
-                    "resumed_from": str(checkpoint) if checkpoint else None},
-             f"Resumed {found.run_id} {where} (pid {process.pid}); `ftui runs {found.run_id} --follow` attaches.")
+        emit(
+            args,
+            {
+                "run_id": found.run_id,
+                "pid": process.pid,
+                "state": "starting",
+                "resumed_from": str(checkpoint) if checkpoint else None,
+            },
+            f"Resumed {found.run_id} {where} (pid {process.pid}); `ftui runs {found.run_id} --follow` attaches.",
+        )
         return 0
     out = sys.stderr if args.json else sys.stdout
-    print(f"Resuming {found.run_id} {where} (pid {process.pid}); Ctrl-C detaches, the run goes on.", file=out, flush=True)
+    print(
+        f"Resuming {found.run_id} {where} (pid {process.pid}); Ctrl-C detaches, the run goes on.",
+        file=out,
+        flush=True,
+    )
     return follow_and_report(args, found, process, from_now=True)

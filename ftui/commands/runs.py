@@ -19,8 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run", nargs="?", help="a run id, a unique part of one, `last`, or a run folder")
     parser.add_argument("--follow", action="store_true", help="attach: print progress until the run ends")
-    parser.add_argument("--log", type=int, metavar="N", default=10, help="lines of train.log to show (default 10)")
-    parser.add_argument("--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)")
+    parser.add_argument(
+        "--log", type=int, metavar="N", default=10, help="lines of train.log to show (default 10)"
+    )
+    parser.add_argument(
+        "--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -43,9 +47,23 @@ def _table(summaries: list[dict]) -> str:
 
 
 def _detail(summary: dict, tail: list[str]) -> str:
-    lines = [f"{summary['run_id']}  {summary['state']}  step {summary.get('step')}/{summary.get('max_steps')}"]
-    for key in ("model", "method", "loss", "eval_loss", "tokens_per_second", "peak_gpu_gib", "started_at",
-                "ended_at", "pid", "last_checkpoint", "output", "path"):
+    lines = [
+        f"{summary['run_id']}  {summary['state']}  step {summary.get('step')}/{summary.get('max_steps')}"
+    ]
+    for key in (
+        "model",
+        "method",
+        "loss",
+        "eval_loss",
+        "tokens_per_second",
+        "peak_gpu_gib",
+        "started_at",
+        "ended_at",
+        "pid",
+        "last_checkpoint",
+        "output",
+        "path",
+    ):
         if summary.get(key) is not None:
             lines.append(f"  {key}: {summary[key]}")
     if summary.get("error"):

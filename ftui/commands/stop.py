@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and ends as `stopped`. Waits for that (up to --wait seconds) unless --no-wait.",
     )
     parser.add_argument("run", help="a run id, a unique part of one, `last`, or a run folder")
-    parser.add_argument("--wait", type=float, default=600.0, metavar="S", help="seconds to wait for it to end (default 600)")
+    parser.add_argument(
+        "--wait", type=float, default=600.0, metavar="S", help="seconds to wait for it to end (default 600)"
+    )
     parser.add_argument("--no-wait", action="store_true", help="return as soon as the signal is sent")
     parser.add_argument("--runs-dir", help="where runs are kept")
     add_json_flag(parser)
@@ -33,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     state = summary["state"]
     if state in FINAL_STATES:
         text = f"{found.run_id}: {state} at step {summary.get('step')}" + (
-            f"; saved in {summary['output']}." if summary.get("output") and state in ("stopped", "completed") else ".")
+            f"; saved in {summary['output']}."
+            if summary.get("output") and state in ("stopped", "completed")
+            else "."
+        )
         if summary.get("error") and state in ("failed", "oom"):
             text += f"\n{summary['error']}"
     elif args.no_wait:

@@ -31,19 +31,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
     parser.add_argument("--rank", type=int, help="LoRA rank (default 16)")
     parser.add_argument("--alpha", type=int, help="LoRA alpha (default 16)")
-    parser.add_argument("--eval-split", type=float, help="fraction of rows held out for eval_loss (default 0)")
+    parser.add_argument(
+        "--eval-split", type=float, help="fraction of rows held out for eval_loss (default 0)"
+    )
     parser.add_argument("--save-steps", type=int, help="save a checkpoint every N steps (default 50)")
     parser.add_argument("--optimizer", help="e.g. adamw_8bit (default), adamw_torch")
-    parser.add_argument("--responses-only", action="store_true", default=None, help="train on the answers only")
-    parser.add_argument("--save-merged", action="store_true", default=None, help="also save a merged 16-bit model")
+    parser.add_argument(
+        "--responses-only", action="store_true", default=None, help="train on the answers only"
+    )
+    parser.add_argument(
+        "--save-merged", action="store_true", default=None, help="also save a merged 16-bit model"
+    )
     parser.add_argument("--gguf", metavar="QUANT", help="also export GGUF, e.g. q4_k_m (needs llama.cpp)")
-    parser.add_argument("--template", help="chat template or prompt (chatml, llama-3.1, alpaca, ..., a .jinja file, "
-                        "or `model` for the model's own)")
+    parser.add_argument(
+        "--template",
+        help="chat template or prompt (chatml, llama-3.1, alpaca, ..., a .jinja file, "
+        "or `model` for the model's own)",
+    )
     parser.add_argument("--format", help="dataset format, when detection should be overridden")
     parser.add_argument("--name", help="a label for the run (part of its id)")
     parser.add_argument("--python", help="the Python that trains (an env with Unsloth); default: this one")
     parser.add_argument("--gpus", help="GPU indices, e.g. 0,1 (several: torchrun, one model copy per GPU)")
-    parser.add_argument("--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)")
+    parser.add_argument(
+        "--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)"
+    )
     parser.add_argument("--detach", action="store_true", help="start the run and return at once")
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -56,11 +67,27 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
     from ftui.core.run_config import RunConfig, parse_gpus, resolve
 
     overrides = dict(
-        model=args.model, data=args.data, method=args.method, max_steps=args.max_steps, epochs=args.epochs,
-        batch=args.batch, grad_accum=args.grad_accum, seq=args.seq, learning_rate=args.lr, rank=args.rank,
-        alpha=args.alpha, eval_split=args.eval_split, save_steps=args.save_steps, optimizer=args.optimizer,
-        responses_only=args.responses_only, save_merged=args.save_merged, save_gguf=args.gguf,
-        template=args.template, format=args.format, name=args.name, python=args.python,
+        model=args.model,
+        data=args.data,
+        method=args.method,
+        max_steps=args.max_steps,
+        epochs=args.epochs,
+        batch=args.batch,
+        grad_accum=args.grad_accum,
+        seq=args.seq,
+        learning_rate=args.lr,
+        rank=args.rank,
+        alpha=args.alpha,
+        eval_split=args.eval_split,
+        save_steps=args.save_steps,
+        optimizer=args.optimizer,
+        responses_only=args.responses_only,
+        save_merged=args.save_merged,
+        save_gguf=args.gguf,
+        template=args.template,
+        format=args.format,
+        name=args.name,
+        python=args.python,
         gpus=parse_gpus(args.gpus),
     )
     base_dir = None
@@ -92,13 +119,25 @@ def run(args: argparse.Namespace) -> int:
     created = create_run(config, args.runs_dir)
     process = start(created)
     if args.detach:
-        payload = {"run_id": created.run_id, "path": str(created.path), "pid": process.pid, "state": "starting"}
-        emit(args, payload, f"Started {created.run_id} (pid {process.pid}) in {created.path}.\n"
-                            f"Follow it with `ftui runs {created.run_id} --follow`; stop it with `ftui stop {created.run_id}`.")
+        payload = {
+            "run_id": created.run_id,
+            "path": str(created.path),
+            "pid": process.pid,
+            "state": "starting",
+        }
+        emit(
+            args,
+            payload,
+            f"Started {created.run_id} (pid {process.pid}) in {created.path}.\n"
+            f"Follow it with `ftui runs {created.run_id} --follow`; stop it with `ftui stop {created.run_id}`.",
+        )
         return 0
     import sys
 
     out = sys.stderr if args.json else sys.stdout
-    print(f"Run {created.run_id} in {created.path} (pid {process.pid}); Ctrl-C detaches, the run goes on.",
-          file=out, flush=True)
+    print(
+        f"Run {created.run_id} in {created.path} (pid {process.pid}); Ctrl-C detaches, the run goes on.",
+        file=out,
+        flush=True,
+    )
     return follow_and_report(args, created, process)

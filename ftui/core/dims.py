@@ -79,7 +79,9 @@ def dims_from_hf_config(config: dict[str, Any], params_b: float | None = None) -
         head_dim=_first(text, "head_dim"),
         architecture=str(_first(text, "model_type", default=config.get("model_type", "unknown"))),
         experts=experts,
-        experts_per_token=int(_first(text, "num_experts_per_tok", "num_experts_per_token", "top_k", default=0) or 0),
+        experts_per_token=int(
+            _first(text, "num_experts_per_tok", "num_experts_per_token", "top_k", default=0) or 0
+        ),
         moe_intermediate=int(moe_intermediate) if moe_intermediate is not None else None,
         shared_experts=int(_first(text, "n_shared_experts", "num_shared_experts", default=0) or 0),
         vision_params_b=vision_params_b,

@@ -150,8 +150,9 @@ class Hardware:
         """The detected card as the Plan holds it, or None without a GPU."""
         for gpu in self.gpus:
             if gpu.index == index:
-                return GpuChoice(name=gpu.name, vram_gib=round(gpu.memory_total_gib, 1),
-                                 bf16=bool(gpu.bf16), detected=True)
+                return GpuChoice(
+                    name=gpu.name, vram_gib=round(gpu.memory_total_gib, 1), bf16=bool(gpu.bf16), detected=True
+                )
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,8 +170,13 @@ class Hardware:
             "ram_total_gib": _gib(self.ram_total),
             "ram_available_gib": _gib(self.ram_available),
             "disks": [
-                {"purpose": disk.purpose, "path": disk.path, "free_bytes": disk.free,
-                 "total_bytes": disk.total, "free_gib": _gib(disk.free)}
+                {
+                    "purpose": disk.purpose,
+                    "path": disk.path,
+                    "free_bytes": disk.free,
+                    "total_bytes": disk.total,
+                    "free_gib": _gib(disk.free),
+                }
                 for disk in self.disks
             ],
             "warnings": list(self.warnings),
@@ -222,16 +228,22 @@ def _describe_start_failure(error: BaseException) -> str:
     # By class name, so that any NVML module (pynvml, or the tests' stand-in raising pynvml's errors) works.
     kind = type(error).__name__
     if kind == "NVMLError_LibraryNotFound":
-        return ("No NVIDIA driver found: NVML's library (libnvidia-ml.so.1) is not on this machine; "
-                "plan for a card you would rent instead.")
+        return (
+            "No NVIDIA driver found: NVML's library (libnvidia-ml.so.1) is not on this machine; "
+            "plan for a card you would rent instead."
+        )
     if kind == "NVMLError_DriverNotLoaded":
-        return ("No NVIDIA driver found: the NVIDIA kernel driver is not loaded (check `nvidia-smi`); "
-                "plan for a card you would rent instead.")
+        return (
+            "No NVIDIA driver found: the NVIDIA kernel driver is not loaded (check `nvidia-smi`); "
+            "plan for a card you would rent instead."
+        )
     if kind == "NVMLError_NoPermission":
         return "NVML refused to read the GPUs (insufficient permissions); run ftui as a user who can run `nvidia-smi`."
     if kind == "NVMLError_LibRmVersionMismatch":
-        return ("The NVIDIA driver and its NVML library differ in version (updated without a reboot?); "
-                "reboot or reinstall the driver.")
+        return (
+            "The NVIDIA driver and its NVML library differ in version (updated without a reboot?); "
+            "reboot or reinstall the driver."
+        )
     return f"NVML could not start ({error}); check that `nvidia-smi` works."
 
 
@@ -274,8 +286,10 @@ class NvmlSession:
     def _open(self) -> None:
         nvml = self.nvml
         if nvml is None:
-            self.error = ("nvidia-ml-py is not installed, so ftui cannot read NVIDIA GPUs; "
-                          "run `pip install nvidia-ml-py`.")
+            self.error = (
+                "nvidia-ml-py is not installed, so ftui cannot read NVIDIA GPUs; "
+                "run `pip install nvidia-ml-py`."
+            )
             return
         try:
             nvml.nvmlInit()
@@ -296,8 +310,10 @@ class NvmlSession:
         if order is None:
             order = list(range(count))
         elif not order:
-            self.error = (f"CUDA_VISIBLE_DEVICES={self.visible_spec!r} hides every GPU ({count} present); "
-                          "unset it or name a GPU index or UUID.")
+            self.error = (
+                f"CUDA_VISIBLE_DEVICES={self.visible_spec!r} hides every GPU ({count} present); "
+                "unset it or name a GPU index or UUID."
+            )
             return
         for cuda_index, nvml_index in enumerate(order):
             handle = handles[nvml_index]
@@ -308,8 +324,10 @@ class NvmlSession:
         names = {device.name for device in self.devices}
         if len(names) > 1 and os.environ.get("CUDA_DEVICE_ORDER") != "PCI_BUS_ID":
             # CUDA numbers fastest-first by default, nvidia-smi by PCI bus: on a mixed box they can differ.
-            self.warnings.append("These GPUs differ; set CUDA_DEVICE_ORDER=PCI_BUS_ID so that training "
-                                 "numbers them as shown here.")
+            self.warnings.append(
+                "These GPUs differ; set CUDA_DEVICE_ORDER=PCI_BUS_ID so that training "
+                "numbers them as shown here."
+            )
         if not self.devices:
             self.error = "No NVIDIA GPU answered NVML; check `nvidia-smi`."
 
@@ -334,8 +352,9 @@ class NvmlSession:
         """The per-tick reading: memory, utilization, temperature, power (four NVML calls)."""
         memory = self.read("nvmlDeviceGetMemoryInfo", device.handle)
         rates = self.read("nvmlDeviceGetUtilizationRates", device.handle)
-        temperature = self.read("nvmlDeviceGetTemperature", device.handle,
-                                getattr(self.nvml, "NVML_TEMPERATURE_GPU", 0))
+        temperature = self.read(
+            "nvmlDeviceGetTemperature", device.handle, getattr(self.nvml, "NVML_TEMPERATURE_GPU", 0)
+        )
         power = self.read("nvmlDeviceGetPowerUsage", device.handle)
         sample = GpuSample(
             index=device.index,
@@ -355,8 +374,9 @@ class NvmlSession:
                 pid = int(process.pid)
                 used = getattr(process, "usedGpuMemory", None)
                 if pid not in found:
-                    found[pid] = GpuProcess(pid=pid, name=_process_name(pid),
-                                            memory_used=int(used) if used is not None else None)
+                    found[pid] = GpuProcess(
+                        pid=pid, name=_process_name(pid), memory_used=int(used) if used is not None else None
+                    )
         return tuple(found.values())
 
 
@@ -447,22 +467,24 @@ def probe(nvml: Any = None, *, runs_dir: Path | None = None, processes: bool = T
     if not session.error:
         for device in session.devices:
             sample, free = session.sample(device)
-            gpus.append(GpuInfo(
-                index=device.index,
-                nvml_index=device.nvml_index,
-                name=device.name,
-                uuid=device.uuid,
-                memory_total=sample.memory_total,
-                memory_used=sample.memory_used,
-                memory_free=free,
-                utilization=sample.utilization,
-                temperature=sample.temperature,
-                power_w=sample.power_w,
-                power_limit_w=device.power_limit_w,
-                compute_capability=device.compute_capability,
-                bf16=device.bf16,
-                processes=session.processes(device) if processes else (),
-            ))
+            gpus.append(
+                GpuInfo(
+                    index=device.index,
+                    nvml_index=device.nvml_index,
+                    name=device.name,
+                    uuid=device.uuid,
+                    memory_total=sample.memory_total,
+                    memory_used=sample.memory_used,
+                    memory_free=free,
+                    utilization=sample.utilization,
+                    temperature=sample.temperature,
+                    power_w=sample.power_w,
+                    power_limit_w=device.power_limit_w,
+                    compute_capability=device.compute_capability,
+                    bf16=device.bf16,
+                    processes=session.processes(device) if processes else (),
+                )
+            )
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on every platform

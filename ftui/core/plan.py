@@ -80,5 +80,7 @@ class Plan:
     gpu: GpuChoice | None = None
     dataset: DatasetSummary | None = None
     model: str | None = None  # the chosen catalog hf_id or a local path
-    repo: str | None = None  # what is loaded for training, e.g. unsloth/Llama-3.1-8B-Instruct-unsloth-bnb-4bit
+    repo: str | None = (
+        None  # what is loaded for training, e.g. unsloth/Llama-3.1-8B-Instruct-unsloth-bnb-4bit
+    )
     settings: TrainingSettings = field(default_factory=TrainingSettings)

@@ -28,7 +28,18 @@ except ModuleNotFoundError:  # pragma: no cover - exercised only under Python < 
 MODALITIES = ("text", "vision")
 GRADIENT_CHECKPOINTING = ("unsloth", "plain", "none")
 # Keys of the top-level table, in the order they are written.
-_TOP_KEYS = ("name", "model", "repo", "template", "modality", "data", "format", "python", "samples", "max_new_tokens")
+_TOP_KEYS = (
+    "name",
+    "model",
+    "repo",
+    "template",
+    "modality",
+    "data",
+    "format",
+    "python",
+    "samples",
+    "max_new_tokens",
+)
 _SETTING_TYPES = {f.name: f.type for f in dataclasses.fields(TrainingSettings)}
 
 
@@ -62,7 +73,9 @@ class RunConfig:
             )
         for key in ("model", "data"):
             if not data.get(key):
-                raise UserError(f"{source} does not say which {key} to use; add {key} = \"...\" or pass --{key}.")
+                raise UserError(
+                    f'{source} does not say which {key} to use; add {key} = "..." or pass --{key}.'
+                )
         if not isinstance(training, dict) or not isinstance(mapping, dict):
             raise UserError(f"{source}: [training] and [mapping] must be tables.")
         config = cls(
@@ -80,7 +93,9 @@ class RunConfig:
             if key in data:
                 config_value = data[key]
                 if not isinstance(config_value, int) or isinstance(config_value, bool) or config_value < 0:
-                    raise UserError(f"{source}: {key} must be a whole number of 0 or more, not {config_value!r}.")
+                    raise UserError(
+                        f"{source}: {key} must be a whole number of 0 or more, not {config_value!r}."
+                    )
                 setattr(config, key, config_value)
         config.validate(source=source)
         return config
@@ -93,7 +108,9 @@ class RunConfig:
         except FileNotFoundError:
             raise UserError(f"There is no config file {path}; check the path or run without it.") from None
         except (OSError, UnicodeDecodeError) as error:
-            raise UserError(f"Could not read {path} ({error}); check that it is a readable TOML file.") from None
+            raise UserError(
+                f"Could not read {path} ({error}); check that it is a readable TOML file."
+            ) from None
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
@@ -181,7 +198,9 @@ class RunConfig:
     def validate(self, *, source: str = "the config") -> None:
         s = self.settings
         if s.method not in METHODS:
-            raise UsageError(f"{source}: method {s.method!r} is not one of {', '.join(METHODS)}; pick one of those.")
+            raise UsageError(
+                f"{source}: method {s.method!r} is not one of {', '.join(METHODS)}; pick one of those."
+            )
         if self.modality not in MODALITIES:
             raise UsageError(f"{source}: modality {self.modality!r} is not text or vision.")
         if s.gradient_checkpointing not in GRADIENT_CHECKPOINTING:
@@ -189,8 +208,14 @@ class RunConfig:
                 f"{source}: gradient_checkpointing {s.gradient_checkpointing!r} is not one of "
                 f"{', '.join(GRADIENT_CHECKPOINTING)}."
             )
-        positive = {"rank": s.rank, "alpha": s.alpha, "batch": s.batch, "grad_accum": s.grad_accum, "seq": s.seq,
-                    "save_steps": s.save_steps}
+        positive = {
+            "rank": s.rank,
+            "alpha": s.alpha,
+            "batch": s.batch,
+            "grad_accum": s.grad_accum,
+            "seq": s.seq,
+            "save_steps": s.save_steps,
+        }
         for key, value in positive.items():
             if value < 1:
                 raise UsageError(f"{source}: {key} must be at least 1, not {value}.")
@@ -199,9 +224,13 @@ class RunConfig:
         if s.max_steps is None and not s.epochs > 0:
             raise UsageError(f"{source}: epochs must be more than 0, not {s.epochs}; or set max_steps.")
         if not 0 < s.learning_rate < 1:
-            raise UsageError(f"{source}: learning_rate {s.learning_rate} is out of range; ftui's default is 2e-4.")
+            raise UsageError(
+                f"{source}: learning_rate {s.learning_rate} is out of range; ftui's default is 2e-4."
+            )
         if not 0 <= s.eval_split < 1:
-            raise UsageError(f"{source}: eval_split is a fraction of the rows (0 to 0.5 makes sense), not {s.eval_split}.")
+            raise UsageError(
+                f"{source}: eval_split is a fraction of the rows (0 to 0.5 makes sense), not {s.eval_split}."
+            )
         if not 0 <= s.dropout < 1:
             raise UsageError(f"{source}: dropout must be between 0 and 1, not {s.dropout}.")
         if any(g < 0 for g in s.gpus):
@@ -229,7 +258,9 @@ def settings_from_dict(values: dict[str, Any], *, source: str = "the config") ->
 
 def _coerce(key: str, value: Any, annotation: Any, source: str) -> Any:
     text = str(annotation)
-    wrong = UserError(f"{source}: [training] {key} = {value!r} has the wrong type; see ftui's defaults in README.md.")
+    wrong = UserError(
+        f"{source}: [training] {key} = {value!r} has the wrong type; see ftui's defaults in README.md."
+    )
     if "tuple" in text:
         if not isinstance(value, list | tuple):
             raise wrong
@@ -273,11 +304,16 @@ def _local_path(value: str, base_dir: Path | None) -> str:
 
 
 def _looks_local(value: str) -> bool:
-    return value.startswith(("/", "./", "../", "~")) or value.count("/") > 1 or Path(value).suffix in (
-        ".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
+    return (
+        value.startswith(("/", "./", "../", "~"))
+        or value.count("/") > 1
+        or Path(value).suffix in (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
+    )
 
 
-def resolve(config: RunConfig, *, base_dir: str | os.PathLike[str] | None = None, method_changed: bool = False) -> RunConfig:
+def resolve(
+    config: RunConfig, *, base_dir: str | os.PathLike[str] | None = None, method_changed: bool = False
+) -> RunConfig:
     """Make a config ready to run and to reproduce: local paths absolute (relative ones are taken from
     `base_dir`, the config file's folder, then the current directory); the repo to load, the template
     and the modality filled in from the catalog when the model is in it. Missing local files are a
@@ -292,7 +328,11 @@ def resolve(config: RunConfig, *, base_dir: str | os.PathLike[str] | None = None
         config.template = _local_path(config.template, base)
     for label, value in (("model", config.model), ("data", config.data)):
         if _looks_local(value) and not Path(value).expanduser().exists():
-            hint = "a local model folder or a Hub repo id" if label == "model" else "a dataset file or an HF dataset id"
+            hint = (
+                "a local model folder or a Hub repo id"
+                if label == "model"
+                else "a dataset file or an HF dataset id"
+            )
             raise UserError(f"The {label} {value} does not exist; give {hint}.")
     model = None
     try:

@@ -230,7 +230,11 @@ class RunDirectory:
 
     def samples(self) -> list[dict[str, Any]]:
         try:
-            return [json.loads(line) for line in self.samples_path.read_text(encoding="utf-8").splitlines() if line]
+            return [
+                json.loads(line)
+                for line in self.samples_path.read_text(encoding="utf-8").splitlines()
+                if line
+            ]
         except (FileNotFoundError, ValueError):
             return []
 
@@ -308,8 +312,10 @@ def process_alive(status: dict[str, Any]) -> bool | None:
 def _dead_process_sentence(status: dict[str, Any], last_line: str, checkpoint: Path | None) -> str:
     pid = status.get("pid")
     if not pid:
-        return (f"The run never started (the ftui that made it exited first); `ftui resume {status.get('run_id')}` "
-                "starts it.")
+        return (
+            f"The run never started (the ftui that made it exited first); `ftui resume {status.get('run_id')}` "
+            "starts it."
+        )
     where = f" `ftui resume {status.get('run_id')}` continues from {checkpoint.name}." if checkpoint else ""
     said = f" The log ends with: {last_line[:200]}" if last_line else ""
     return (
@@ -333,7 +339,9 @@ def create_run(config: RunConfig, runs_dir: str | os.PathLike[str] | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"Cannot create the runs directory {root} ({error.strerror}); pass --runs-dir DIR.") from None
+        raise UserError(
+            f"Cannot create the runs directory {root} ({error.strerror}); pass --runs-dir DIR."
+        ) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{_slug(config.name or config.model)}"
     for n in range(1, 1000):
@@ -383,11 +391,15 @@ def start(run: RunDirectory, *, resume: bool = False) -> subprocess.Popen:
     config = run.config()
     python = config.python or sys.executable
     if config.python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
-        raise UserError(f"The Python interpreter {python} named in the config does not exist or is not executable; fix `python = ...`.")
+        raise UserError(
+            f"The Python interpreter {python} named in the config does not exist or is not executable; fix `python = ...`."
+        )
     command = trainer_command(config, run, resume=resume)
     run.checkpoints_dir.mkdir(exist_ok=True)
     with open(run.log_path, "ab") as log:
-        log.write(f"[ftui] {now_iso()} {'resuming' if resume else 'starting'}: {' '.join(command)}\n".encode())
+        log.write(
+            f"[ftui] {now_iso()} {'resuming' if resume else 'starting'}: {' '.join(command)}\n".encode()
+        )
         log.flush()
         process = subprocess.Popen(
             command,
@@ -406,8 +418,15 @@ def start(run: RunDirectory, *, resume: bool = False) -> subprocess.Popen:
     except Exception:  # the process may already be gone; status() will notice
         pid_started = None
     changes: dict[str, Any] = dict(
-        state="starting", pid=process.pid, pid_started=pid_started, host=socket.gethostname(),
-        started_at=now_iso(), ended_at=None, error=None, log_tail=None, command=command,
+        state="starting",
+        pid=process.pid,
+        pid_started=pid_started,
+        host=socket.gethostname(),
+        started_at=now_iso(),
+        ended_at=None,
+        error=None,
+        log_tail=None,
+        command=command,
     )
     if resume:
         checkpoint = run.last_checkpoint()
@@ -422,7 +441,9 @@ def list_runs(runs_dir: str | os.PathLike[str] | None = None) -> list[RunDirecto
     root = default_runs_dir(runs_dir)
     if not root.is_dir():
         return []
-    return sorted((RunDirectory(p) for p in root.iterdir() if (p / "config.toml").is_file()), key=lambda r: r.run_id)
+    return sorted(
+        (RunDirectory(p) for p in root.iterdir() if (p / "config.toml").is_file()), key=lambda r: r.run_id
+    )
 
 
 def find_run(ref: str, runs_dir: str | os.PathLike[str] | None = None) -> RunDirectory:
@@ -433,7 +454,9 @@ def find_run(ref: str, runs_dir: str | os.PathLike[str] | None = None) -> RunDir
     runs = list_runs(runs_dir)
     if ref in ("last", "latest"):
         if not runs:
-            raise UserError(f"There are no runs in {default_runs_dir(runs_dir)} yet; start one with `ftui train`.")
+            raise UserError(
+                f"There are no runs in {default_runs_dir(runs_dir)} yet; start one with `ftui train`."
+            )
         return runs[-1]
     exact = [r for r in runs if r.run_id == ref]
     if exact:
@@ -443,7 +466,9 @@ def find_run(ref: str, runs_dir: str | os.PathLike[str] | None = None) -> RunDir
         return matches[0]
     if not matches:
         raise UserError(f"No run matches {ref!r} in {default_runs_dir(runs_dir)}; `ftui runs` lists them.")
-    raise UserError(f"{ref!r} matches {len(matches)} runs ({', '.join(r.run_id for r in matches[:3])}, ...); give more of the id.")
+    raise UserError(
+        f"{ref!r} matches {len(matches)} runs ({', '.join(r.run_id for r in matches[:3])}, ...); give more of the id."
+    )
 
 
 # ----- stopping, killing, resuming --------------------------------------------------------------
@@ -456,7 +481,9 @@ def _signal_group(status: dict[str, Any], sig: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        raise UserError(f"Not allowed to signal the training process {pid}; stop it as the user who started it.") from None
+        raise UserError(
+            f"Not allowed to signal the training process {pid}; stop it as the user who started it."
+        ) from None
     return True
 
 
@@ -486,8 +513,12 @@ def kill(run: RunDirectory) -> dict[str, Any]:
     with _locked(run.status_path):
         current = run.read_status()
         if current.get("state") in LIVE_STATES:
-            current.update(state="failed", ended_at=now_iso(), updated_at=now_iso(),
-                           error=f"Killed with `ftui kill` at step {current.get('step', 0)}{resume}.")
+            current.update(
+                state="failed",
+                ended_at=now_iso(),
+                updated_at=now_iso(),
+                error=f"Killed with `ftui kill` at step {current.get('step', 0)}{resume}.",
+            )
             _write_json_atomic(run.status_path, current)
     return run.read_status()
 
@@ -497,9 +528,13 @@ def resume(run: RunDirectory) -> subprocess.Popen:
     status = run.status()
     state = status.get("state")
     if state in LIVE_STATES:
-        raise UserError(f"Run {run.run_id} is still {state} (pid {status.get('pid')}); stop it first or attach to it.")
+        raise UserError(
+            f"Run {run.run_id} is still {state} (pid {status.get('pid')}); stop it first or attach to it."
+        )
     if state == "completed":
-        raise UserError(f"Run {run.run_id} already completed; to train longer, start a new run with more steps.")
+        raise UserError(
+            f"Run {run.run_id} already completed; to train longer, start a new run with more steps."
+        )
     return start(run, resume=True)
 
 

@@ -19,7 +19,7 @@ _LOADERS = {
 }
 
 _CONVERTERS = {
-    "alpaca": '''def to_messages(row):
+    "alpaca": """def to_messages(row):
     # Alpaca: instruction (+ input) -> output.
     user = row[{instruction!r}]
     if row.get({input!r}):
@@ -28,27 +28,27 @@ _CONVERTERS = {
     if row.get({system!r}):
         messages.insert(0, {{"role": "system", "content": row[{system!r}]}})
     return messages
-''',
-    "prompt_completion": '''def to_messages(row):
+""",
+    "prompt_completion": """def to_messages(row):
     # prompt / completion pairs.
     return [{{"role": "user", "content": row[{prompt!r}]}}, {{"role": "assistant", "content": row[{completion!r}]}}]
-''',
-    "sharegpt": '''ROLES = {{"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}}
+""",
+    "sharegpt": """ROLES = {{"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}}
 
 
 def to_messages(row):
     # ShareGPT: a list of {{"from", "value"}} turns.
     return [{{"role": ROLES[turn["from"]], "content": turn["value"]}} for turn in row[{conversations!r}]]
-''',
-    "messages": '''def to_messages(row):
+""",
+    "messages": """def to_messages(row):
     # OpenAI / ChatML messages: already a list of {{"role", "content"}}.
     return [{{"role": m["role"], "content": m["content"]}} for m in row[{messages!r}]]
-''',
-    "text": '''def to_messages(row):
+""",
+    "text": """def to_messages(row):
     return None  # plain text: trained on as it is, followed by EOS
-''',
+""",
 }
-_GENERIC_CONVERTER = '''ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+_GENERIC_CONVERTER = """ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
 def to_messages(row):
@@ -63,7 +63,7 @@ def to_messages(row):
     if "prompt" in row:
         return [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["completion"]}]
     return None  # plain text
-'''
+"""
 _DEFAULT_FIELDS = {
     "alpaca": {"instruction": "instruction", "input": "input", "output": "output", "system": "system"},
     "prompt_completion": {"prompt": "prompt", "completion": "completion"},
@@ -89,7 +89,7 @@ def _loader(data: str) -> str:
     for suffix, code in _LOADERS.items():
         if data.lower().endswith(suffix):
             return code
-    return "load_dataset(DATA, split=\"train\")"
+    return 'load_dataset(DATA, split="train")'
 
 
 def generate_script(config: RunConfig) -> str:
@@ -105,13 +105,18 @@ def generate_script(config: RunConfig) -> str:
     if template == "model":
         template_code = "# The model's own chat template (the tokenizer's), as ftui's `template = \"model\"`."
     elif template.endswith(".jinja"):
-        template_code = f"tokenizer.chat_template = open({template!r}, encoding=\"utf-8\").read()"
+        template_code = f'tokenizer.chat_template = open({template!r}, encoding="utf-8").read()'
     else:
-        template_code = (f"tokenizer = get_chat_template(tokenizer, chat_template={template!r})"
-                         "  # also maps EOS to the template's stop word")
+        template_code = (
+            f"tokenizer = get_chat_template(tokenizer, chat_template={template!r})"
+            "  # also maps EOS to the template's stop word"
+        )
     full = s.method == "full"
     gc = {"unsloth": '"unsloth"', "plain": "True", "none": "False"}[s.gradient_checkpointing]
-    peft = "" if full else f'''
+    peft = (
+        ""
+        if full
+        else f"""
 model = FastLanguageModel.get_peft_model(
     model,
     r={s.rank},
@@ -122,16 +127,17 @@ model = FastLanguageModel.get_peft_model(
     use_gradient_checkpointing={gc},
     random_state={s.seed},
 )
-'''
+"""
+    )
     steps = f"max_steps={s.max_steps}," if s.max_steps else f"num_train_epochs={s.epochs},"
     eval_lines = ""
     eval_args = ""
     eval_dataset = ""
     if s.eval_split:
-        eval_lines = f'''
+        eval_lines = f"""
 split = dataset.train_test_split(test_size={s.eval_split}, seed={s.seed})
 dataset, eval_dataset = split["train"], split["test"]
-'''
+"""
         eval_args = f'\n        eval_strategy="steps",\n        eval_steps={s.save_steps},'
         eval_dataset = "\n    eval_dataset=eval_dataset,"
     responses = ""
@@ -142,20 +148,23 @@ dataset, eval_dataset = split["train"], split["test"]
             instruction, response = template_markers(template) if template != "model" else (None, None)
         except Exception:
             instruction, response = None, None
-        responses = f'''
+        responses = f"""
 # Loss on the answers only: the prompt part of each row is masked.
 trainer = train_on_responses_only(trainer, instruction_part={instruction!r}, response_part={response!r})
-'''
+"""
     save = "model" if full else "adapter"
     exports = ""
     if s.save_merged and not full:
         exports += 'model.save_pretrained_merged("merged", tokenizer, save_method="merged_16bit")\n'
     if s.save_gguf:
         exports += f'model.save_pretrained_gguf("gguf", tokenizer, quantization_method={s.save_gguf!r})  # needs llama.cpp\n'
-    launch = (f"# Several GPUs: torchrun --nproc-per-node={len(s.gpus)} train.py  (one model copy per GPU)\n"
-              if len(s.gpus) > 1 else "")
+    launch = (
+        f"# Several GPUs: torchrun --nproc-per-node={len(s.gpus)} train.py  (one model copy per GPU)\n"
+        if len(s.gpus) > 1
+        else ""
+    )
     return f'''#!/usr/bin/env python3
-"""Fine-tune {config.model} on {config.data} with Unsloth ({s.method}{'' if full else f', r={s.rank}'}).
+"""Fine-tune {config.model} on {config.data} with Unsloth ({s.method}{"" if full else f", r={s.rank}"}).
 
 Generated by `ftui script` from a run config; it does what `ftui train` does with that config.
 Needs: pip install "unsloth==2026.10.9" (it brings TRL, transformers, datasets and PEFT).

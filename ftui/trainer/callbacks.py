@@ -122,13 +122,26 @@ class MetricsCallback(TrainerCallback):
         self.last_tokens = None
         if state.is_world_process_zero and state.global_step > 0:
             # Resumed: records after this step from the earlier attempt are superseded by the new ones.
-            self._write({"time": round(time.time(), 3), "kind": "resume", "step": state.global_step,
-                         "max_steps": state.max_steps})
+            self._write(
+                {
+                    "time": round(time.time(), 3),
+                    "kind": "resume",
+                    "step": state.global_step,
+                    "max_steps": state.max_steps,
+                }
+            )
         if state.is_world_process_zero:
-            self.run.update_status(state="running", phase="training", step=state.global_step,
-                                   max_steps=state.max_steps, training_started_at=now_iso())
+            self.run.update_status(
+                state="running",
+                phase="training",
+                step=state.global_step,
+                max_steps=state.max_steps,
+                training_started_at=now_iso(),
+            )
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         if not state.is_world_process_zero or not logs:
             return
         now = time.monotonic()
@@ -154,7 +167,12 @@ class MetricsCallback(TrainerCallback):
             # The Trainer's own count (include_num_input_tokens_seen): Unsloth's GPU trainer does not log
             # TRL's num_tokens. Both count every input token of every rank.
             tokens = state.num_input_tokens_seen or logs.get("num_tokens")
-            if tokens is not None and self.last_tokens is not None and self.last_time is not None and now > self.last_time:
+            if (
+                tokens is not None
+                and self.last_tokens is not None
+                and self.last_time is not None
+                and now > self.last_time
+            ):
                 record["tokens_per_second"] = round((tokens - self.last_tokens) / (now - self.last_time), 1)
             else:
                 record["tokens_per_second"] = None  # the first step after a (re)start includes warm-up
@@ -176,8 +194,9 @@ class MetricsCallback(TrainerCallback):
         self._write(record)
         if time.monotonic() - self.last_status > _STATUS_EVERY_S:
             self.last_status = time.monotonic()
-            self.run.update_status(step=state.global_step, max_steps=state.max_steps,
-                                   peak_gpu_gib=record.get("gpu_peak_gib"))
+            self.run.update_status(
+                step=state.global_step, max_steps=state.max_steps, peak_gpu_gib=record.get("gpu_peak_gib")
+            )
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:

@@ -67,37 +67,66 @@ def classify(error: BaseException, context: FaultContext) -> Fault:
         return Fault("oom", out_of_memory_sentence(context))
     if "BadRowError" in names or isinstance(error, UserError):
         return Fault("failed", _one_line(str(error)))
-    if "GatedRepoError" in names or re.search(r"gated repo|awaiting a review|401 Client Error|403 Client Error", text):
+    if "GatedRepoError" in names or re.search(
+        r"gated repo|awaiting a review|401 Client Error|403 Client Error", text
+    ):
         if context.token_set:
-            return Fault("failed", f"{model} is a gated repo and your HF account has no access yet; accept its "
-                                   f"license at https://huggingface.co/{model} and try again.")
-        return Fault("failed", f"{model} is a gated repo and no HF token is set; accept its license at "
-                               f"https://huggingface.co/{model}, then run `hf auth login` (or set HF_TOKEN) and try again.")
+            return Fault(
+                "failed",
+                f"{model} is a gated repo and your HF account has no access yet; accept its "
+                f"license at https://huggingface.co/{model} and try again.",
+            )
+        return Fault(
+            "failed",
+            f"{model} is a gated repo and no HF token is set; accept its license at "
+            f"https://huggingface.co/{model}, then run `hf auth login` (or set HF_TOKEN) and try again.",
+        )
     if _missing_local_path(model) or (
         names & {"RepositoryNotFoundError", "LocalEntryNotFoundError", "EntryNotFoundError"}
-        or re.search(r"is not a local folder and is not a valid model identifier|not a valid model identifier"
-                     r"|Can't load the configuration of|does not appear to have a file named config.json"
-                     r"|couldn't connect to 'https://huggingface.co'|outgoing traffic has been disabled", text)
+        or re.search(
+            r"is not a local folder and is not a valid model identifier|not a valid model identifier"
+            r"|Can't load the configuration of|does not appear to have a file named config.json"
+            r"|couldn't connect to 'https://huggingface.co'|outgoing traffic has been disabled",
+            text,
+        )
     ):
-        return Fault("failed", f"The model {model} was not found: it is not a local model directory and not in the "
-                               "HF cache; check the name, or download it where there is network "
-                               f"(`hf download {model}`).")
+        return Fault(
+            "failed",
+            f"The model {model} was not found: it is not a local model directory and not in the "
+            "HF cache; check the name, or download it where there is network "
+            f"(`hf download {model}`).",
+        )
     if "ZeroDivisionError" in names and "-100" in text:
-        return Fault("failed", "Every label was masked by responses-only training, so there is nothing to learn; "
-                               "check the chat template matches the model, or raise --seq so that answers are not "
-                               "cut off, or turn responses_only off.")
+        return Fault(
+            "failed",
+            "Every label was masked by responses-only training, so there is nothing to learn; "
+            "check the chat template matches the model, or raise --seq so that answers are not "
+            "cut off, or turn responses_only off.",
+        )
     if ("ModuleNotFoundError" in names or "ImportError" in names) and re.search(r"unsloth", text):
         where = context.python or "this Python"
-        return Fault("failed", f"Unsloth could not be imported in {where} ({_one_line(str(error))}); install it "
-                               "there with `pip install unsloth==2026.10.9`, or leave python unset to use ftui's.")
+        return Fault(
+            "failed",
+            f"Unsloth could not be imported in {where} ({_one_line(str(error))}); install it "
+            "there with `pip install unsloth==2026.10.9`, or leave python unset to use ftui's.",
+        )
     if "NotImplementedError" in names and re.search(r"vision|audio", text, re.I) and "CPU" in text:
-        return Fault("failed", "Vision models need a GPU (Unsloth trains only text models on CPU); run this on a "
-                               "machine with an NVIDIA GPU or pick a text model.")
+        return Fault(
+            "failed",
+            "Vision models need a GPU (Unsloth trains only text models on CPU); run this on a "
+            "machine with an NVIDIA GPU or pick a text model.",
+        )
     if re.search(r"NVIDIA driver|CUDA driver version is insufficient|no kernel image is available", text):
-        return Fault("failed", f"torch cannot use the GPU: {_one_line(str(error))}; install the torch build that "
-                               "matches your driver (see `nvidia-smi`).")
-    return Fault("failed", f"Training failed with {type(error).__name__}: {_one_line(str(error))}; "
-                           "the full traceback is in train.log.")
+        return Fault(
+            "failed",
+            f"torch cannot use the GPU: {_one_line(str(error))}; install the torch build that "
+            "matches your driver (see `nvidia-smi`).",
+        )
+    return Fault(
+        "failed",
+        f"Training failed with {type(error).__name__}: {_one_line(str(error))}; "
+        "the full traceback is in train.log.",
+    )
 
 
 def _missing_local_path(model: str) -> bool:

@@ -22,7 +22,12 @@ class GracefulStop:
     def _handle(self, signum: int, frame: Any) -> None:
         name = signal.Signals(signum).name
         if self.requested:
-            print(f"[ftui] {name}: already stopping after this step; `ftui kill` ends the run at once.", flush=True)
+            print(
+                f"[ftui] {name}: already stopping after this step; `ftui kill` ends the run at once.",
+                flush=True,
+            )
             return
         self.requested = True
-        print(f"[ftui] {name}: stopping after this step, with a checkpoint and the adapter saved.", flush=True)
+        print(
+            f"[ftui] {name}: stopping after this step, with a checkpoint and the adapter saved.", flush=True
+        )

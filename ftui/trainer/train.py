@@ -50,9 +50,16 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
         config = RunConfig.read(run.config_path)
         context.model, context.settings, context.python = config.load_repo, config.settings, config.python
         if main:
-            run.update_status(state="starting", phase="importing unsloth", trainer_pid=os.getpid(),
-                              world_size=world, pid=run.read_status().get("pid") or os.getpid())
-        outcome = _train(run, config, resume=resume, stop=stop, context=context, state=state, main=main, token=token)
+            run.update_status(
+                state="starting",
+                phase="importing unsloth",
+                trainer_pid=os.getpid(),
+                world_size=world,
+                pid=run.read_status().get("pid") or os.getpid(),
+            )
+        outcome = _train(
+            run, config, resume=resume, stop=stop, context=context, state=state, main=main, token=token
+        )
         if main:
             run.update_status(**{**outcome, "ended_at": now_iso(), "phase": None})
         code = 0
@@ -67,11 +74,18 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
             saved = _save_after_fault(run, state)
             checkpoint = run.last_checkpoint()
             if checkpoint and fault_state != "stopped":
-                sentence += f" Checkpoints are kept; `ftui resume {run.run_id}` continues from {checkpoint.name}."
+                sentence += (
+                    f" Checkpoints are kept; `ftui resume {run.run_id}` continues from {checkpoint.name}."
+                )
             elif saved:
                 sentence += " The adapter of the last step is saved."
-            run.update_status(state=fault_state, error=sentence, ended_at=now_iso(), phase=None,
-                              last_checkpoint=str(checkpoint) if checkpoint else None)
+            run.update_status(
+                state=fault_state,
+                error=sentence,
+                ended_at=now_iso(),
+                phase=None,
+                last_checkpoint=str(checkpoint) if checkpoint else None,
+            )
             print(f"[ftui] {fault_state}: {sentence}", file=sys.stderr, flush=True)
         code = 1
     finally:
@@ -132,8 +146,10 @@ def _train(
     template, tokenizer = _apply_template(run, config, tokenizer)
     texts = _training_texts(config, template, tokenizer)
     train_rows, eval_rows, sample_rows = _split(texts, settings.eval_split, config.samples, settings.seed)
-    log(f"data: {len(train_rows)} training rows, {len(eval_rows)} eval rows, "
-        f"{len(sample_rows)} held-out prompts for samples; template {template}")
+    log(
+        f"data: {len(train_rows)} training rows, {len(eval_rows)} eval rows, "
+        f"{len(sample_rows)} held-out prompts for samples; template {template}"
+    )
     if stop.requested:
         return {"state": "stopped", "error": None}
 
@@ -236,9 +252,13 @@ def _train(
     state["trained"] = True
 
     # 4. Save: the adapter (or the full model) with the tokenizer, then samples and exports.
-    outcome: dict[str, Any] = {"step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
-                               "train_loss": getattr(result, "training_loss", None),
-                               "peak_gpu_gib": memory.read().get("gpu_peak_gib"), "error": None}
+    outcome: dict[str, Any] = {
+        "step": trainer.state.global_step,
+        "max_steps": trainer.state.max_steps,
+        "train_loss": getattr(result, "training_loss", None),
+        "peak_gpu_gib": memory.read().get("gpu_peak_gib"),
+        "error": None,
+    }
     if main:
         run.update_status(phase="saving")
         outcome["output"] = _save_output(run, model, tokenizer, full)
@@ -302,8 +322,12 @@ def _training_texts(config: RunConfig, template: str, tokenizer: Any) -> list[An
         bos = ""
     texts = list(
         training_texts(
-            config.data, template=template, format=config.format, mapping=config.mapping or None,
-            bos_token=bos, eos_token=tokenizer.eos_token or "",
+            config.data,
+            template=template,
+            format=config.format,
+            mapping=config.mapping or None,
+            bos_token=bos,
+            eos_token=tokenizer.eos_token or "",
         )
     )
     if not texts:
@@ -311,7 +335,9 @@ def _training_texts(config: RunConfig, template: str, tokenizer: Any) -> list[An
     return texts
 
 
-def _split(texts: list[Any], eval_split: float, samples: int, seed: int) -> tuple[list[Any], list[Any], list[Any]]:
+def _split(
+    texts: list[Any], eval_split: float, samples: int, seed: int
+) -> tuple[list[Any], list[Any], list[Any]]:
     """(train, eval, sample prompts). Eval rows are held out at random; sample prompts come from the eval
     rows, else from rows held out for them when the data is large enough to spare them."""
     order = list(range(len(texts)))
@@ -366,7 +392,9 @@ def _save_after_fault(run: RunDirectory, state: dict[str, Any]) -> bool:
         return False
 
 
-def _write_samples(run: RunDirectory, model: Any, tokenizer: Any, rows: list[Any], max_new_tokens: int, loader: Any) -> None:
+def _write_samples(
+    run: RunDirectory, model: Any, tokenizer: Any, rows: list[Any], max_new_tokens: int, loader: Any
+) -> None:
     """Generations on held-out prompts, greedy, for the compare screen: prompt, reference, output."""
     import json
 
@@ -384,17 +412,21 @@ def _write_samples(run: RunDirectory, model: Any, tokenizer: Any, rows: list[Any
             inputs = {k: v.to(model.device) for k, v in inputs.items()}
             with torch.inference_mode():
                 output = model.generate(
-                    **inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                    **inputs,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
                     eos_token_id=tokenizer.eos_token_id,
                 )
-            new = output[0][inputs["input_ids"].shape[1]:]
+            new = output[0][inputs["input_ids"].shape[1] :]
             record = {
                 "line": row.line,
                 "prompt": row.prompt,
-                "reference": row.text[len(row.prompt):],
+                "reference": row.text[len(row.prompt) :],
                 "output": tokenizer.decode(new, skip_special_tokens=True),
                 "new_tokens": int(new.shape[0]),
             }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    log(f"wrote {len(rows)} sample generations in {time.monotonic() - started:.1f} s to {run.samples_path.name}")
+    log(
+        f"wrote {len(rows)} sample generations in {time.monotonic() - started:.1f} s to {run.samples_path.name}"
+    )

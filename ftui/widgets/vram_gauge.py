@@ -79,8 +79,15 @@ class VramGauge(Widget, can_focus=False):
     }
     """
     COMPONENT_CLASSES = {
-        "vram-gauge--label", "vram-gauge--dim", "vram-gauge--used", "vram-gauge--free", "vram-gauge--fits",
-        "vram-gauge--tight", "vram-gauge--too-big", "vram-gauge--history", "vram-gauge--cursor",
+        "vram-gauge--label",
+        "vram-gauge--dim",
+        "vram-gauge--used",
+        "vram-gauge--free",
+        "vram-gauge--fits",
+        "vram-gauge--tight",
+        "vram-gauge--too-big",
+        "vram-gauge--history",
+        "vram-gauge--cursor",
     }
     BINDINGS = [
         Binding("up", "card(-1)", "Previous card", show=False),
@@ -218,7 +225,9 @@ class VramGauge(Widget, can_focus=False):
     def action_choose_card(self) -> None:
         card = self.cards[self.cursor]
         self.planned_card = card
-        self.post_message(self.PlanCardChosen(name=card.name, vram_gib=float(card.memory_gib), bf16=bool(card.bf16)))
+        self.post_message(
+            self.PlanCardChosen(name=card.name, vram_gib=float(card.memory_gib), bf16=bool(card.bf16))
+        )
         self.refresh(layout=True)
         self.app.refresh_bindings()
 
@@ -314,7 +323,9 @@ class VramGauge(Widget, can_focus=False):
             card = self.planned_card
             text.append("\nPlanning for ")
             text.append(card.name, self._style("label"))
-            text.append(f" ({card.memory_gib:.1f} GiB{', bf16' if card.bf16 else ', no bf16'}); press c for another card.\n")
+            text.append(
+                f" ({card.memory_gib:.1f} GiB{', bf16' if card.bf16 else ', no bf16'}); press c for another card.\n"
+            )
             numbers = f" {card.memory_gib:.1f} GiB"
             self._bar(text, max(10, width - len(numbers)), float(card.memory_gib), None)
             text.append(numbers + "\n")
@@ -334,5 +345,7 @@ class VramGauge(Widget, can_focus=False):
                 line += f"  {FIT_WORDS[fit_on(self.estimate_gib, float(card.memory_gib))]}"
             chosen = position == self.cursor
             text.append("\n")
-            text.append(f"{'▸' if chosen else ' '} {line}"[: width], self._style("cursor") if chosen else Style())
+            text.append(
+                f"{'▸' if chosen else ' '} {line}"[:width], self._style("cursor") if chosen else Style()
+            )
         return text

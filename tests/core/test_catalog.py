@@ -99,9 +99,7 @@ def test_catalog_chat_templates_exist_in_installed_unsloth():
         pytest.skip("unsloth is not installed (the training extra): its template names cannot be checked")
     source = (Path(next(iter(spec.submodule_search_locations))) / "chat_templates.py").read_text()
     keys = set(re.findall(r'CHAT_TEMPLATES\["([^"]+)"\]\s*=', source))
-    for loop in re.findall(
-        r"for version in \(([^)]*)\):\s*\n\s*CHAT_TEMPLATES\[version\]", source
-    ):
+    for loop in re.findall(r"for version in \(([^)]*)\):\s*\n\s*CHAT_TEMPLATES\[version\]", source):
         keys |= set(re.findall(r'"([^"]+)"', loop))  # llama-3.2 and llama-3.3 are added in a loop
     assert set(CHAT_TEMPLATES) <= keys, set(CHAT_TEMPLATES) - keys
 
@@ -154,8 +152,14 @@ def test_tied_embeddings_and_head_dims_where_they_differ(catalog):
     assert not catalog.find("meta-llama/Llama-3.1-8B").dims.tied_embeddings
     assert catalog.find("Qwen/Qwen2.5-3B").dims.tied_embeddings
     assert not catalog.find("Qwen/Qwen2.5-7B").dims.tied_embeddings
-    assert not catalog.find("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B").dims.tied_embeddings  # unlike Qwen2.5-1.5B
-    for hf_id, head_dim in [("google/gemma-2-9b", 256), ("google/gemma-3-27b-it", 128), ("Qwen/Qwen3-32B", 128)]:
+    assert not catalog.find(
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    ).dims.tied_embeddings  # unlike Qwen2.5-1.5B
+    for hf_id, head_dim in [
+        ("google/gemma-2-9b", 256),
+        ("google/gemma-3-27b-it", 128),
+        ("Qwen/Qwen3-32B", 128),
+    ]:
         dims = catalog.find(hf_id).dims
         assert dims.head_dim == head_dim and dims.hidden // dims.heads != head_dim
 

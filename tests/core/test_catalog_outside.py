@@ -23,17 +23,28 @@ TINY_CONFIG = {
 
 
 def test_catalog_models_come_from_the_catalog():
-    assert dims_for("unsloth/Llama-3.1-8B-Instruct-bnb-4bit") == load_catalog().find("meta-llama/Llama-3.1-8B-Instruct").dims
+    assert (
+        dims_for("unsloth/Llama-3.1-8B-Instruct-bnb-4bit")
+        == load_catalog().find("meta-llama/Llama-3.1-8B-Instruct").dims
+    )
 
 
 def test_a_local_folder_is_read_from_its_config(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(TINY_CONFIG))
     dims = dims_for(str(tmp_path))
-    assert (dims.layers, dims.hidden, dims.kv_heads, dims.tied_embeddings, dims.context) == (4, 256, 2, True, 2048)
+    assert (dims.layers, dims.hidden, dims.kv_heads, dims.tied_embeddings, dims.context) == (
+        4,
+        256,
+        2,
+        True,
+        2048,
+    )
 
 
 def test_a_local_folder_without_config_is_one_sentence(tmp_path):
-    with pytest.raises(UserError, match=r"has no config.json; point ftui at a folder that holds a Hugging Face model\.$"):
+    with pytest.raises(
+        UserError, match=r"has no config.json; point ftui at a folder that holds a Hugging Face model\.$"
+    ):
         dims_for(str(tmp_path))
 
 
@@ -113,8 +124,12 @@ def test_an_unreachable_hub_fails_fast_in_one_sentence(tmp_path):
     env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(tmp_path / "hf"))
     for command in (["estimate", "someone/unknown-model"], ["license", "someone/unknown-model"]):
         started = time.monotonic()
-        result = subprocess.run([sys.executable, "-m", "ftui", *command], capture_output=True, text=True, env=env)
+        result = subprocess.run(
+            [sys.executable, "-m", "ftui", *command], capture_output=True, text=True, env=env
+        )
         assert time.monotonic() - started < 5
         assert result.returncode == 1
-        assert result.stderr.startswith("ftui: Cannot reach the Hub at 127.0.0.1 to look up someone/unknown-model")
+        assert result.stderr.startswith(
+            "ftui: Cannot reach the Hub at 127.0.0.1 to look up someone/unknown-model"
+        )
         assert result.stderr.count("\n") == 1 and "Retrying" not in result.stderr

@@ -42,9 +42,15 @@ def test_a_turing_card_has_no_bf16():
 
 
 def test_calls_this_driver_does_not_support_become_none_not_a_crash():
-    unsupported = {"nvmlDeviceGetUtilizationRates", "nvmlDeviceGetTemperature", "nvmlDeviceGetPowerUsage",
-                   "nvmlDeviceGetEnforcedPowerLimit", "nvmlDeviceGetCudaComputeCapability",
-                   "nvmlDeviceGetComputeRunningProcesses", "nvmlSystemGetDriverVersion"}
+    unsupported = {
+        "nvmlDeviceGetUtilizationRates",
+        "nvmlDeviceGetTemperature",
+        "nvmlDeviceGetPowerUsage",
+        "nvmlDeviceGetEnforcedPowerLimit",
+        "nvmlDeviceGetCudaComputeCapability",
+        "nvmlDeviceGetComputeRunningProcesses",
+        "nvmlSystemGetDriverVersion",
+    }
     nvml = FakeNvml([h200()], unsupported=unsupported, missing={"nvmlSystemGetCudaDriverVersion_v2"})
     hardware = probe(nvml)
     (gpu,) = hardware.gpus
@@ -61,7 +67,10 @@ def test_calls_this_driver_does_not_support_become_none_not_a_crash():
     ("code", "start"),
     [
         (pynvml.NVML_ERROR_LIBRARY_NOT_FOUND, "No NVIDIA driver found: NVML's library"),
-        (pynvml.NVML_ERROR_DRIVER_NOT_LOADED, "No NVIDIA driver found: the NVIDIA kernel driver is not loaded"),
+        (
+            pynvml.NVML_ERROR_DRIVER_NOT_LOADED,
+            "No NVIDIA driver found: the NVIDIA kernel driver is not loaded",
+        ),
         (pynvml.NVML_ERROR_NO_PERMISSION, "NVML refused to read the GPUs"),
         (pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH, "The NVIDIA driver and its NVML library differ"),
         (pynvml.NVML_ERROR_UNKNOWN, "NVML could not start (Unknown Error)"),
@@ -143,7 +152,10 @@ def test_probe_honours_cuda_visible_devices(monkeypatch):
     gpus = [h200(0), h200(1), h200(2)]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", f"2,{gpus[0].uuid}")
     hardware = probe(FakeNvml(gpus))
-    assert [(g.index, g.nvml_index, g.uuid) for g in hardware.gpus] == [(0, 2, gpus[2].uuid), (1, 0, gpus[0].uuid)]
+    assert [(g.index, g.nvml_index, g.uuid) for g in hardware.gpus] == [
+        (0, 2, gpus[2].uuid),
+        (1, 0, gpus[0].uuid),
+    ]
     assert hardware.cuda_visible_devices == f"2,{gpus[0].uuid}"
     assert [s.index for s in sample_gpus(FakeNvml(gpus)).gpus] == [0, 1]
 
@@ -152,7 +164,10 @@ def test_cuda_visible_devices_that_hides_every_gpu_says_so(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     hardware = probe(FakeNvml([h200(0), h200(1)]))
     assert hardware.gpus == []
-    assert hardware.gpu_error == "CUDA_VISIBLE_DEVICES='' hides every GPU (2 present); unset it or name a GPU index or UUID."
+    assert (
+        hardware.gpu_error
+        == "CUDA_VISIBLE_DEVICES='' hides every GPU (2 present); unset it or name a GPU index or UUID."
+    )
 
 
 def test_mixed_cards_warn_about_cuda_order():

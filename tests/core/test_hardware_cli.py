@@ -15,13 +15,18 @@ has_gpu = bool(probe(processes=False).gpus)
 
 def ftui(*args, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "ftui", *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ftui", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 @pytest.mark.skipif(has_gpu, reason="this machine has an NVIDIA GPU")
 def test_probe_json_without_a_driver(tmp_path):
-    result = ftui("probe", "--json", env_extra={"FTUI_RUNS_DIR": str(tmp_path / "runs"),
-                                                 "HF_HOME": str(tmp_path / "hf")})
+    result = ftui(
+        "probe",
+        "--json",
+        env_extra={"FTUI_RUNS_DIR": str(tmp_path / "runs"), "HF_HOME": str(tmp_path / "hf")},
+    )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["gpus"] == []

@@ -17,8 +17,9 @@ pytestmark = [
 
 def ftui_probe_json(**env_extra):
     env = {**os.environ, **env_extra}
-    result = subprocess.run([sys.executable, "-m", "ftui", "probe", "--json"], capture_output=True, text=True,
-                            env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "ftui", "probe", "--json"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -43,7 +44,9 @@ def test_cuda_visible_devices_by_uuid_and_hidden():
     everything = ftui_probe_json()
     last = everything["gpus"][-1]
     chosen = ftui_probe_json(CUDA_VISIBLE_DEVICES=last["uuid"])
-    assert [(g["index"], g["nvml_index"], g["uuid"]) for g in chosen["gpus"]] == [(0, last["nvml_index"], last["uuid"])]
+    assert [(g["index"], g["nvml_index"], g["uuid"]) for g in chosen["gpus"]] == [
+        (0, last["nvml_index"], last["uuid"])
+    ]
     hidden = ftui_probe_json(CUDA_VISIBLE_DEVICES="")
     assert hidden["gpus"] == [] and "hides every GPU" in hidden["gpu_error"]
 
@@ -58,4 +61,6 @@ def test_samples_are_live():
     per_call = (time.perf_counter() - started) / 20
     assert samples.gpu_error is None and len(samples.gpus) == len(first.gpus)
     assert all(s.memory_used is not None and s.memory_total > 0 for s in samples.gpus)
-    print(f"sample_gpus: {per_call * 1000:.2f} ms per call for {len(samples.gpus)} GPU(s)")  # a figure, not a gate
+    print(
+        f"sample_gpus: {per_call * 1000:.2f} ms per call for {len(samples.gpus)} GPU(s)"
+    )  # a figure, not a gate

@@ -127,8 +127,15 @@ def test_local_path_that_does_not_exist():
 
 
 def _llama_config(layers: int, hidden: int, vocab: int) -> dict:
-    return {"model_type": "llama", "num_hidden_layers": layers, "hidden_size": hidden, "intermediate_size": 4 * hidden,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": vocab}
+    return {
+        "model_type": "llama",
+        "num_hidden_layers": layers,
+        "hidden_size": hidden,
+        "intermediate_size": 4 * hidden,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": vocab,
+    }
 
 
 def test_a_local_folder_named_like_a_catalog_model_matches_only_with_its_dims(tmp_path):

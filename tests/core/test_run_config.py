@@ -9,8 +9,13 @@ from ftui.core.run_config import RunConfig, parse_gpus, resolve
 
 def test_round_trip_through_toml_keeps_everything(tmp_path):
     config = RunConfig(
-        model="meta-llama/Llama-3.1-8B-Instruct", data="/data/x.jsonl", repo="unsloth/x-bnb-4bit",
-        template="llama-3.1", mapping={"instruction": "question"}, python="/opt/env/bin/python", name="first",
+        model="meta-llama/Llama-3.1-8B-Instruct",
+        data="/data/x.jsonl",
+        repo="unsloth/x-bnb-4bit",
+        template="llama-3.1",
+        mapping={"instruction": "question"},
+        python="/opt/env/bin/python",
+        name="first",
         settings=TrainingSettings(max_steps=60, gpus=(0, 1), save_gguf="q4_k_m", responses_only=True),
     )
     path = config.write(tmp_path / "config.toml")
@@ -32,7 +37,10 @@ def test_none_values_are_left_out_and_come_back_as_defaults(tmp_path):
         ('model = "m"\ndata = "d"\nmodle = "x"\n', "unknown key 'modle'"),
         ('model = "m"\ndata = "d"\n[training]\nbatchsize = 2\n', "unknown key 'batchsize'"),
         ('model = "m"\ndata = "d"\n[training]\nbatch = "two"\n', "batch = 'two' has the wrong type"),
-        ('model = "m"\ndata = "d"\n[training]\nresponses_only = 1\n', "responses_only = 1 has the wrong type"),
+        (
+            'model = "m"\ndata = "d"\n[training]\nresponses_only = 1\n',
+            "responses_only = 1 has the wrong type",
+        ),
         ('data = "d"\n', "which model"),
         ('model = "m"\ndata = "d"\n[training]\nmethod = "dora"\n', "method 'dora'"),
         ('model = "m"\ndata = "d"\n[training]\nbatch = 0\n', "batch must be at least 1"),
@@ -64,12 +72,19 @@ def test_flags_override_the_file_and_epochs_clear_max_steps():
 
 
 def test_from_plan_takes_model_repo_settings_and_data():
-    plan = Plan(model="Qwen/Qwen2.5-7B-Instruct", repo="unsloth/Qwen2.5-7B-Instruct-bnb-4bit",
-                dataset=DatasetSummary(source="/d/train.jsonl", rows=500, format="sharegpt"),
-                settings=dataclasses.replace(TrainingSettings(), rank=32))
+    plan = Plan(
+        model="Qwen/Qwen2.5-7B-Instruct",
+        repo="unsloth/Qwen2.5-7B-Instruct-bnb-4bit",
+        dataset=DatasetSummary(source="/d/train.jsonl", rows=500, format="sharegpt"),
+        settings=dataclasses.replace(TrainingSettings(), rank=32),
+    )
     config = RunConfig.from_plan(plan, template="qwen-2.5", python="/env/bin/python")
     assert (config.model, config.repo, config.data, config.format) == (
-        "Qwen/Qwen2.5-7B-Instruct", "unsloth/Qwen2.5-7B-Instruct-bnb-4bit", "/d/train.jsonl", "sharegpt")
+        "Qwen/Qwen2.5-7B-Instruct",
+        "unsloth/Qwen2.5-7B-Instruct-bnb-4bit",
+        "/d/train.jsonl",
+        "sharegpt",
+    )
     assert config.settings.rank == 32 and config.template == "qwen-2.5" and config.python == "/env/bin/python"
     config.settings.rank = 8
     assert plan.settings.rank == 32  # a copy: editing the run does not edit the plan

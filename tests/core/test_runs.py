@@ -28,8 +28,13 @@ def sleeper() -> subprocess.Popen:
 def as_running(run: RunDirectory, process: subprocess.Popen) -> None:
     import psutil
 
-    run.update_status(state="running", pid=process.pid, host=socket.gethostname(),
-                      pid_started=psutil.Process(process.pid).create_time(), step=7)
+    run.update_status(
+        state="running",
+        pid=process.pid,
+        host=socket.gethostname(),
+        pid_started=psutil.Process(process.pid).create_time(),
+        step=7,
+    )
 
 
 def test_create_run_writes_config_and_starting_status(run, runs_dir):
@@ -168,7 +173,9 @@ def test_a_named_python_finds_this_ftui_through_pythonpath():
     root = Path(__file__).resolve().parents[2]
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(root)
     # ftui's own interpreter already imports this ftui: its PYTHONPATH is left as it is.
-    assert trainer_environment(RunConfig(model="m", data="d")).get("PYTHONPATH") == os.environ.get("PYTHONPATH")
+    assert trainer_environment(RunConfig(model="m", data="d")).get("PYTHONPATH") == os.environ.get(
+        "PYTHONPATH"
+    )
 
 
 def test_a_run_that_never_got_a_process_is_failed_after_a_grace_period(run):
@@ -177,4 +184,8 @@ def test_a_run_that_never_got_a_process_is_failed_after_a_grace_period(run):
     long_ago = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)).isoformat()
     run.update_status(created_at=long_ago)
     status = run.status()
-    assert status["state"] == "failed" and "never started" in status["error"] and "ftui resume" in status["error"]
+    assert (
+        status["state"] == "failed"
+        and "never started" in status["error"]
+        and "ftui resume" in status["error"]
+    )

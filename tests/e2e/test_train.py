@@ -24,8 +24,22 @@ from tests.helpers.tiny_model import tiny_llama_for_session
 pytestmark = pytest.mark.slow
 
 FAKE_TOKEN = "hf_" + "Q" * 34  # shaped like a real token; must never reach a file the run writes
-FAST = ["--method", "lora", "--batch", "4", "--grad-accum", "1", "--seq", "128", "--lr", "5e-3",
-        "--optimizer", "adamw_torch", "--template", "chatml"]
+FAST = [
+    "--method",
+    "lora",
+    "--batch",
+    "4",
+    "--grad-accum",
+    "1",
+    "--seq",
+    "128",
+    "--lr",
+    "5e-3",
+    "--optimizer",
+    "adamw_torch",
+    "--template",
+    "chatml",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +53,13 @@ def data(tmp_path_factory) -> Path:
 
 
 def ftui(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ftui", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "ftui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def wait_for(predicate, timeout: float = 120, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -58,8 +77,22 @@ def train_steps(run: RunDirectory) -> list[dict]:
 
 
 def test_train_end_to_end(tiny_model, data, runs_dir):
-    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "30",
-                  "--save-steps", "10", "--eval-split", "0.1", "--json", env={"HF_TOKEN": FAKE_TOKEN})
+    result = ftui(
+        "train",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data),
+        *FAST,
+        "--max-steps",
+        "30",
+        "--save-steps",
+        "10",
+        "--eval-split",
+        "0.1",
+        "--json",
+        env={"HF_TOKEN": FAKE_TOKEN},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["state"] == "completed"
@@ -69,7 +102,9 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
     assert [r["step"] for r in steps] == list(range(1, 31))
     for record in steps:
         assert record["max_steps"] == 30
-        assert {"epoch", "loss", "grad_norm", "learning_rate", "tokens_per_second", "gpu_mem_gib"} <= set(record)
+        assert {"epoch", "loss", "grad_norm", "learning_rate", "tokens_per_second", "gpu_mem_gib"} <= set(
+            record
+        )
     assert all(r["tokens_per_second"] > 0 for r in steps[1:])
     first, last = steps[0]["loss"], sum(r["loss"] for r in steps[-5:]) / 5
     assert last < first - 0.3, f"the loss did not fall: {first:.3f} -> {last:.3f}"
@@ -87,7 +122,9 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
     # config.toml holds everything needed to run it again.
     config = RunConfig.read(run.config_path)
     assert config.model == str(tiny_model) and config.data == str(data)
-    assert config.settings.max_steps == 30 and config.settings.method == "lora" and config.template == "chatml"
+    assert (
+        config.settings.max_steps == 30 and config.settings.method == "lora" and config.template == "chatml"
+    )
 
     samples = run.samples()
     assert len(samples) == 3 and all(s["prompt"].endswith("<|im_start|>assistant\n") for s in samples)
@@ -119,8 +156,20 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
 
 
 def test_stop_mid_run_saves_adapter_and_resume_continues_from_checkpoint(tiny_model, data, runs_dir):
-    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "80",
-                  "--save-steps", "1000", "--detach", "--json")
+    result = ftui(
+        "train",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data),
+        *FAST,
+        "--max-steps",
+        "80",
+        "--save-steps",
+        "1000",
+        "--detach",
+        "--json",
+    )
     assert result.returncode == 0, result.stderr
     run = find_run(json.loads(result.stdout)["run_id"])
     wait_for(lambda: len(train_steps(run)) >= 5, what="five training steps")
@@ -147,8 +196,20 @@ def test_stop_mid_run_saves_adapter_and_resume_continues_from_checkpoint(tiny_mo
 
 
 def test_sigkill_is_noticed_by_the_next_ftui_runs(tiny_model, data, runs_dir):
-    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "400",
-                  "--save-steps", "2", "--detach", "--json")
+    result = ftui(
+        "train",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data),
+        *FAST,
+        "--max-steps",
+        "400",
+        "--save-steps",
+        "2",
+        "--detach",
+        "--json",
+    )
     run = find_run(json.loads(result.stdout)["run_id"])
     wait_for(run.last_checkpoint, what="a first checkpoint")
     pid = run.read_status()["pid"]
@@ -166,8 +227,18 @@ def test_sigkill_is_noticed_by_the_next_ftui_runs(tiny_model, data, runs_dir):
 
 
 def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
-    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "400",
-                  "--detach", "--json")
+    result = ftui(
+        "train",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data),
+        *FAST,
+        "--max-steps",
+        "400",
+        "--detach",
+        "--json",
+    )
     run = find_run(json.loads(result.stdout)["run_id"])
     wait_for(lambda: train_steps(run), what="training to start")
     pid = run.read_status()["pid"]
@@ -179,10 +250,22 @@ def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
 
 
 def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):
-    bad = write_jsonl(tmp_path / "bad.jsonl", arithmetic_rows(20), raw_lines={7: '{"messages": [{"role": "user"'})
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl", arithmetic_rows(20), raw_lines={7: '{"messages": [{"role": "user"'}
+    )
     # Also the interpreter the user names (python = "..."): here, this one by its full path.
-    result = ftui("train", "--model", str(tiny_model), "--data", str(bad), *FAST, "--max-steps", "5",
-                  "--python", sys.executable)
+    result = ftui(
+        "train",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(bad),
+        *FAST,
+        "--max-steps",
+        "5",
+        "--python",
+        sys.executable,
+    )
     assert result.returncode == 1
     assert "line 7" in result.stderr.lower(), result.stderr[-2000:]
     assert "Traceback" not in result.stderr
@@ -194,7 +277,9 @@ def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):
 
 
 def test_missing_model_fails_saying_so(data, runs_dir):
-    result = ftui("train", "--model", "no-such-org/no-such-model-xyz", "--data", str(data), *FAST, "--max-steps", "5")
+    result = ftui(
+        "train", "--model", "no-such-org/no-such-model-xyz", "--data", str(data), *FAST, "--max-steps", "5"
+    )
     assert result.returncode == 1
     (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
     error = run.status()["error"]
@@ -214,8 +299,21 @@ def _alive(pid: int) -> bool:
 def test_two_processes_under_torchrun_log_each_step_once_from_rank_zero(tiny_model, data, runs_dir):
     # `--gpus 0,1` launches torchrun with a process per GPU; without GPUs the same launch runs two CPU
     # processes (gloo), which exercises the launch, the rank-0-only metrics and the shared stop/save path.
-    result = ftui("train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "6",
-                  "--gpus", "0,1", "--runs-dir", str(runs_dir), "--json")
+    result = ftui(
+        "train",
+        "--model",
+        str(tiny_model),
+        "--data",
+        str(data),
+        *FAST,
+        "--max-steps",
+        "6",
+        "--gpus",
+        "0,1",
+        "--runs-dir",
+        str(runs_dir),
+        "--json",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     run = find_run(summary["run_id"], runs_dir)

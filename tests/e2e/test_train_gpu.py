@@ -26,24 +26,63 @@ def _cuda() -> bool:
         return False
 
 
-pytestmark = [pytest.mark.gpu, pytest.mark.slow, pytest.mark.skipif(not _cuda(), reason="needs an NVIDIA GPU")]
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.slow,
+    pytest.mark.skipif(not _cuda(), reason="needs an NVIDIA GPU"),
+]
 
 
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
     # Head size 64 and widths that are multiples of 64, as real models have (Unsloth's kernels expect it).
-    return build_tiny_llama(tmp_path_factory.getbasetemp() / "small-llama-gpu", hidden=256, intermediate=512,
-                            heads=4, kv_heads=2, layers=2)
+    return build_tiny_llama(
+        tmp_path_factory.getbasetemp() / "small-llama-gpu",
+        hidden=256,
+        intermediate=512,
+        heads=4,
+        kv_heads=2,
+        layers=2,
+    )
 
 
 @pytest.mark.parametrize("method", ["qlora", "lora"])
 def test_train_on_the_gpu(small_model, tmp_path, runs_dir, method):
     data = write_jsonl(tmp_path / "data.jsonl", arithmetic_rows(120))
     result = subprocess.run(
-        [sys.executable, "-m", "ftui", "train", "--model", str(small_model), "--data", str(data), "--method", method,
-         "--max-steps", "30", "--batch", "4", "--grad-accum", "1", "--seq", "128", "--lr", "5e-3", "--save-steps", "10",
-         "--template", "chatml", "--eval-split", "0.1", "--json"],
-        capture_output=True, text=True, timeout=400, env={**os.environ},
+        [
+            sys.executable,
+            "-m",
+            "ftui",
+            "train",
+            "--model",
+            str(small_model),
+            "--data",
+            str(data),
+            "--method",
+            method,
+            "--max-steps",
+            "30",
+            "--batch",
+            "4",
+            "--grad-accum",
+            "1",
+            "--seq",
+            "128",
+            "--lr",
+            "5e-3",
+            "--save-steps",
+            "10",
+            "--template",
+            "chatml",
+            "--eval-split",
+            "0.1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env={**os.environ},
     )
     assert result.returncode == 0, result.stderr[-4000:]
     run = find_run(json.loads(result.stdout)["run_id"])

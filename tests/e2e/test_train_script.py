@@ -31,18 +31,47 @@ print("FIRST-TEXT " + json.dumps(scope["dataset"][0]["text"]))
 def test_generated_script_trains_on_the_same_text_as_ftui(tmp_path_factory, tmp_path):
     model = tiny_llama_for_session(tmp_path_factory)
     data = write_jsonl(tmp_path / "data.jsonl", arithmetic_rows(16))
-    config = RunConfig(model=str(model), data=str(data), template="chatml", settings=TrainingSettings(
-        method="lora", max_steps=3, batch=2, grad_accum=1, seq=128, optimizer="adamw_torch", save_steps=100))
+    config = RunConfig(
+        model=str(model),
+        data=str(data),
+        template="chatml",
+        settings=TrainingSettings(
+            method="lora",
+            max_steps=3,
+            batch=2,
+            grad_accum=1,
+            seq=128,
+            optimizer="adamw_torch",
+            save_steps=100,
+        ),
+    )
     config.write(tmp_path / "config.toml")
-    written = subprocess.run([sys.executable, "-m", "ftui", "script", str(tmp_path / "config.toml"), "-o",
-                              str(tmp_path / "train.py")], capture_output=True, text=True)
+    written = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ftui",
+            "script",
+            str(tmp_path / "config.toml"),
+            "-o",
+            str(tmp_path / "train.py"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert written.returncode == 0, written.stderr
     script = (tmp_path / "train.py").read_text()
     assert "import ftui" not in script and "max_length=MAX_LENGTH" in script
     assert script.index("import unsloth") < script.index("from trl import")
 
-    result = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "train.py")], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300, env={**os.environ})
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(tmp_path / "train.py")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "adapter" / "adapter_model.safetensors").is_file()
     first = json.loads(result.stdout.split("FIRST-TEXT ", 1)[1].splitlines()[0])

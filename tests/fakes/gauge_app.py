@@ -21,8 +21,16 @@ class GaugeApp(App):
     TITLE = "ftui"
     SUB_TITLE = "hardware"
 
-    def __init__(self, *, nvml: Any = None, cards: list | None = None, estimate_gib: float | None = None,
-                 interval: float = 1.0, summary: str = "", bare: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        nvml: Any = None,
+        cards: list | None = None,
+        estimate_gib: float | None = None,
+        interval: float = 1.0,
+        summary: str = "",
+        bare: bool = False,
+    ) -> None:
         super().__init__()
         self.gauge_options = {"nvml": nvml, "cards": cards, "interval": interval}
         self.bare = bare  # the same app without the gauge: what Textual costs sitting still
@@ -61,8 +69,10 @@ def main() -> None:
     from ftui.core.hardware import probe
 
     hardware = probe(nvml, processes=False)
-    summary = (f"CPU {hardware.cpu_usable} cores · RAM {hardware.ram_available_gib:.0f} of "
-               f"{hardware.ram_total_gib:.0f} GiB free · driver {hardware.driver_version or 'none'}")
+    summary = (
+        f"CPU {hardware.cpu_usable} cores · RAM {hardware.ram_available_gib:.0f} of "
+        f"{hardware.ram_total_gib:.0f} GiB free · driver {hardware.driver_version or 'none'}"
+    )
     GaugeApp(nvml=nvml, estimate_gib=args.estimate, summary=summary, bare=args.bare).run(mouse=False)
 
 

@@ -42,8 +42,14 @@ def h200(i: int = 0, **changes) -> FakeGpu:
 
 
 def t4(i: int = 0, **changes) -> FakeGpu:
-    return FakeGpu(name="Tesla T4", uuid=f"GPU-7a7a0000-0000-4000-8000-00000000000{i}",
-                   memory_total=15360 * 1024**2, capability=(7, 5), power_limit_mw=70_000, **changes)
+    return FakeGpu(
+        name="Tesla T4",
+        uuid=f"GPU-7a7a0000-0000-4000-8000-00000000000{i}",
+        memory_total=15360 * 1024**2,
+        capability=(7, 5),
+        power_limit_mw=70_000,
+        **changes,
+    )
 
 
 def _error(code: int) -> pynvml.NVMLError:
@@ -60,9 +66,17 @@ class FakeNvml:
     `calls` counts every call by name.
     """
 
-    def __init__(self, gpus: list[FakeGpu] | None = None, *, init_error: int | None = None,
-                 unsupported: set[str] = frozenset(), missing: set[str] = frozenset(),
-                 driver: str = "580.159.04", cuda: int = 13000, moving: bool = False) -> None:
+    def __init__(
+        self,
+        gpus: list[FakeGpu] | None = None,
+        *,
+        init_error: int | None = None,
+        unsupported: set[str] = frozenset(),
+        missing: set[str] = frozenset(),
+        driver: str = "580.159.04",
+        cuda: int = 13000,
+        moving: bool = False,
+    ) -> None:
         self.gpus = list(gpus) if gpus is not None else [h200()]
         self.init_error = init_error
         self.unsupported = set(unsupported)
@@ -80,12 +94,16 @@ class FakeNvml:
         if name.startswith("nvml") and callable(attribute):
             object.__getattribute__(self, "calls")[name] += 1
             if name in object.__getattribute__(self, "unsupported"):
+
                 def not_supported(*args, **kwargs):
                     raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+
                 return not_supported
             if name != "nvmlInit" and not object.__getattribute__(self, "initialised"):
+
                 def uninitialised(*args, **kwargs):
                     raise _error(pynvml.NVML_ERROR_UNINITIALIZED)
+
                 return uninitialised
         return attribute
 
@@ -129,8 +147,9 @@ class FakeNvml:
 
     def nvmlDeviceGetMemoryInfo(self, gpu: FakeGpu, version: int | None = None) -> SimpleNamespace:
         self._move(gpu)
-        return SimpleNamespace(total=gpu.memory_total, used=gpu.memory_used,
-                               free=gpu.memory_total - gpu.memory_used)
+        return SimpleNamespace(
+            total=gpu.memory_total, used=gpu.memory_used, free=gpu.memory_total - gpu.memory_used
+        )
 
     def nvmlDeviceGetUtilizationRates(self, gpu: FakeGpu) -> SimpleNamespace:
         return SimpleNamespace(gpu=gpu.utilization, memory=gpu.utilization // 2)

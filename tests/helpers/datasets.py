@@ -12,10 +12,14 @@ def arithmetic_rows(count: int = 120) -> list[dict]:
     rows = []
     for i in range(count):
         a, b = i % 10, (i * 7) % 10
-        rows.append({"messages": [
-            {"role": "user", "content": f"what is {a} plus {b}"},
-            {"role": "assistant", "content": f"{a} plus {b} equals {a + b}"},
-        ]})
+        rows.append(
+            {
+                "messages": [
+                    {"role": "user", "content": f"what is {a} plus {b}"},
+                    {"role": "assistant", "content": f"{a} plus {b} equals {a + b}"},
+                ]
+            }
+        )
     return rows
 
 

@@ -34,7 +34,9 @@ _WORDS = (
 def _corpus() -> list[str]:
     lines = [" ".join(_WORDS[i : i + 8]) for i in range(0, len(_WORDS), 3)]
     lines += [f"{a} plus {b} equals {a + b}" for a in range(10) for b in range(10)]
-    lines += ["<|im_start|>user\nwhat is the capital of France<|im_end|>\n<|im_start|>assistant\nParis<|im_end|>"]
+    lines += [
+        "<|im_start|>user\nwhat is the capital of France<|im_end|>\n<|im_start|>assistant\nParis<|im_end|>"
+    ]
     lines += ["Below is an instruction. ### Instruction: ### Input: ### Response:"]
     return lines
 
@@ -83,7 +85,11 @@ def build_tiny_llama(
     Idempotent: an existing complete directory is returned as it is, so a test session builds it once.
     """
     path = Path(path)
-    if (path / "config.json").exists() and (path / "tokenizer.json").exists() and (path / "model.safetensors").exists():
+    if (
+        (path / "config.json").exists()
+        and (path / "tokenizer.json").exists()
+        and (path / "model.safetensors").exists()
+    ):
         return path
     from ftui.trainer.compat import hide_broken_torchvision
 
@@ -111,8 +117,15 @@ def build_tiny_llama(
     model = LlamaForCausalLM(config)
     model.save_pretrained(path, safe_serialization=True)
     (path / "generation_config.json").write_text(
-        json.dumps({"bos_token_id": fast.bos_token_id, "eos_token_id": fast.eos_token_id,
-                    "pad_token_id": fast.pad_token_id, "max_new_tokens": 32}, indent=2)
+        json.dumps(
+            {
+                "bos_token_id": fast.bos_token_id,
+                "eos_token_id": fast.eos_token_id,
+                "pad_token_id": fast.pad_token_id,
+                "max_new_tokens": 32,
+            },
+            indent=2,
+        )
     )
     return path
 

@@ -21,8 +21,13 @@ def callbacks():
 
 
 def state(step, tokens=0, world_zero=True):
-    return SimpleNamespace(global_step=step, max_steps=10, epoch=step / 10, is_world_process_zero=world_zero,
-                           num_input_tokens_seen=tokens)
+    return SimpleNamespace(
+        global_step=step,
+        max_steps=10,
+        epoch=step / 10,
+        is_world_process_zero=world_zero,
+        num_input_tokens_seen=tokens,
+    )
 
 
 def test_records_tokens_per_second_eval_and_summary(callbacks, runs_dir):
@@ -54,14 +59,18 @@ def test_nan_loss_is_a_warning_not_a_crash(callbacks, runs_dir):
     lines = run.metrics_path.read_text().splitlines()
     assert all("NaN" not in line for line in lines)  # valid JSON for every reader
     record = json.loads(lines[0])
-    assert record["loss"] is None and "The loss is nan at step 1: lower the learning rate" in record["warning"]
+    assert (
+        record["loss"] is None and "The loss is nan at step 1: lower the learning rate" in record["warning"]
+    )
     assert run.read_status()["warnings"] == [record["warning"]]  # said once in the status
 
 
 def test_other_ranks_write_nothing(callbacks, runs_dir):
     run = create_run(RunConfig(model="m", data="d"), runs_dir)
     metrics = callbacks.MetricsCallback(run, callbacks.GpuMemory())
-    metrics.on_log(SimpleNamespace(learning_rate=1e-3), state(1, 5, world_zero=False), None, logs={"loss": 1.0})
+    metrics.on_log(
+        SimpleNamespace(learning_rate=1e-3), state(1, 5, world_zero=False), None, logs={"loss": 1.0}
+    )
     assert run.metrics() == []
 
 

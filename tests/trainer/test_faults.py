@@ -38,19 +38,26 @@ def test_oom_wrapped_in_another_error_is_still_oom():
         except RuntimeError as inner:
             raise ValueError("step failed") from inner
     except ValueError as outer:
-        fault = classify(outer, FaultContext(model="m", settings=TrainingSettings(batch=1, seq=128, method="qlora")))
+        fault = classify(
+            outer, FaultContext(model="m", settings=TrainingSettings(batch=1, seq=128, method="qlora"))
+        )
     assert fault.state == "oom"
     assert "this model does not fit this card" in fault.error
 
 
 def test_oom_without_dims_still_names_the_fixes():
-    fault = classify(OutOfMemoryError("x"), FaultContext(model="m", settings=TrainingSettings(batch=2, seq=2048)))
-    assert fault.error == "CUDA ran out of memory at micro-batch 2 x 2048 tokens; try --batch 1 or --seq 1024."
+    fault = classify(
+        OutOfMemoryError("x"), FaultContext(model="m", settings=TrainingSettings(batch=2, seq=2048))
+    )
+    assert (
+        fault.error == "CUDA ran out of memory at micro-batch 2 x 2048 tokens; try --batch 1 or --seq 1024."
+    )
 
 
 def test_bad_rows_and_user_errors_keep_their_sentence():
-    assert classify(UserError("Line 7 of d.jsonl: no assistant turn; add one."), FaultContext(model="m")).error == (
-        "Line 7 of d.jsonl: no assistant turn; add one")
+    assert classify(
+        UserError("Line 7 of d.jsonl: no assistant turn; add one."), FaultContext(model="m")
+    ).error == ("Line 7 of d.jsonl: no assistant turn; add one")
 
 
 class GatedRepoError(OSError):
@@ -67,7 +74,11 @@ class RepositoryNotFoundError(OSError):
         (GatedRepoError("401 Client Error"), False, "is a gated repo and no HF token is set"),
         (GatedRepoError("403"), True, "your HF account has no access yet"),
         (RepositoryNotFoundError("404"), False, "was not found"),
-        (OSError("x is not a local folder and is not a valid model identifier listed on"), False, "was not found"),
+        (
+            OSError("x is not a local folder and is not a valid model identifier listed on"),
+            False,
+            "was not found",
+        ),
         (ZeroDivisionError("Unsloth: All labels in your dataset are -100"), False, "Every label was masked"),
         (ModuleNotFoundError("No module named 'unsloth'"), False, "Unsloth could not be imported"),
         (KeyError("boom"), False, "Training failed with KeyError"),

@@ -67,8 +67,13 @@ def test_the_hubs_gated_and_missing_errors_keep_their_names():
     from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     request = httpx.Request("GET", "https://huggingface.co/meta-llama/Llama-3.1-8B/resolve/main/config.json")
-    gated = GatedRepoError("Access to model meta-llama/Llama-3.1-8B is restricted.",
-                           response=httpx.Response(401, request=request))
+    gated = GatedRepoError(
+        "Access to model meta-llama/Llama-3.1-8B is restricted.",
+        response=httpx.Response(401, request=request),
+    )
     missing = RepositoryNotFoundError("404 Client Error.", response=httpx.Response(404, request=request))
-    assert "is a gated repo and no HF token is set" in classify(gated, FaultContext(model="meta-llama/Llama-3.1-8B")).error
+    assert (
+        "is a gated repo and no HF token is set"
+        in classify(gated, FaultContext(model="meta-llama/Llama-3.1-8B")).error
+    )
     assert "was not found" in classify(missing, FaultContext(model="x/y")).error

@@ -113,7 +113,9 @@ async def test_the_command_palette_offers_every_binding(tmp_path):
         from textual.command import CommandList
 
         commands = app.screen.query_one(CommandList)
-        await wait_until(pilot, lambda: commands.option_count > 0 and commands.highlighted is not None, "matches")
+        await wait_until(
+            pilot, lambda: commands.option_count > 0 and commands.highlighted is not None, "matches"
+        )
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.current_step == "data", "the data step")
 

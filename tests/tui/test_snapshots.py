@@ -96,6 +96,7 @@ def test_license(snap_compare, make_app, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_data(snap_compare, make_app, size):
     plan = full_plan()
+
     async def inspected(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot, showing("#data-status", "Read every row"))
 
@@ -106,6 +107,7 @@ def test_data(snap_compare, make_app, size):
 def test_models(snap_compare, make_app, size):
     plan = full_plan()
     plan.gpu = GpuChoice("RTX 4090", 24.0, True)
+
     async def listed(pilot) -> None:  # type: ignore[no-untyped-def]
         from ftui.widgets.model_table import ModelTable
 
@@ -140,8 +142,13 @@ def test_run_view(snap_compare, make_app, size, tmp_path):
         from ftui.widgets.log_view import LogView
 
         app.screen.attach(RunDirectory(path))
-        await settle(pilot, lambda app: "step 30/30" in text_of(app.screen.query_one("#run-progress"))
-                     and app.screen.query_one(LogView).line_count == len(log_lines))
+        await settle(
+            pilot,
+            lambda app: (
+                "step 30/30" in text_of(app.screen.query_one("#run-progress"))
+                and app.screen.query_one(LogView).line_count == len(log_lines)
+            ),
+        )
 
     assert snap_compare(app, terminal_size=size, run_before=attached)
 
@@ -174,7 +181,12 @@ def test_runs(snap_compare, make_app, size, tmp_path, monkeypatch):
 
         await settle(pilot, lambda app: app.screen.query_one("#runs-table", DataTable).row_count == 2)
         await pilot.press("space", "down", "space")
-        await settle(pilot, lambda app: len(app.screen.query_one(LossChart).series) == 2
-                     and "Eleven" in text_of(app.screen.query_one("#samples")))
+        await settle(
+            pilot,
+            lambda app: (
+                len(app.screen.query_one(LossChart).series) == 2
+                and "Eleven" in text_of(app.screen.query_one("#samples"))
+            ),
+        )
 
     assert snap_compare(app, terminal_size=size, run_before=select_both)

@@ -81,7 +81,8 @@ async def test_edits_change_the_plan_and_the_estimate(make_app):
         await pilot.press("right")
         await wait_until(pilot, lambda: app.plan.settings.method == "lora", "LoRA in the plan")
         await wait_until(
-            pilot, lambda: "GiB at its peak" in (t := text_of(app.screen.query_one("#estimate"))) and t != first,
+            pilot,
+            lambda: "GiB at its peak" in (t := text_of(app.screen.query_one("#estimate"))) and t != first,
             "a new estimate",
         )
         app.screen.query_one("#field-rank", Input).value = ""
@@ -137,7 +138,9 @@ async def test_attaching_to_a_long_log_reads_only_its_tail(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         app.screen.attach(RunDirectory(path))
         log = app.screen.query_one(LogView)
-        await wait_until(pilot, lambda: log.line_count > 0 and log.lines[-1] == lines[-1], "the log's last line")
+        await wait_until(
+            pilot, lambda: log.line_count > 0 and log.lines[-1] == lines[-1], "the log's last line"
+        )
         assert log.lines_received < 10_000  # the tail only, not 300,000 lines
         assert log.line_count <= 2000
 
@@ -167,7 +170,11 @@ async def live_run_on_the_train_step(make_app, tmp_path, run_id: str):  # type: 
 
 
 async def test_k_twice_kills_the_live_run(make_app, tmp_path):
-    async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-live") as (app, pilot, process):
+    async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-live") as (
+        app,
+        pilot,
+        process,
+    ):
         await pilot.press("k")
         await workers_done(app)  # had the first k started a kill, it would be done now
         await pilot.pause()
@@ -178,6 +185,10 @@ async def test_k_twice_kills_the_live_run(make_app, tmp_path):
 
 
 async def test_x_asks_the_live_run_to_stop(make_app, tmp_path):
-    async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-stop") as (app, pilot, process):
+    async with live_run_on_the_train_step(make_app, tmp_path, "20260105-100000-stop") as (
+        app,
+        pilot,
+        process,
+    ):
         await pilot.press("x")
         assert process.wait(timeout=5) == -signal.SIGTERM

@@ -23,8 +23,13 @@ class Card:  # the shape of ftui.core.catalog's Gpu
     bf16: bool
 
 
-CARDS = [Card("NVIDIA T4", 16, False), Card("NVIDIA L4", 24, True), Card("NVIDIA A100 80GB", 80, True),
-         Card("NVIDIA H100 80GB", 80, True), Card("NVIDIA H200", 141, True)]
+CARDS = [
+    Card("NVIDIA T4", 16, False),
+    Card("NVIDIA L4", 24, True),
+    Card("NVIDIA A100 80GB", 80, True),
+    Card("NVIDIA H100 80GB", 80, True),
+    Card("NVIDIA H200", 141, True),
+]
 
 
 async def until(pilot, condition) -> None:
@@ -75,8 +80,11 @@ async def test_the_fit_colour_comes_from_the_component_classes():
     async with app.run_test(size=(80, 24)) as pilot:
         gauge = app.query_one(VramGauge)
         await until(pilot, lambda: gauge.samples is not None)
-        marker = next(span for span in gauge.render().spans if span.style.color and "too big" in
-                      gauge.render().plain[span.start:span.end])
+        marker = next(
+            span
+            for span in gauge.render().spans
+            if span.style.color and "too big" in gauge.render().plain[span.start : span.end]
+        )
         assert marker.style == gauge.get_component_rich_style("vram-gauge--too-big")
         assert marker.style != gauge.get_component_rich_style("vram-gauge--fits")
 
@@ -91,15 +99,19 @@ async def test_the_gauge_polls_once_a_tick_and_keeps_a_history():
         gpu.memory_used = 70 * GIB
         await until(pilot, lambda: "70.0 / 140.4 GiB" in shown(gauge))
         history = gauge.history(0)
-        assert history[0] == pytest.approx(10 / 140.4, abs=0.01) and history[-1] == pytest.approx(70 / 140.4, abs=0.01)
+        assert history[0] == pytest.approx(10 / 140.4, abs=0.01) and history[-1] == pytest.approx(
+            70 / 140.4, abs=0.01
+        )
         assert "memory ▁" in shown(gauge)
         assert nvml.calls["nvmlInit"] == 1
         assert nvml.calls["nvmlDeviceGetName"] == 1  # the tick re-reads what moves, nothing else
 
 
 async def test_a_driver_that_supports_little_still_draws():
-    nvml = FakeNvml([h200()], unsupported={"nvmlDeviceGetUtilizationRates", "nvmlDeviceGetTemperature",
-                                           "nvmlDeviceGetPowerUsage"})
+    nvml = FakeNvml(
+        [h200()],
+        unsupported={"nvmlDeviceGetUtilizationRates", "nvmlDeviceGetTemperature", "nvmlDeviceGetPowerUsage"},
+    )
     app = GaugeApp(nvml=nvml, estimate_gib=20.0, interval=0.05)
     async with app.run_test(size=(80, 24)) as pilot:
         gauge = app.query_one(VramGauge)
@@ -142,7 +154,9 @@ class _HiddenPanelApp(App):
         panel = Vertical(id="panel")
         panel.display = False  # hidden from the start, before the gauge's first reading can arrive
         with panel:
-            yield VramGauge(nvml=FakeNvml(init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND), cards=CARDS, interval=0.05)
+            yield VramGauge(
+                nvml=FakeNvml(init_error=pynvml.NVML_ERROR_LIBRARY_NOT_FOUND), cards=CARDS, interval=0.05
+            )
 
 
 async def test_a_gauge_on_a_hidden_panel_leaves_the_keys_alone():
@@ -198,7 +212,9 @@ async def test_the_real_nvml_without_a_driver():
 
 def test_how_the_gauge_looks(snap_compare):
     """Two GPUs at fixed readings, a plan that fits one and is too big for the other."""
-    nvml = FakeNvml([h200(0, memory_used=30 * GIB, utilization=55, temperature=47), t4(1, memory_used=2 * GIB)])
+    nvml = FakeNvml(
+        [h200(0, memory_used=30 * GIB, utilization=55, temperature=47), t4(1, memory_used=2 * GIB)]
+    )
     app = GaugeApp(nvml=nvml, estimate_gib=48.0, interval=600)  # the first reading only: a fixed picture
 
     async def first_reading(pilot) -> None:
@@ -208,7 +224,9 @@ def test_how_the_gauge_looks(snap_compare):
 
 
 def test_how_the_card_list_looks(snap_compare):
-    app = GaugeApp(nvml=FakeNvml(init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED), cards=CARDS, estimate_gib=20.0)
+    app = GaugeApp(
+        nvml=FakeNvml(init_error=pynvml.NVML_ERROR_DRIVER_NOT_LOADED), cards=CARDS, estimate_gib=20.0
+    )
 
     async def first_reading(pilot) -> None:
         await until(pilot, lambda: app.query_one(VramGauge).samples is not None)

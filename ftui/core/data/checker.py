@@ -50,7 +50,9 @@ class Tally:
     def shifted(self, offset: int) -> Tally:
         """This tally with every line moved down by `offset` (a worker counts from its own start)."""
         if offset:
-            self.examples = [(line + offset, kind, detail, where) for line, kind, detail, where in self.examples]
+            self.examples = [
+                (line + offset, kind, detail, where) for line, kind, detail, where in self.examples
+            ]
             self.lines = array("Q", (line + offset for line in self.lines))
         return self
 
@@ -94,7 +96,12 @@ class RowChecker:
         self._pending: list[str] = []
 
     def check(
-        self, line: int, value: Any, problem: tuple[str, str] | None, raw: bytes | None, file_line: int | None = None
+        self,
+        line: int,
+        value: Any,
+        problem: tuple[str, str] | None,
+        raw: bytes | None,
+        file_line: int | None = None,
     ) -> None:
         tally = self.tally
         tally.rows += 1

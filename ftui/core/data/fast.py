@@ -95,7 +95,9 @@ def _ranges(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def check_range(path: Path, start: int, end: int, make_checker: Callable[[], RowChecker]) -> tuple[Tally, int]:
+def check_range(
+    path: Path, start: int, end: int, make_checker: Callable[[], RowChecker]
+) -> tuple[Tally, int]:
     """Validate the lines in [start, end); returns the tally (lines counted from 1) and the lines seen."""
     import msgspec
 
@@ -149,7 +151,9 @@ def _worker(args: tuple[Path, int, int, str, dict[str, str]]) -> tuple[Tally, in
     return check_range(path, start, end, lambda: RowChecker(fmt, mapping))
 
 
-def check_jsonl_parallel(path: Path, fmt: str, mapping: Mapping[str, str], workers: int | None = None) -> Tally:
+def check_jsonl_parallel(
+    path: Path, fmt: str, mapping: Mapping[str, str], workers: int | None = None
+) -> Tally:
     """Validate a JSONL file on every core (estimated tokens; a tokenizer runs in one process instead)."""
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
     size = path.stat().st_size

@@ -49,11 +49,23 @@ _OPTIONAL: dict[str, tuple[str, ...]] = {"alpaca": ("input", "system"), "prompt_
 # ShareGPT speaker names as Unsloth's standardize_data_formats reads them, plus common variants.
 SHAREGPT_ROLES: dict[str, str] = {
     "system": "system",
-    "human": "user", "user": "user", "input": "user",
-    "gpt": "assistant", "assistant": "assistant", "output": "assistant", "chatgpt": "assistant",
-    "bard": "assistant", "bing": "assistant", "model": "assistant",
+    "human": "user",
+    "user": "user",
+    "input": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "output": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "model": "assistant",
 }
-MESSAGE_ROLES: dict[str, str] = {"system": "system", "user": "user", "assistant": "assistant", "developer": "system"}
+MESSAGE_ROLES: dict[str, str] = {
+    "system": "system",
+    "user": "user",
+    "assistant": "assistant",
+    "developer": "system",
+}
 
 
 @dataclass(frozen=True)
@@ -85,7 +97,9 @@ def _conversation_keys(value: Any) -> str | None:
 
 
 _LIST_FIELD = {"sharegpt": "conversations", "messages": "messages"}
-_PROMPT_COLUMNS = frozenset(_SYNONYMS["prompt_completion"]["prompt"] + _SYNONYMS["prompt_completion"]["completion"])
+_PROMPT_COLUMNS = frozenset(
+    _SYNONYMS["prompt_completion"]["prompt"] + _SYNONYMS["prompt_completion"]["completion"]
+)
 
 
 def _match_row(row: Mapping[str, Any]) -> list[tuple[str, dict[str, str], bool]]:
@@ -146,11 +160,20 @@ def detect_format(rows: Iterable[Mapping[str, Any]]) -> Detection | None:
     fmt, vote = max(votes.items(), key=lambda item: (item[1].rows, -_PREFERENCE[item[0]]))
     confidence = vote.rows / sampled * (1.0 if vote.exact else 0.9)
     shown = ", ".join(f"{key} <- {column}" for key, column in vote.mapping.items())
-    return Detection(fmt, vote.mapping, round(confidence, 3), tuple(columns), f"{vote.rows} of {sampled} sampled rows fit {fmt} ({shown})")
+    return Detection(
+        fmt,
+        vote.mapping,
+        round(confidence, 3),
+        tuple(columns),
+        f"{vote.rows} of {sampled} sampled rows fit {fmt} ({shown})",
+    )
 
 
 def resolve(
-    detection: Detection | None, format: str | None, mapping: Mapping[str, str] | None, columns: tuple[str, ...] = ()
+    detection: Detection | None,
+    format: str | None,
+    mapping: Mapping[str, str] | None,
+    columns: tuple[str, ...] = (),
 ) -> Detection | None:
     """Apply the user's --format and --map over what was detected."""
     if format is not None and format not in FORMATS:
@@ -216,7 +239,12 @@ def _named(name: str, column: str) -> str:
 
 def _type_name(value: Any) -> str:
     return {
-        bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object", type(None): "null"
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+        type(None): "null",
     }.get(type(value), type(value).__name__)
 
 
@@ -224,7 +252,14 @@ def _content_text(content: Any, where: str) -> str:
     if isinstance(content, str):
         return content
     # OpenAI's content parts: [{"type": "text", "text": ...}]; text parts only (ftui trains text models).
-    if isinstance(content, list) and content and all(isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content):
+    if (
+        isinstance(content, list)
+        and content
+        and all(
+            isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            for p in content
+        )
+    ):
         return "".join(p["text"] for p in content)
     raise RowProblem("wrong_type", f"the content of {where} is {_type_name(content)}, not text")
 
@@ -237,17 +272,24 @@ def _turns(row: Mapping[str, Any], column: str, fmt: str) -> list[dict[str, str]
         try:
             turns = json.loads(turns)
         except ValueError:
-            raise RowProblem("malformed_json", f"'{column}' is text that is not a JSON list of turns") from None
+            raise RowProblem(
+                "malformed_json", f"'{column}' is text that is not a JSON list of turns"
+            ) from None
     if not isinstance(turns, list):
         raise RowProblem("wrong_type", f"'{column}' is {_type_name(turns)}, not a list of turns")
     if not turns:
         raise RowProblem("empty_field", f"'{column}' has no turns")
-    role_key, content_key, roles = ("from", "value", SHAREGPT_ROLES) if fmt == "sharegpt" else ("role", "content", MESSAGE_ROLES)
+    role_key, content_key, roles = (
+        ("from", "value", SHAREGPT_ROLES) if fmt == "sharegpt" else ("role", "content", MESSAGE_ROLES)
+    )
     messages = []
     for index, turn in enumerate(turns, 1):
         where = f"turn {index}"
         if not isinstance(turn, Mapping):
-            raise RowProblem("wrong_type", f"{where} is {_type_name(turn)}, not an object with '{role_key}' and '{content_key}'")
+            raise RowProblem(
+                "wrong_type",
+                f"{where} is {_type_name(turn)}, not an object with '{role_key}' and '{content_key}'",
+            )
         # Accept the other convention inside a turn: some ShareGPT exports already use role/content.
         speaker = turn.get(role_key, turn.get("role" if role_key == "from" else "from"))
         content = turn.get(content_key, turn.get("content" if content_key == "value" else "value"))
@@ -272,12 +314,16 @@ def _check_turn_order(messages: list[dict[str, str]]) -> None:
         expected = "user" if index % 2 == 0 else "assistant"
         if message["role"] != expected:
             number = index + 1 + (len(messages) - len(body))
-            raise RowProblem("roles_not_alternating", f"turn {number} is {message['role']} where {expected} was expected")
+            raise RowProblem(
+                "roles_not_alternating", f"turn {number} is {message['role']} where {expected} was expected"
+            )
         if not message["content"].strip():
             number = index + 1 + (len(messages) - len(body))
             raise RowProblem("empty_field", f"turn {number} ({message['role']}) is empty")
     if body[-1]["role"] != "assistant":
-        raise RowProblem("roles_not_alternating", f"the last turn is a {body[-1]['role']} turn with no answer")
+        raise RowProblem(
+            "roles_not_alternating", f"the last turn is a {body[-1]['role']} turn with no answer"
+        )
 
 
 def to_messages(row: Any, fmt: str, mapping: Mapping[str, str]) -> list[dict[str, str]]:
@@ -295,7 +341,9 @@ def to_messages(row: Any, fmt: str, mapping: Mapping[str, str]) -> list[dict[str
     if fmt == "prompt_completion":
         if isinstance(row.get(mapping["prompt"]), list) or isinstance(row.get(mapping["completion"]), list):
             # TRL's conversational form: the prompt's turns, then the completion's turns.
-            messages = _turns(row, mapping["prompt"], "messages") + _turns(row, mapping["completion"], "messages")
+            messages = _turns(row, mapping["prompt"], "messages") + _turns(
+                row, mapping["completion"], "messages"
+            )
             _check_turn_order(messages)
             return messages
         prompt = _text_field(row, mapping["prompt"], "prompt")

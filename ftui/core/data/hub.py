@@ -16,7 +16,10 @@ from ftui.core.data.readers import RawRow, Source, UnreadableDataError, _data_fi
 
 
 def _offline() -> bool:
-    return any(os.environ.get(flag, "").lower() in ("1", "true", "yes", "on") for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(flag, "").lower() in ("1", "true", "yes", "on")
+        for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def hub_cache() -> Path:
@@ -63,11 +66,15 @@ def stream_hub_rows(source: Source) -> Iterator[RawRow]:
     try:
         import datasets  # only on this path: it is heavy and pulls in the training stack
     except ImportError as error:
-        raise UnreadableDataError(f"Reading {source.name} from the Hub needs the `datasets` package; pip install 'ftui[train]' or give a file path.") from error
+        raise UnreadableDataError(
+            f"Reading {source.name} from the Hub needs the `datasets` package; pip install 'ftui[train]' or give a file path."
+        ) from error
     try:
         stream = datasets.load_dataset(source.name, split="train", streaming=True)
     except Exception as error:  # no network, no such dataset, gated: all end the same way for the user
-        raise UnreadableDataError(f"ftui cannot read {source.name} from the Hugging Face Hub ({str(error).splitlines()[0][:120]}); check the id and your connection.") from error
+        raise UnreadableDataError(
+            f"ftui cannot read {source.name} from the Hugging Face Hub ({str(error).splitlines()[0][:120]}); check the id and your connection."
+        ) from error
     encode = msgspec.json.Encoder().encode
     for number, row in enumerate(stream, 1):
         try:

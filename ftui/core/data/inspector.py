@@ -130,7 +130,9 @@ def _duplicates(tally: Tally) -> tuple[int, list[tuple[int, int]]]:
     return int(repeats.size), examples
 
 
-def _token_stats(tally: Tally, limit: int, tokenizer: LocalTokenizer | None) -> tuple[TokenStats | None, tuple[int, list[tuple[int, int]]]]:
+def _token_stats(
+    tally: Tally, limit: int, tokenizer: LocalTokenizer | None
+) -> tuple[TokenStats | None, tuple[int, list[tuple[int, int]]]]:
     import numpy as np
 
     if not len(tally.tokens):
@@ -165,12 +167,18 @@ def _count(kind: str, tally: Tally, duplicates: tuple[int, Any], too_long: tuple
 def _problems(
     source: Source, tally: Tally, duplicates: tuple[int, list], too_long: tuple[int, list], too_long_how: str
 ) -> list[Problem]:
-    found = [RowProblem(kind, detail).at(source.where(line, at), line) for line, kind, detail, at in tally.examples]
+    found = [
+        RowProblem(kind, detail).at(source.where(line, at), line) for line, kind, detail, at in tally.examples
+    ]
     unit = source.unit
     for line, original in duplicates[1]:
-        found.append(RowProblem("duplicate", f"it repeats {unit} {original} exactly").at(source.where(line), line))
+        found.append(
+            RowProblem("duplicate", f"it repeats {unit} {original} exactly").at(source.where(line), line)
+        )
     for line, count in too_long[1]:
-        found.append(RowProblem("too_long", f"it is {count:,} tokens{too_long_how}").at(source.where(line), line))
+        found.append(
+            RowProblem("too_long", f"it is {count:,} tokens{too_long_how}").at(source.where(line), line)
+        )
     order = {kind: index for index, kind in enumerate(PROBLEM_KINDS)}
     return sorted(found, key=lambda p: (order.get(p.kind, 99), p.line))
 
@@ -180,7 +188,9 @@ def _advice(report: InspectionReport, tally: Tally) -> dict[str, Any]:
     advice: dict[str, Any] = {"rows_for_training": report.usable_rows}
     blocked = sum(report.problem_counts.get(kind, 0) for kind in BLOCKING)
     if blocked:
-        notes.append(f"Rows that cannot be trained on as they are: {_rows(blocked)}; fix or delete them before training, which stops at the first (see problems).")
+        notes.append(
+            f"Rows that cannot be trained on as they are: {_rows(blocked)}; fix or delete them before training, which stops at the first (see problems)."
+        )
     tokens = report.tokens
     if tokens:
         suggested = 256
@@ -189,13 +199,19 @@ def _advice(report: InspectionReport, tally: Tally) -> dict[str, Any]:
         advice["max_length"] = suggested
         if suggested > tokens.max_length or suggested * 4 <= tokens.max_length:
             # Too short cuts rows off; far longer than the data needs is memory a larger batch could use.
-            effect = "cuts longer rows short" if suggested > tokens.max_length else "holds memory a larger micro-batch could use"
+            effect = (
+                "cuts longer rows short"
+                if suggested > tokens.max_length
+                else "holds memory a larger micro-batch could use"
+            )
             notes.append(
                 f"A max length of {suggested:,} tokens fits 95% of rows (p95 {tokens.p95:,}); "
                 f"the {tokens.max_length:,} asked for {effect}."
             )
         if tokens.over_max_length:
-            notes.append(f"Rows longer than {tokens.max_length:,} tokens: {_rows(tokens.over_max_length)}; training cuts them short.")
+            notes.append(
+                f"Rows longer than {tokens.max_length:,} tokens: {_rows(tokens.over_max_length)}; training cuts them short."
+            )
     if report.format != "text" and tally.answer_tokens + tally.prompt_tokens:
         share = tally.answer_tokens / (tally.answer_tokens + tally.prompt_tokens)
         advice["answer_share"] = round(share, 3)
@@ -206,7 +222,9 @@ def _advice(report: InspectionReport, tally: Tally) -> dict[str, Any]:
             )
     duplicates = report.problem_counts.get("duplicate", 0)
     if duplicates:
-        notes.append(f"Exact repeats of earlier rows: {_rows(duplicates)}; drop them unless you mean to weight them.")
+        notes.append(
+            f"Exact repeats of earlier rows: {_rows(duplicates)}; drop them unless you mean to weight them."
+        )
     advice["notes"] = notes
     return advice
 

@@ -24,8 +24,13 @@ SNIFF = 1 << 16
 
 KINDS = ("jsonl", "json", "csv", "tsv", "parquet", "arrow")
 _EXTENSIONS = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
-    ".parquet": "parquet", ".arrow": "arrow",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
 }
 
 
@@ -35,7 +40,9 @@ class UnreadableDataError(UserError):
 
 @dataclass
 class RawRow:
-    line: int  # where to point: the file line (JSONL, CSV) or the row number (JSON array, Parquet, Arrow, Hub)
+    line: (
+        int  # where to point: the file line (JSONL, CSV) or the row number (JSON array, Parquet, Arrow, Hub)
+    )
     value: Any = None  # the decoded row (a dict for every supported layout)
     problem: tuple[str, str] | None = None  # (kind, detail) when the row could not be decoded
     raw: bytes | None = None  # the row's bytes, for exact-duplicate detection
@@ -50,7 +57,9 @@ class Source:
     kind: str  # the files' layout: jsonl, json, csv, tsv, parquet, arrow (or "stream")
     files: tuple[Path, ...]
     size: int  # bytes on disk
-    origin: str = "file"  # "file", "hub" (files in the local Hugging Face cache) or "stream" (the Hub, online)
+    origin: str = (
+        "file"  # "file", "hub" (files in the local Hugging Face cache) or "stream" (the Hub, online)
+    )
 
     @property
     def unit(self) -> str:
@@ -73,7 +82,9 @@ def open_source(source: str | os.PathLike[str]) -> Source:
     if path.is_dir():
         files = _data_files(path)
         if not files:
-            raise UnreadableDataError(f"{name} is a folder with no .jsonl, .json, .csv, .tsv or .parquet files; point ftui at a data file.")
+            raise UnreadableDataError(
+                f"{name} is a folder with no .jsonl, .json, .csv, .tsv or .parquet files; point ftui at a data file."
+            )
         return _source_of_files(name, files)
     if path.is_file():
         return _source_of_files(name, (path,))
@@ -81,11 +92,17 @@ def open_source(source: str | os.PathLike[str]) -> Source:
         from ftui.core.data.hub import find_hub_dataset
 
         return find_hub_dataset(name)
-    raise UnreadableDataError(f"There is no file {name}; check the path (or give a Hugging Face dataset id like owner/name).")
+    raise UnreadableDataError(
+        f"There is no file {name}; check the path (or give a Hugging Face dataset id like owner/name)."
+    )
 
 
 def _data_files(folder: Path) -> tuple[Path, ...]:
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in _EXTENSIONS and not p.name.startswith("."))
+    found = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in _EXTENSIONS and not p.name.startswith(".")
+    )
     train = [p for p in found if "train" in p.name.lower()]
     return tuple(train or found)
 
@@ -93,7 +110,9 @@ def _data_files(folder: Path) -> tuple[Path, ...]:
 def _source_of_files(name: str, files: tuple[Path, ...], origin: str = "file") -> Source:
     kinds = {sniff_kind(f) for f in files}
     if len(kinds) > 1:
-        raise UnreadableDataError(f"{name} mixes file types ({', '.join(sorted(kinds))}); keep one kind of file per dataset.")
+        raise UnreadableDataError(
+            f"{name} mixes file types ({', '.join(sorted(kinds))}); keep one kind of file per dataset."
+        )
     return Source(name, kinds.pop(), files, sum(f.stat().st_size for f in files), origin)
 
 
@@ -104,14 +123,24 @@ def sniff_kind(path: Path) -> str:
     shown = path.name
     if head.startswith(b"PAR1"):
         return "parquet"
-    if head.startswith(b"ARROW1") or head[:8] == b"\xff\xff\xff\xff\x00\x00\x00\x00" or path.suffix == ".arrow":
+    if (
+        head.startswith(b"ARROW1")
+        or head[:8] == b"\xff\xff\xff\xff\x00\x00\x00\x00"
+        or path.suffix == ".arrow"
+    ):
         return "arrow"
     if not head.strip():
         raise UnreadableDataError(f"{shown} is empty; give ftui a file with at least one row.")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) > 3 and head[1:4:2] == b"\x00\x00" and b"\x00\x00\x00" not in head[:8]):
-        raise UnreadableDataError(f"{shown} is UTF-16 text, not UTF-8; re-save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`).")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        len(head) > 3 and head[1:4:2] == b"\x00\x00" and b"\x00\x00\x00" not in head[:8]
+    ):
+        raise UnreadableDataError(
+            f"{shown} is UTF-16 text, not UTF-8; re-save it as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)."
+        )
     if b"\x00" in head:
-        raise UnreadableDataError(f"{shown} is a binary file, not JSON, JSONL, CSV or Parquet; give ftui the dataset file itself.")
+        raise UnreadableDataError(
+            f"{shown} is a binary file, not JSON, JSONL, CSV or Parquet; give ftui the dataset file itself."
+        )
     _check_encoding(head, shown)
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     suffix = path.suffix.lower()
@@ -124,7 +153,9 @@ def sniff_kind(path: Path) -> str:
     if suffix in _EXTENSIONS and suffix not in (".json", ".jsonl", ".ndjson"):
         return _EXTENSIONS[suffix]
     if suffix in (".json", ".jsonl", ".ndjson"):
-        raise UnreadableDataError(f"{shown} does not start with a JSON object or array; a dataset is a JSON array of rows or one JSON object per line.")
+        raise UnreadableDataError(
+            f"{shown} does not start with a JSON object or array; a dataset is a JSON array of rows or one JSON object per line."
+        )
     first_line = text.split(b"\n", 1)[0]
     if b"\t" in first_line:
         return "tsv"
@@ -276,14 +307,32 @@ def read_json_array(path: Path) -> Iterator[RawRow]:
                     element_start = -1
             elif depth == 0 and token != b'"':
                 number += 1
-                yield RawRow(number, None, ("wrong_type", "the element is text, not an object with named fields"), token, line_at(match.start()))
+                yield RawRow(
+                    number,
+                    None,
+                    ("wrong_type", "the element is text, not an object with named fields"),
+                    token,
+                    line_at(match.start()),
+                )
             elif token == b'"':  # an unterminated string at the end of the file
                 break
         if element_start >= 0 or depth:
             where = line_at(max(element_start, 0))
-            yield RawRow(number + 1, None, ("malformed_json", "the JSON array ends in the middle of a row (the file is cut short)"), None, where)
+            yield RawRow(
+                number + 1,
+                None,
+                ("malformed_json", "the JSON array ends in the middle of a row (the file is cut short)"),
+                None,
+                where,
+            )
         else:
-            yield RawRow(number + 1, None, ("malformed_json", "the JSON array is never closed with ]"), None, line_at(position))
+            yield RawRow(
+                number + 1,
+                None,
+                ("malformed_json", "the JSON array is never closed with ]"),
+                None,
+                line_at(position),
+            )
 
 
 def _read_delimited(path: Path, delimiter: str) -> Iterator[RawRow]:
@@ -353,7 +402,9 @@ def read_parquet(path: Path) -> Iterator[RawRow]:
     try:
         parquet = pq.ParquetFile(path)
     except Exception as error:  # pyarrow raises ArrowInvalid/OSError for a damaged file
-        raise UnreadableDataError(f"{path.name} is not a readable Parquet file ({_short(str(error))}); re-export it.") from error
+        raise UnreadableDataError(
+            f"{path.name} is not a readable Parquet file ({_short(str(error))}); re-export it."
+        ) from error
     yield from _rows_of_batches(parquet.iter_batches(batch_size=2048))
 
 
@@ -369,7 +420,9 @@ def read_arrow(path: Path) -> Iterator[RawRow]:
             file_reader = pa.ipc.open_file(source)
             reader = (file_reader.get_batch(i) for i in range(file_reader.num_record_batches))
     except Exception as error:
-        raise UnreadableDataError(f"{path.name} is not a readable Arrow file ({_short(str(error))}); re-export it.") from error
+        raise UnreadableDataError(
+            f"{path.name} is not a readable Arrow file ({_short(str(error))}); re-export it."
+        ) from error
     yield from _rows_of_batches(iter(reader))
 
 

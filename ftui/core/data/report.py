@@ -96,7 +96,11 @@ class InspectionReport:
         ]
         if self.tokens:
             t = self.tokens
-            how = "counted with the model's tokenizer" if t.counted_with == "tokenizer" else "estimated, no tokenizer found"
+            how = (
+                "counted with the model's tokenizer"
+                if t.counted_with == "tokenizer"
+                else "estimated, no tokenizer found"
+            )
             out.append(
                 f"Tokens per row ({how}): p50 {t.p50:,}, p95 {t.p95:,}, max {t.max:,}; total {t.total:,}; "
                 f"{t.over_max_length:,} over max length {t.max_length:,}"

@@ -141,7 +141,9 @@ def _detect_markers(template: ChatTemplate) -> tuple[str, str]:
         response = template.render(one, add_generation_prompt=True)[len(asked) :]
         before, after = template.render(two), template.render(three)
     except TemplateRenderError as error:
-        raise UserError(f"Your chat template {template.name} cannot render a plain conversation ({error}); fix the template.") from error
+        raise UserError(
+            f"Your chat template {template.name} cannot render a plain conversation ({error}); fix the template."
+        ) from error
     added = after[len(before) :] if after.startswith(before) else ""
     instruction = added[: added.find(user)] if user in added else ""
     if not response or not instruction:
@@ -173,8 +175,16 @@ def _environment():  # type: ignore[no-untyped-def]
     def raise_exception(message: str) -> None:
         raise jinja2.exceptions.TemplateError(message)
 
-    def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None, sort_keys: bool = False) -> str:
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    def tojson(
+        x: Any,
+        ensure_ascii: bool = False,
+        indent: Any = None,
+        separators: Any = None,
+        sort_keys: bool = False,
+    ) -> str:
+        return json.dumps(
+            x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+        )
 
     def strftime_now(format: str) -> str:
         from datetime import datetime

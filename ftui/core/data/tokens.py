@@ -50,7 +50,9 @@ class LocalTokenizer:
 
     def count(self, texts: list[str]) -> list[int]:
         # Special tokens in the text (<|im_start|>...) are matched as added tokens; add none of our own.
-        return [len(encoding.ids) for encoding in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+        return [
+            len(encoding.ids) for encoding in self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        ]
 
 
 def find_tokenizer(model: str | os.PathLike[str] | None) -> LocalTokenizer | None:

@@ -35,16 +35,30 @@ CASES = {
     "missing_field": ("alpaca", {"instruction": "x"}, "there is no 'output'"),
     "empty_field": ("alpaca", {"instruction": "x", "output": "   "}, "'output' is empty"),
     "wrong_type": ("alpaca", {"instruction": ["x"], "output": "y"}, "'instruction' is a list, not text"),
-    "unknown_role": ("sharegpt", {"conversations": [turn("human", "q", ("from", "value")), turn("robot", "a", ("from", "value"))]}, "the role 'robot'"),
-    "roles_not_alternating": ("messages", {"messages": [turn("user", "q"), turn("user", "q2"), turn("assistant", "a")]}, "turn 2 is user where assistant was expected"),
-    "no_assistant_turn": ("messages", {"messages": [turn("system", "s"), turn("user", "q")]}, "no assistant turn"),
+    "unknown_role": (
+        "sharegpt",
+        {"conversations": [turn("human", "q", ("from", "value")), turn("robot", "a", ("from", "value"))]},
+        "the role 'robot'",
+    ),
+    "roles_not_alternating": (
+        "messages",
+        {"messages": [turn("user", "q"), turn("user", "q2"), turn("assistant", "a")]},
+        "turn 2 is user where assistant was expected",
+    ),
+    "no_assistant_turn": (
+        "messages",
+        {"messages": [turn("system", "s"), turn("user", "q")]},
+        "no assistant turn",
+    ),
 }
 
 
 def good_row(fmt):
     return {
         "alpaca": GOOD_ALPACA,
-        "sharegpt": {"conversations": [turn("human", "q", ("from", "value")), turn("gpt", "a", ("from", "value"))]},
+        "sharegpt": {
+            "conversations": [turn("human", "q", ("from", "value")), turn("gpt", "a", ("from", "value"))]
+        },
         "messages": {"messages": [turn("user", "q"), turn("assistant", "a")]},
     }[fmt]
 
@@ -112,7 +126,12 @@ def test_the_same_file_in_every_layout_gives_the_same_report(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    rows = [GOOD_ALPACA, {"instruction": "Sum 2 and 2", "input": "", "output": "4"}, GOOD_ALPACA, {"instruction": "", "input": "", "output": "x"}]
+    rows = [
+        GOOD_ALPACA,
+        {"instruction": "Sum 2 and 2", "input": "", "output": "4"},
+        GOOD_ALPACA,
+        {"instruction": "", "input": "", "output": "x"},
+    ]
     write_lines(tmp_path / "d.jsonl", rows)
     (tmp_path / "d.json").write_text(json.dumps(rows, indent=1))
     import csv
@@ -131,7 +150,10 @@ def test_the_same_file_in_every_layout_gives_the_same_report(tmp_path):
 def test_format_detection_and_override(tmp_path):
     path = write_lines(tmp_path / "d.jsonl", [{"question": "q", "answer": "a", "text": "q a"}] * 3)
     report = inspect(path)
-    assert report.format == "prompt_completion" and report.columns == {"prompt": "question", "completion": "answer"}
+    assert report.format == "prompt_completion" and report.columns == {
+        "prompt": "question",
+        "completion": "answer",
+    }
     assert report.confidence < 1.0  # synonyms, not the format's own names
     forced = inspect(path, format="text")
     assert forced.format == "text" and forced.columns == {"text": "text"} and forced.confidence == 1.0
@@ -141,7 +163,9 @@ def test_format_detection_and_override(tmp_path):
 
 def test_unknown_format_is_unreadable_with_the_columns_named(tmp_path):
     path = write_lines(tmp_path / "d.jsonl", [{"foo": 1, "bar": "x"}])
-    with pytest.raises(UnreadableDataError, match=r"does not recognise the format of d.jsonl \(columns: foo, bar\)"):
+    with pytest.raises(
+        UnreadableDataError, match=r"does not recognise the format of d.jsonl \(columns: foo, bar\)"
+    ):
         inspect(path)
 
 
@@ -152,11 +176,21 @@ def test_all_rows_malformed_is_unreadable(tmp_path):
 
 
 def test_report_json_shape_and_summary(tmp_path):
-    path = write_lines(tmp_path / "d.jsonl", [GOOD_ALPACA, {"instruction": "Q?", "output": "A much longer answer " * 5}])
+    path = write_lines(
+        tmp_path / "d.jsonl", [GOOD_ALPACA, {"instruction": "Q?", "output": "A much longer answer " * 5}]
+    )
     report = inspect(path)
     data = report.to_json()
     assert {"rows", "format", "columns", "problems", "tokens", "advice"} <= set(data)
-    assert set(data["tokens"]) >= {"counted_with", "p50", "p95", "max", "total", "max_length", "over_max_length"}
+    assert set(data["tokens"]) >= {
+        "counted_with",
+        "p50",
+        "p95",
+        "max",
+        "total",
+        "max_length",
+        "over_max_length",
+    }
     assert data["tokens"]["counted_with"] == "estimate"
     json.dumps(data)  # serialisable as it is
     summary = report.summary()
@@ -180,9 +214,13 @@ def test_conversations_held_as_json_text_in_a_csv(tmp_path):
 
 
 def test_trl_conversational_prompt_completion(tmp_path):
-    row = {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
-           "completion": [{"role": "assistant", "content": "Hello"}]}
-    path = write_lines(tmp_path / "d.jsonl", [row, {"prompt": [{"role": "user", "content": "x"}], "completion": []}])
+    row = {
+        "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        "completion": [{"role": "assistant", "content": "Hello"}],
+    }
+    path = write_lines(
+        tmp_path / "d.jsonl", [row, {"prompt": [{"role": "user", "content": "x"}], "completion": []}]
+    )
     report = inspect(path)
     assert (report.format, report.usable_rows) == ("prompt_completion", 1)
     assert report.problem_counts == {"empty_field": 1}

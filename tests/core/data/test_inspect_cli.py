@@ -12,7 +12,9 @@ SAMPLES = assets_dir() / "samples"
 
 
 def ftui(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ftui", "inspect", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ftui", "inspect", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_alpaca_sample_is_clean_and_its_json_has_the_documented_fields():
@@ -22,13 +24,24 @@ def test_the_alpaca_sample_is_clean_and_its_json_has_the_documented_fields():
     assert (data["rows"], data["usable_rows"], data["format"], data["problems"]) == (80, 80, "alpaca", [])
     assert data["columns"] == {"instruction": "instruction", "output": "output", "input": "input"}
     assert data["tokens"]["counted_with"] == "estimate" and data["tokens"]["total"] > 0
-    assert data["preview"][0].startswith("Below are some instructions") and "### Response:\n" in data["preview"][0]
+    assert (
+        data["preview"][0].startswith("Below are some instructions")
+        and "### Response:\n" in data["preview"][0]
+    )
     assert set(data["advice"]) >= {"rows_for_training", "max_length", "notes"}
 
 
 def test_sharegpt_and_messages_samples_agree():
-    a = json.loads(ftui(str(SAMPLES / "sharegpt_sample.jsonl"), "--json", "--template", "chatml", "--preview", "12").stdout)
-    b = json.loads(ftui(str(SAMPLES / "messages_sample.jsonl"), "--json", "--template", "chatml", "--preview", "12").stdout)
+    a = json.loads(
+        ftui(
+            str(SAMPLES / "sharegpt_sample.jsonl"), "--json", "--template", "chatml", "--preview", "12"
+        ).stdout
+    )
+    b = json.loads(
+        ftui(
+            str(SAMPLES / "messages_sample.jsonl"), "--json", "--template", "chatml", "--preview", "12"
+        ).stdout
+    )
     assert (a["format"], b["format"]) == ("sharegpt", "messages")
     assert a["preview"] == b["preview"] and len(a["preview"]) == 12
     assert a["tokens"] == b["tokens"]
@@ -48,7 +61,10 @@ def test_not_a_dataset_exits_1_with_one_sentence(tmp_path):
     path.write_bytes(b"\x00\x01\x02" * 100)
     result = ftui(str(path))
     assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == "ftui: weights.bin is a binary file, not JSON, JSONL, CSV or Parquet; give ftui the dataset file itself.\n"
+    assert (
+        result.stderr
+        == "ftui: weights.bin is a binary file, not JSON, JSONL, CSV or Parquet; give ftui the dataset file itself.\n"
+    )
 
 
 def test_unknown_format_then_mapped(tmp_path):

@@ -17,11 +17,49 @@ from ftui.core.data.problems import PROBLEM_KINDS, RowProblem
 from ftui.core.data.readers import iter_rows, open_source
 from ftui.core.errors import UserError
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
-json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
-keys = st.sampled_from(["instruction", "input", "output", "conversations", "messages", "prompt", "completion", "text", "from", "value", "role", "content", "system", "x"])
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+keys = st.sampled_from(
+    [
+        "instruction",
+        "input",
+        "output",
+        "conversations",
+        "messages",
+        "prompt",
+        "completion",
+        "text",
+        "from",
+        "value",
+        "role",
+        "content",
+        "system",
+        "x",
+    ]
+)
 roles = st.sampled_from(["user", "assistant", "system", "human", "gpt", "tool", "", "USER"])
-turns = st.lists(st.fixed_dictionaries({}, optional={"role": roles | json_values, "content": st.text(max_size=10) | json_values, "from": roles, "value": st.text(max_size=10)}), max_size=5)
+turns = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "role": roles | json_values,
+            "content": st.text(max_size=10) | json_values,
+            "from": roles,
+            "value": st.text(max_size=10),
+        },
+    ),
+    max_size=5,
+)
 rows = st.dictionaries(keys, json_values | turns | st.text(max_size=30), max_size=6)
 
 # Lines: valid rows, broken JSON, random bytes (bad UTF-8 included), blank lines.
@@ -31,21 +69,30 @@ lines = st.one_of(
     st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")),
     st.just(b""),
 )
-fuzz_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+fuzz_settings = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @given(rows, st.sampled_from(["alpaca", "sharegpt", "messages", "prompt_completion", "text"]))
 @settings(max_examples=300, deadline=None)
 def test_to_messages_either_converts_or_names_a_known_problem(row, fmt):
-    mapping = {"alpaca": {"instruction": "instruction", "output": "output"}, "sharegpt": {"conversations": "conversations"},
-               "messages": {"messages": "messages"}, "prompt_completion": {"prompt": "prompt", "completion": "completion"},
-               "text": {"text": "text"}}[fmt]
+    mapping = {
+        "alpaca": {"instruction": "instruction", "output": "output"},
+        "sharegpt": {"conversations": "conversations"},
+        "messages": {"messages": "messages"},
+        "prompt_completion": {"prompt": "prompt", "completion": "completion"},
+        "text": {"text": "text"},
+    }[fmt]
     try:
         messages = to_messages(row, fmt, mapping)
     except RowProblem as problem:
         assert problem.kind in PROBLEM_KINDS
         return
-    assert all(isinstance(m["content"], str) and m["role"] in ("system", "user", "assistant", "text") for m in messages)
+    assert all(
+        isinstance(m["content"], str) and m["role"] in ("system", "user", "assistant", "text")
+        for m in messages
+    )
 
 
 @given(st.lists(rows, max_size=8))

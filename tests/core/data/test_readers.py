@@ -11,7 +11,10 @@ import pytest
 from ftui.core.data import readers
 from ftui.core.data.readers import UnreadableDataError, iter_rows, open_source
 
-ALPACA = [{"instruction": f"Question {i} [with {{brackets}} and \"quotes\"]", "output": f"Answer {i}\\n"} for i in range(5)]
+ALPACA = [
+    {"instruction": f'Question {i} [with {{brackets}} and "quotes"]', "output": f"Answer {i}\\n"}
+    for i in range(5)
+]
 
 
 def rows_of(path):
@@ -23,7 +26,10 @@ def test_jsonl_lines_skip_blanks_and_keep_numbering(tmp_path):
     path.write_bytes(b'\xef\xbb\xbf{"a": 1}\r\n\r\n  \n{"a": 2}\n{"a": \n{"a": 3}')
     got = rows_of(path)
     assert [(r.line, r.value, r.problem and r.problem[0]) for r in got] == [
-        (1, {"a": 1}, None), (4, {"a": 2}, None), (5, None, "malformed_json"), (6, {"a": 3}, None)
+        (1, {"a": 1}, None),
+        (4, {"a": 2}, None),
+        (5, None, "malformed_json"),
+        (6, {"a": 3}, None),
     ]
 
 
@@ -68,11 +74,7 @@ def test_json_that_is_really_jsonl_is_read_as_jsonl(tmp_path):
 def test_csv_quoted_newlines_missing_cells_and_bad_bytes(tmp_path):
     path = tmp_path / "d.csv"
     path.write_bytes(
-        b'instruction,input,output\n'
-        b'"Two\nlines",,yes\n'
-        b'short row\n'
-        b'caf\xe9,x,y\n'
-        b'last,,"quoted, comma"\n'
+        b'instruction,input,output\n"Two\nlines",,yes\nshort row\ncaf\xe9,x,y\nlast,,"quoted, comma"\n'
     )
     got = rows_of(path)
     assert [r.line for r in got] == [2, 4, 5, 6]
@@ -90,7 +92,10 @@ def test_tsv(tmp_path):
 
 def test_parquet_rows_with_nested_conversations(tmp_path):
     path = tmp_path / "d.parquet"
-    rows = [{"conversations": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": f"a{i}"}]} for i in range(3000)]
+    rows = [
+        {"conversations": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": f"a{i}"}]}
+        for i in range(3000)
+    ]
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=700)
     got = rows_of(path)
     assert open_source(path).unit == "row"
@@ -109,8 +114,12 @@ def test_hub_dataset_from_the_local_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     snapshot = tmp_path / "hub" / "datasets--someone--tiny" / "snapshots" / "abc123" / "data"
     snapshot.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist([{"prompt": "p", "completion": "c"}] * 4), snapshot / "train-00000.parquet")
-    pq.write_table(pa.Table.from_pylist([{"prompt": "x", "completion": "y"}]), snapshot / "test-00000.parquet")
+    pq.write_table(
+        pa.Table.from_pylist([{"prompt": "p", "completion": "c"}] * 4), snapshot / "train-00000.parquet"
+    )
+    pq.write_table(
+        pa.Table.from_pylist([{"prompt": "x", "completion": "y"}]), snapshot / "test-00000.parquet"
+    )
     source = open_source("someone/tiny")
     assert (source.origin, source.kind, source.unit) == ("hub", "parquet", "row")
     assert len(list(iter_rows(source))) == 4  # the train split only

@@ -31,7 +31,9 @@ def _index() -> dict:
 
 
 @needs_unsloth
-@pytest.mark.parametrize("name", sorted({n for entry in _index().items() for n in (entry[0], *entry[1]["aliases"])}))
+@pytest.mark.parametrize(
+    "name", sorted({n for entry in _index().items() for n in (entry[0], *entry[1]["aliases"])})
+)
 def test_each_stored_template_is_unsloths_as_set_on_the_tokenizer(name):
     theirs = unsloth_source.read_templates(UNSLOTH)
     assert name in theirs, f"Unsloth no longer has a template called {name}"
@@ -47,7 +49,9 @@ def _tiny_tokenizer(chat_template: str, bos: str, eos: str):
 
     model = Tokenizer(models.WordLevel({"[UNK]": 0, bos: 1, eos: 2}, unk_token="[UNK]"))
     model.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=model, bos_token=bos, eos_token=eos, unk_token="[UNK]")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=model, bos_token=bos, eos_token=eos, unk_token="[UNK]"
+    )
     tokenizer.chat_template = chat_template
     return tokenizer
 
@@ -64,13 +68,25 @@ def test_render_equals_transformers_apply_chat_template(name):
             pass  # Mistral folds the system turn into the first user turn: still renders
         for generation in (False, True):
             try:
-                expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+                expected = tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=generation
+                )
             except Exception as error:  # the template's own raise_exception: ours must refuse too
                 with pytest.raises(TemplateRenderError):
-                    ours.render(messages, add_generation_prompt=generation, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>")
+                    ours.render(
+                        messages,
+                        add_generation_prompt=generation,
+                        bos_token="<|begin_of_text|>",
+                        eos_token="<|eot_id|>",
+                    )
                 assert str(error)
                 continue
-            got = ours.render(messages, add_generation_prompt=generation, bos_token="<|begin_of_text|>", eos_token="<|eot_id|>")
+            got = ours.render(
+                messages,
+                add_generation_prompt=generation,
+                bos_token="<|begin_of_text|>",
+                eos_token="<|eot_id|>",
+            )
             assert got == expected
 
 
@@ -118,7 +134,9 @@ def test_a_custom_jinja_file_gets_markers_read_off_renders(tmp_path):
 
 def test_a_custom_template_without_markers_still_renders_but_cannot_mask(tmp_path):
     path = tmp_path / "bare.jinja"
-    path.write_text("{% for m in messages %}{% generation %}{{ m['content'] }}{% endgeneration %}|{% endfor %}")
+    path.write_text(
+        "{% for m in messages %}{% generation %}{{ m['content'] }}{% endgeneration %}|{% endfor %}"
+    )
     template = get_template(str(path))
     assert template.render(CONVERSATIONS[0]) == "Hi|Hello!|"
     with pytest.raises(UserError, match="cannot train on responses only"):

@@ -21,8 +21,12 @@ def make_model_folder(folder, *, chat_template=None):
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(["Name a colour. Blue is a colour.", "Add two and two. Four."] * 20, trainer)
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(
+        ["Name a colour. Blue is a colour.", "Add two and two. Four."] * 20, trainer
+    )
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(folder / "tokenizer.json"))
     config = {"bos_token": "<s>", "eos_token": {"content": "</s>"}}
@@ -51,7 +55,10 @@ def test_counts_with_the_models_own_tokenizer_and_chat_template(tmp_path):
     assert report.tokens.tokenizer.endswith("tokenizer.json")
     expected = []
     for row in ROWS:
-        messages = [{"role": "user", "content": row["instruction"]}, {"role": "assistant", "content": row["output"]}]
+        messages = [
+            {"role": "user", "content": row["instruction"]},
+            {"role": "assistant", "content": row["output"]},
+        ]
         text = get_template("chatml").render(messages)
         expected.append(len(tokenizer.encode(text, add_special_tokens=False).ids))
     assert report.tokens.max == max(expected) and report.tokens.total == sum(expected)
@@ -60,7 +67,9 @@ def test_counts_with_the_models_own_tokenizer_and_chat_template(tmp_path):
 
 def test_a_named_template_wins_and_long_rows_are_counted_exactly(tmp_path):
     make_model_folder(tmp_path / "model")
-    report = inspect(write(tmp_path / "d.jsonl"), model=str(tmp_path / "model"), template="alpaca", max_length=20)
+    report = inspect(
+        write(tmp_path / "d.jsonl"), model=str(tmp_path / "model"), template="alpaca", max_length=20
+    )
     assert report.template == "alpaca"
     assert report.problem_counts.get("too_long") == 2
     assert all("(estimated)" not in p.message for p in report.problems)

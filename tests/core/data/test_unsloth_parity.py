@@ -15,7 +15,9 @@ import pytest
 from ftui.core.data import training_texts
 
 # find_spec, not importorskip: importing unsloth in the test process would pull in torch.
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("unsloth") is None, reason="the training stack is not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("unsloth") is None, reason="the training stack is not installed"
+)
 
 CONVERSATION = [
     {"role": "system", "content": "You are terse."},
@@ -59,15 +61,20 @@ SCRIPT = textwrap.dedent(
 def test_training_texts_equal_unsloth_get_chat_template(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, json.dumps(NAMES), json.dumps(CONVERSATION)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "UNSLOTH_FORCE_CPU": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "UNSLOTH_FORCE_CPU": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT"))
-    theirs = json.loads(line[len("RESULT"):])
+    theirs = json.loads(line[len("RESULT") :])
     for name in NAMES:
         chat = CONVERSATION[1:] if name == "mistral" else CONVERSATION
         path = tmp_path / f"{name}.jsonl"
         path.write_text(json.dumps({"messages": chat}) + "\n")
-        (ours,) = training_texts(path, template=name, bos_token=theirs[name]["bos"], eos_token=theirs[name]["eos"])
+        (ours,) = training_texts(
+            path, template=name, bos_token=theirs[name]["bos"], eos_token=theirs[name]["eos"]
+        )
         assert "Madrid." in theirs[name]["text"]  # Unsloth rendered the whole conversation
         assert ours.text == theirs[name]["text"], name

@@ -16,8 +16,20 @@ from pathlib import Path
 
 # The templates ftui stores, one file each, as Unsloth spells them (aliases live in templates.json).
 SHIPPED = (
-    "chatml", "llama-3", "llama-3.1", "mistral", "qwen-2.5", "qwen3", "phi-3", "phi-4", "gemma2",
-    "gemma-3", "zephyr", "gpt-oss", "alpaca", "vicuna",
+    "chatml",
+    "llama-3",
+    "llama-3.1",
+    "mistral",
+    "qwen-2.5",
+    "qwen3",
+    "phi-3",
+    "phi-4",
+    "gemma2",
+    "gemma-3",
+    "zephyr",
+    "gpt-oss",
+    "alpaca",
+    "vicuna",
 )
 
 
