@@ -23,10 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftui.core.runs import find_run, kill
+    from ftui.core.runs import find_run, kill, summarize
+    from ftui.core.text import one_line
 
     found = find_run(args.run, args.runs_dir)
     status = kill(found)
-    summary = found.summary()
-    emit(args, summary, f"{found.run_id}: {status.get('state')}. {status.get('error') or ''}".strip())
+    summary = summarize(found, status)
+    emit(args, summary.to_json(), f"{found.run_id}: {status.state}. {one_line(status.error or '')}".strip())
     return 0

@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.runs import find_run, resume
 
     found = find_run(args.run, args.runs_dir)
-    checkpoint = found.last_checkpoint()
     process = resume(found)
+    checkpoint = found.last_checkpoint()
     where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
     if args.detach:
         emit(

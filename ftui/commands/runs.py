@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from ftui.commands._follow import step_text
 from ftui.commands._output import add_json_flag, emit
+from ftui.core.errors import UsageError
+from ftui.core.runs.summary import RunSummary
+from ftui.core.text import one_line
 
 ORDER = 71
 
@@ -29,30 +33,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _table(summaries: list[dict]) -> str:
+def _table(summaries: list[RunSummary]) -> str:
     if not summaries:
         return "No runs yet; start one with `ftui train --model M --data D`."
     rows = [("RUN", "STATE", "STEP", "LOSS", "EVAL", "MODEL")]
     for s in summaries:
-        step = f"{s['step']}/{s['max_steps']}" if s.get("max_steps") else str(s.get("step") or "-")
-        loss = "-" if s.get("loss") is None else f"{s['loss']:.4f}"
-        eval_loss = "-" if s.get("eval_loss") is None else f"{s['eval_loss']:.4f}"
-        rows.append((s["run_id"], s["state"] or "?", step, loss, eval_loss, s.get("model") or "?"))
+        step = f"{s.step}/{s.max_steps}" if s.max_steps else str(s.step if s.step is not None else "-")
+        loss = "-" if s.loss is None else f"{s.loss:.4f}"
+        eval_loss = "-" if s.eval_loss is None else f"{s.eval_loss:.4f}"
+        rows.append((s.run_id, s.state, step, loss, eval_loss, one_line(s.model or "?")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])) + "  " + r[-1] for r in rows]
     for s in summaries:
-        if s.get("error") and s["state"] in ("failed", "oom"):
-            lines.append(f"{s['run_id']}: {s['error']}")
+        if s.error and s.state in ("failed", "oom"):
+            lines.append(f"{s.run_id}: {one_line(s.error)}")
     return "\n".join(lines)
 
 
-def _detail(summary: dict, tail: list[str]) -> str:
-    lines = [
-        f"{summary['run_id']}  {summary['state']}  step {summary.get('step')}/{summary.get('max_steps')}"
-    ]
+def _detail(summary: RunSummary, tail: list[str]) -> str:
+    lines = [f"{summary.run_id}  {summary.state}  {step_text(summary)}"]
+    fields = summary.to_json()
     for key in (
         "model",
         "method",
+        "name",
         "loss",
         "eval_loss",
         "tokens_per_second",
@@ -64,35 +68,37 @@ def _detail(summary: dict, tail: list[str]) -> str:
         "output",
         "path",
     ):
-        if summary.get(key) is not None:
-            lines.append(f"  {key}: {summary[key]}")
-    if summary.get("error"):
-        lines.append(f"  error: {summary['error']}")
-    for warning in summary.get("warnings") or []:
-        lines.append(f"  warning: {warning}")
+        if fields.get(key) is not None:
+            lines.append(f"  {key}: {one_line(str(fields[key]))}")
+    if summary.error:
+        lines.append(f"  error: {one_line(summary.error)}")
+    for warning in summary.warnings:
+        lines.append(f"  warning: {one_line(warning)}")
     if tail:
         lines.append("  train.log:")
-        lines.extend(f"    {line}" for line in tail)
+        lines.extend(f"    {one_line(line)}" for line in tail)
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftui.core.runs import find_run, list_runs
+    from ftui.core.runs import find_run, list_runs, summarize
+    from ftui.core.runs.records import to_builtins
 
+    if args.log < 0:
+        raise UsageError(f"--log takes a number of lines, 0 or more, not {args.log}.")
     if args.run is None:
         if args.follow:
-            from ftui.core.errors import UsageError
-
             raise UsageError("--follow needs a RUN to attach to (an id, or `last`).")
-        summaries = [r.summary() for r in list_runs(args.runs_dir)]
-        emit(args, summaries, lambda: _table(summaries))
+        summaries = [summarize(r) for r in list_runs(args.runs_dir)]
+        emit(args, [s.to_json() for s in summaries], lambda: _table(summaries))
         return 0
     found = find_run(args.run, args.runs_dir)
     if args.follow:
         from ftui.commands._follow import follow_and_report
 
         return follow_and_report(args, found, from_now=True)
-    summary = found.summary()
+    summary = summarize(found)
     tail = found.log_tail(args.log) if args.log else []
-    emit(args, {**summary, "log_tail": tail, "samples": found.samples()}, lambda: _detail(summary, tail))
+    payload = {**summary.to_json(), "log_tail": tail, "samples": [to_builtins(s) for s in found.samples()]}
+    emit(args, payload, lambda: _detail(summary, tail))
     return 0

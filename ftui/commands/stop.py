@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ftui.commands._output import add_json_flag, emit
+from ftui.core.errors import UsageError
 
 ORDER = 72
 
@@ -27,23 +28,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftui.core.runs import FINAL_STATES, find_run, stop
+    from ftui.commands._follow import step_text
+    from ftui.core.runs import find_run, stop, summarize
+    from ftui.core.text import one_line
 
+    if args.wait is not None and not args.wait >= 0:
+        raise UsageError(f"--wait takes seconds, 0 or more, not {args.wait}.")
     found = find_run(args.run, args.runs_dir)
-    stop(found, wait=None if args.no_wait else args.wait)
-    summary = found.summary()
-    state = summary["state"]
-    if state in FINAL_STATES:
-        text = f"{found.run_id}: {state} at step {summary.get('step')}" + (
-            f"; saved in {summary['output']}."
-            if summary.get("output") and state in ("stopped", "completed")
+    status = stop(found, wait=None if args.no_wait else args.wait)
+    summary = summarize(found, status)
+    if status.is_final:
+        text = f"{found.run_id}: {summary.state} at {step_text(summary)}" + (
+            f"; saved in {summary.output}."
+            if summary.output and summary.state in ("stopped", "completed")
             else "."
         )
-        if summary.get("error") and state in ("failed", "oom"):
-            text += f"\n{summary['error']}"
+        if summary.error and summary.state in ("failed", "oom"):
+            text += f"\n{one_line(summary.error)}"
     elif args.no_wait:
         text = f"Asked {found.run_id} to stop; it saves a checkpoint and the adapter first (`ftui runs {found.run_id}`)."
     else:
         text = f"{found.run_id} is still saving after {args.wait:.0f} s; `ftui kill {found.run_id}` ends it at once."
-    emit(args, summary, text)
+    emit(args, summary.to_json(), text)
     return 0

@@ -17,10 +17,13 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from ftui.core.runs.progress import clock
+from ftui.core.runs.records import Sample, TrainRecord
+from ftui.core.runs.summary import RunSummary
 from ftui.screens.base import StepScreen
 from ftui.widgets.loss_chart import LossChart, Series
 from ftui.widgets.plain_text import one_line, plain
-from ftui.widgets.run_view import STATE_STYLE, clock
+from ftui.widgets.run_view import STATE_STYLE
 
 REFRESH_S = 2.0
 SAMPLE_CHARS = 400  # per output cell: enough to compare, not a wall of text
@@ -31,19 +34,19 @@ class RunRow:
     """One run as the table shows it (from RunDirectory.summary) and, when selected, its curve and samples."""
 
     run: Any  # ftui.core.runs.RunDirectory
-    summary: dict[str, Any]
+    summary: RunSummary
     curve: list[tuple[int, float]] = field(default_factory=list)
-    samples: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
 
 
-def duration(summary: dict[str, Any]) -> str:
+def duration(summary: RunSummary) -> str:
     """From start to end (or to now, for a live run)."""
     try:
-        started = dt.datetime.fromisoformat(summary["started_at"])
-    except (KeyError, TypeError, ValueError):
+        started = dt.datetime.fromisoformat(summary.started_at or "")
+    except ValueError:
         return "-"
     try:
-        ended = dt.datetime.fromisoformat(summary["ended_at"]) if summary.get("ended_at") else None
+        ended = dt.datetime.fromisoformat(summary.ended_at) if summary.ended_at else None
     except ValueError:
         ended = None
     end = ended or dt.datetime.now(started.tzinfo)
@@ -56,16 +59,14 @@ def number(value: Any, digits: int = 3) -> str:
 
 def read_runs(runs_dir: Any, selected: set[str]) -> list[RunRow]:
     """Every run's summary; the train-loss curve and samples of the selected ones (core reads only)."""
-    from ftui.core.runs import list_runs
+    from ftui.core.runs import list_runs, summarize
 
     rows = []
     for run in list_runs(runs_dir):
-        row = RunRow(run, run.summary())
+        row = RunRow(run, summarize(run))
         if run.run_id in selected:
             row.curve = [
-                (r["step"], r["loss"])
-                for r in run.metrics()
-                if r.get("kind") == "train" and r.get("loss") is not None and isinstance(r.get("step"), int)
+                (r.step, r.loss) for r in run.metrics() if isinstance(r, TrainRecord) and r.loss is not None
             ]
             row.samples = run.samples()
         rows.append(row)
@@ -83,14 +84,14 @@ def samples_view(rows: list[RunRow]) -> RenderableType:
     table = Table(show_lines=True, expand=True, header_style="bold")
     table.add_column("Prompt", ratio=1)
     for row in chosen:
-        table.add_column(one_line(row.summary.get("model") or row.run.run_id, 40), ratio=1)
+        table.add_column(one_line(row.summary.model or row.run.run_id, 40), ratio=1)
     prompts: dict[Any, str] = {}
     outputs: dict[str, dict[Any, str]] = {}
     for row in chosen:
         for sample in row.samples:
-            key = sample.get("line", sample.get("prompt"))
-            prompts.setdefault(key, str(sample.get("prompt", "")))
-            outputs.setdefault(row.run.run_id, {})[key] = str(sample.get("output", ""))
+            key = sample.line if sample.line is not None else sample.prompt
+            prompts.setdefault(key, sample.prompt)
+            outputs.setdefault(row.run.run_id, {})[key] = sample.output
     for key, prompt in prompts.items():
         cells: list[RenderableType] = [plain(prompt[-SAMPLE_CHARS:])]
         for row in chosen:
@@ -163,24 +164,24 @@ class RunsScreen(StepScreen):
                 table.add_column(label, key=key)
         for row in reversed(rows):  # newest first
             s = row.summary
-            state = s.get("state") or "?"
+            state = s.state
             cells = {
                 "run": Text.assemble(
                     ("✓ " if row.run.run_id in self.selected else "  ", "bold green"), row.run.run_id, end=""
                 ),
                 "state": Text(state, STATE_STYLE.get(state, ""), end=""),
-                "model": Text(one_line(str(s.get("model") or "?"), 30), end=""),
-                "method": Text(str(s.get("method") or "?"), end=""),
-                "step": Text(f"{s.get('step') or 0}/{s.get('max_steps') or '?'}", end=""),
-                "loss": Text(number(s.get("loss")), end=""),
-                "eval": Text(number(s.get("eval_loss")), end=""),
+                "model": Text(one_line(s.model or "?", 30), end=""),
+                "method": Text(s.method or "?", end=""),
+                "step": Text(f"{s.step or 0}/{s.max_steps or '?'}", end=""),
+                "loss": Text(number(s.loss), end=""),
+                "eval": Text(number(s.eval_loss), end=""),
                 "time": Text(duration(s), end=""),
-                "peak": Text("-" if s.get("peak_gpu_gib") is None else f"{s['peak_gpu_gib']:.1f}G", end=""),
+                "peak": Text("-" if s.peak_gpu_gib is None else f"{s.peak_gpu_gib:.1f}G", end=""),
             }
             table.add_row(*(cells[key] for key in shown), key=row.run.run_id)
         if rows:
             table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
-        live = sum(1 for row in rows if row.summary.get("state") in ("starting", "running"))
+        live = sum(1 for row in rows if row.summary.state in ("starting", "running"))
         self.query_one("#runs-line", Static).update(
             Text(
                 f"{len(rows)} runs in {self.ftui.runs_dir} ({live} live). Space selects runs to compare, "

@@ -22,13 +22,14 @@ from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Input, Label, Static
 
 from ftui.core.plan import METHODS, Plan, TrainingSettings
+from ftui.core.runs.progress import clock
 from ftui.screens.base import PlanEstimate, StepScreen
 from ftui.widgets.choice import Choice
 from ftui.widgets.key_bar import KeyBar
 from ftui.widgets.log_view import LogView
 from ftui.widgets.path_input import PathInput
 from ftui.widgets.plain_text import one_line, plain
-from ftui.widgets.run_view import RunView, clock
+from ftui.widgets.run_view import RunView
 
 METHOD_LABELS = {"qlora": "QLoRA (4-bit)", "lora": "LoRA (16-bit)", "full": "Full fine-tune"}
 FIT_WORDS = {

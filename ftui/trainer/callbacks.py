@@ -6,14 +6,14 @@ format changes between transformers releases. Only the main process (rank 0) wri
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from typing import Any
 
 from transformers import TrainerCallback
 
-from ftui.core.runs import RunDirectory, now_iso
+from ftui.core.runs.directory import RunDirectory
+from ftui.core.runs.records import EvalRecord, MetricRecord, ResumeRecord, SummaryRecord, TrainRecord, now_iso
 from ftui.trainer.signals import GracefulStop
 
 GIB = 1024**3
@@ -78,6 +78,7 @@ class GpuMemory:
                 self._handle = None
 
     def read(self) -> dict[str, float | None]:
+        """{"gpu_mem_gib": ..., "gpu_peak_gib": ...}: the fields every metric record carries."""
         if not self.cuda:
             return {"gpu_mem_gib": None, "gpu_peak_gib": None}
         import torch
@@ -95,10 +96,12 @@ class GpuMemory:
         return {"gpu_mem_gib": round(used, 3), "gpu_peak_gib": round(self.peak_gib, 3)}
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN; the record's warning says what happened
-    return value
+def _clean(value: Any) -> float | None:
+    """A logged number as a record holds it: NaN and infinities become null (the record's warning says
+    what happened); anything that is not a number is left out."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 class MetricsCallback(TrainerCallback):
@@ -113,9 +116,8 @@ class MetricsCallback(TrainerCallback):
         self.warned_nan = False
         self.warnings: list[str] = []
 
-    def _write(self, record: dict[str, Any]) -> None:
-        with open(self.run.metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, allow_nan=False) + "\n")
+    def _write(self, record: MetricRecord) -> None:
+        self.run.append_record(record)
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.last_time = time.monotonic()
@@ -123,12 +125,7 @@ class MetricsCallback(TrainerCallback):
         if state.is_world_process_zero and state.global_step > 0:
             # Resumed: records after this step from the earlier attempt are superseded by the new ones.
             self._write(
-                {
-                    "time": round(time.time(), 3),
-                    "kind": "resume",
-                    "step": state.global_step,
-                    "max_steps": state.max_steps,
-                }
+                ResumeRecord(time=round(time.time(), 3), step=state.global_step, max_steps=state.max_steps)
             )
         if state.is_world_process_zero:
             self.run.update_status(
@@ -145,57 +142,64 @@ class MetricsCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         now = time.monotonic()
-        record: dict[str, Any] = {
+        common: dict[str, Any] = {
             "time": round(time.time(), 3),
             "step": state.global_step,
             "max_steps": state.max_steps,
             "epoch": _clean(logs.get("epoch", state.epoch)),
+            **self.memory.read(),
         }
+        record: MetricRecord
         if "train_loss" in logs:  # the Trainer's summary at the end (train_runtime is in every log here)
-            record["kind"] = "summary"
-            for key in ("train_runtime", "train_loss", "train_samples_per_second", "train_steps_per_second"):
-                if key in logs:
-                    record[key] = _clean(logs[key])
+            record = SummaryRecord(
+                **common,
+                train_runtime=_clean(logs.get("train_runtime")),
+                train_loss=_clean(logs.get("train_loss")),
+                train_samples_per_second=_clean(logs.get("train_samples_per_second")),
+                train_steps_per_second=_clean(logs.get("train_steps_per_second")),
+            )
         elif "eval_loss" in logs:
-            record["kind"] = "eval"
-            record["eval_loss"] = _clean(logs["eval_loss"])
+            record = EvalRecord(**common, eval_loss=_clean(logs["eval_loss"]))
         else:
-            record["kind"] = "train"
-            for key in ("loss", "grad_norm", "learning_rate"):
-                if key in logs:
-                    record[key] = _clean(logs[key])
             # The Trainer's own count (include_num_input_tokens_seen): Unsloth's GPU trainer does not log
             # TRL's num_tokens. Both count every input token of every rank.
             tokens = state.num_input_tokens_seen or logs.get("num_tokens")
+            tokens_per_second = None  # the first step after a (re)start includes warm-up
             if (
                 tokens is not None
                 and self.last_tokens is not None
                 and self.last_time is not None
                 and now > self.last_time
             ):
-                record["tokens_per_second"] = round((tokens - self.last_tokens) / (now - self.last_time), 1)
-            else:
-                record["tokens_per_second"] = None  # the first step after a (re)start includes warm-up
+                tokens_per_second = round((tokens - self.last_tokens) / (now - self.last_time), 1)
             if tokens is not None:
-                record["num_tokens"] = tokens
                 self.last_tokens = tokens
             self.last_time = now
             loss = logs.get("loss")
+            warning = None
             if isinstance(loss, float) and not math.isfinite(loss):
-                record["warning"] = (
+                warning = (
                     f"The loss is {loss} at step {state.global_step}: lower the learning rate "
                     f"(now {logs.get('learning_rate', args.learning_rate):.2e}) or train in bf16 instead of fp16."
                 )
                 if not self.warned_nan:
                     self.warned_nan = True
-                    self.warnings.append(record["warning"])
+                    self.warnings.append(warning)
                     self.run.update_status(warnings=list(self.warnings))
-        record.update(self.memory.read())
+            record = TrainRecord(
+                **common,
+                loss=_clean(loss),
+                grad_norm=_clean(logs.get("grad_norm")),
+                learning_rate=_clean(logs.get("learning_rate")),
+                tokens_per_second=tokens_per_second,
+                num_tokens=_clean(tokens),
+                warning=warning,
+            )
         self._write(record)
         if time.monotonic() - self.last_status > _STATUS_EVERY_S:
             self.last_status = time.monotonic()
             self.run.update_status(
-                step=state.global_step, max_steps=state.max_steps, peak_gpu_gib=record.get("gpu_peak_gib")
+                step=state.global_step, max_steps=state.max_steps, peak_gpu_gib=common.get("gpu_peak_gib")
             )
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from ftui.core.errors import UserError
 from ftui.core.run_config import RunConfig
-from ftui.core.runs import RunDirectory, now_iso
+from ftui.core.runs.directory import RunDirectory
+from ftui.core.runs.records import Sample, now_iso
 from ftui.trainer import redact
 from ftui.trainer.faults import FaultContext, classify
 from ftui.trainer.signals import GracefulStop
@@ -46,6 +47,18 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
     stop = GracefulStop().install()
     context = FaultContext(model=str(run_dir), token_set=bool(token))
     state: dict[str, Any] = {}
+    if main:
+        # One training process per run, whatever started it: the lock is ours until this process ends.
+        state["trainer_lock"] = run.hold_trainer_lock()
+        if state["trainer_lock"] is None:
+            holder = run.trainer_holder()
+            print(
+                f"[ftui] another training process (pid {holder}) is already running {run.run_id}; "
+                "this one exits without touching it.",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 1
     try:
         config = RunConfig.read(run.config_path)
         context.model, context.settings, context.python = config.load_repo, config.settings, config.python
@@ -55,7 +68,7 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
                 phase="importing unsloth",
                 trainer_pid=os.getpid(),
                 world_size=world,
-                pid=run.read_status().get("pid") or os.getpid(),
+                pid=run.read_status().pid or os.getpid(),
             )
         outcome = _train(
             run, config, resume=resume, stop=stop, context=context, state=state, main=main, token=token
@@ -396,8 +409,6 @@ def _write_samples(
     run: RunDirectory, model: Any, tokenizer: Any, rows: list[Any], max_new_tokens: int, loader: Any
 ) -> None:
     """Generations on held-out prompts, greedy, for the compare screen: prompt, reference, output."""
-    import json
-
     import torch
 
     try:
@@ -405,28 +416,30 @@ def _write_samples(
     except Exception:
         model.eval()
     started = time.monotonic()
-    with open(run.samples_path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            # The prompt has a BOS only when the tokenizer does not add one itself (see _training_texts).
-            inputs = tokenizer(row.prompt, return_tensors="pt")
-            inputs = {k: v.to(model.device) for k, v in inputs.items()}
-            with torch.inference_mode():
-                output = model.generate(
-                    **inputs,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                )
-            new = output[0][inputs["input_ids"].shape[1] :]
-            record = {
-                "line": row.line,
-                "prompt": row.prompt,
-                "reference": row.text[len(row.prompt) :],
-                "output": tokenizer.decode(new, skip_special_tokens=True),
-                "new_tokens": int(new.shape[0]),
-            }
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    samples = []
+    for row in rows:
+        # The prompt has a BOS only when the tokenizer does not add one itself (see _training_texts).
+        inputs = tokenizer(row.prompt, return_tensors="pt")
+        inputs = {k: v.to(model.device) for k, v in inputs.items()}
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        new = output[0][inputs["input_ids"].shape[1] :]
+        samples.append(
+            Sample(
+                line=row.line,
+                prompt=row.prompt,
+                reference=row.text[len(row.prompt) :],
+                output=tokenizer.decode(new, skip_special_tokens=True),
+                new_tokens=int(new.shape[0]),
+            )
+        )
+    run.write_samples(samples)
     log(
         f"wrote {len(rows)} sample generations in {time.monotonic() - started:.1f} s to {run.samples_path.name}"
     )

@@ -1,85 +1,18 @@
-"""Untrusted text (training logs, dataset rows) made safe to show: control sequences stripped, lines split.
+"""Untrusted text shown in widgets: made safe by ftui.core.text, then drawn as plain rich Text.
 
-No Textual here, so the rules are tested as plain functions. What comes out is shown as a plain string or
-a rich `Text` built without markup, so "[bold]" in a dataset row appears as the eight characters it is.
+What comes out is shown as a plain string or a rich `Text` built without markup, so "[bold]" in a dataset
+row appears as the eight characters it is.
 """
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-# ESC-introduced sequences: CSI (colours, cursor moves), OSC (titles, hyperlinks; ends in BEL or ST),
-# DCS/SOS/PM/APC strings (end in ST), and the two-character escapes. Then the 8-bit C1 forms, then any
-# other C0 control and DEL. Tab is kept (Log expands it); \r and \n are line breaks, handled by the splitter.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b[ -/]*[0-~]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-)
+from ftui.core.text import LineSplitter, one_line, strip_control
 
-
-def strip_control(text: str) -> str:
-    """The text without terminal control sequences or control characters; tabs and newlines are kept,
-    a lone carriage return becomes a newline."""
-    if text.isprintable():  # the common case, decided at C speed
-        return text
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(_CONTROL.sub("", line) for line in text.split("\n"))
-
-
-def one_line(text: str, limit: int | None = None) -> str:
-    """Untrusted text for a single row: control sequences removed, line breaks shown as a visible mark."""
-    clean = strip_control(text).replace("\n", " \u23ce ")
-    if limit is not None and len(clean) > limit:
-        clean = clean[: max(0, limit - 1)] + "\u2026"
-    return clean
+__all__ = ["LineSplitter", "one_line", "plain", "strip_control"]
 
 
 def plain(text: str, style: str = "") -> Text:
     """A rich Text that shows `text` literally: no markup parsing, control sequences removed."""
     return Text(strip_control(text), style=style, end="")
-
-
-class LineSplitter:
-    """Turns chunks of a stream's text into clean lines.
-
-    A line ends at \\n, \\r\\n or a lone \\r (tqdm redraws its bar with \\r: each redraw is a line, and
-    the empty pieces between redraws are dropped). The unfinished last line of a chunk waits for the
-    next one; a line longer than `max_line` is cut, so a log without newlines cannot grow memory.
-    """
-
-    def __init__(self, max_line: int = 4096) -> None:
-        self._partial = ""
-        self._after_cr = False  # the last chunk ended in CR: an LF starting the next one is its pair
-        self.max_line = max_line
-
-    def feed(self, chunk: str) -> list[str]:
-        if self._after_cr and chunk.startswith("\n"):
-            chunk = chunk[1:]
-        self._after_cr = False
-        pieces = (self._partial + chunk).split("\n")
-        self._partial = pieces.pop()
-        lines: list[str] = []
-        for piece in pieces:
-            if "\r" in piece:
-                lines.extend(part for part in piece.split("\r") if part)
-            else:
-                lines.append(piece)
-        if "\r" in self._partial:
-            head, _, self._partial = self._partial.rpartition("\r")
-            lines.extend(part for part in head.split("\r") if part)
-            self._after_cr = not self._partial
-        while len(self._partial) > self.max_line:
-            lines.append(self._partial[: self.max_line])
-            self._partial = self._partial[self.max_line :]
-        return [strip_control(line) for line in lines]
-
-    def flush(self) -> list[str]:
-        """The unfinished line, if any (the stream ended without a newline)."""
-        rest, self._partial = self._partial, ""
-        return [strip_control(rest)] if rest else []

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -23,6 +22,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from ftui.core.runs.progress import Progress, clock
+from ftui.core.runs.records import EvalRecord, MetricRecord, RunStatus, TrainRecord
 from ftui.widgets.log_view import LogView
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.plain_text import one_line
@@ -31,65 +32,11 @@ from ftui.widgets.vram_gauge import VramGauge
 TAIL_BYTES = 256 * 1024
 MAX_READ_BYTES = 4 << 20  # per tick: a burst beyond this is caught up over the next ticks
 SKIP_BACKLOG_BYTES = 16 << 20  # further behind than this, the view jumps to the last TAIL_BYTES
-ETA_WINDOW = 20  # train records the step rate is measured over
-
-
-def eta_seconds(points: list[tuple[float, int]], max_steps: int | None) -> float | None:
-    """Seconds left at the rate of the recent (time, step) points; None until two points differ."""
-    if not max_steps or len(points) < 2:
-        return None
-    (t0, s0), (t1, s1) = points[0], points[-1]
-    if s1 <= s0 or t1 <= t0:
-        return None
-    return max(0.0, (max_steps - s1) * (t1 - t0) / (s1 - s0))
-
-
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "--:--"
-    seconds = int(seconds + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:d}:{secs:02d}"
-
-
-@dataclass
-class Progress:
-    """What the records said so far: the progress line is drawn from this."""
-
-    step: int = 0
-    max_steps: int | None = None
-    loss: float | None = None
-    eval_loss: float | None = None
-    tokens_per_second: float | None = None
-    peak_gib: float | None = None
-    points: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=ETA_WINDOW))
-
-    def add(self, record: dict[str, Any]) -> None:
-        kind = record.get("kind")
-        step = record.get("step")
-        if isinstance(step, int):
-            self.step = step
-        if record.get("max_steps"):
-            self.max_steps = int(record["max_steps"])
-        if kind == "resume":
-            self.points.clear()  # the rate before the restart says nothing about the rate now
-        elif kind == "train":
-            if record.get("loss") is not None:
-                self.loss = float(record["loss"])
-            if record.get("tokens_per_second"):
-                self.tokens_per_second = float(record["tokens_per_second"])
-            if isinstance(record.get("time"), (int, float)) and isinstance(step, int):
-                self.points.append((float(record["time"]), step))
-        elif kind == "eval" and record.get("eval_loss") is not None:
-            self.eval_loss = float(record["eval_loss"])
-        if record.get("gpu_peak_gib") is not None:
-            self.peak_gib = float(record["gpu_peak_gib"])
 
 
 def progress_line(progress: Progress, state: str | None, width: int) -> Text:
     text = Text(end="", no_wrap=True, overflow="ellipsis")
-    done = progress.step / progress.max_steps if progress.max_steps else 0.0
+    done = progress.fraction
     bar_width = max(8, min(30, width - 62))
     filled = int(done * bar_width)
     text.append("█" * filled, "green")
@@ -97,7 +44,7 @@ def progress_line(progress: Progress, state: str | None, width: int) -> Text:
     total = progress.max_steps or "?"
     text.append(f" {done:3.0%} step {progress.step}/{total}")
     live = state in ("starting", "running")
-    text.append(f"  ETA {clock(eta_seconds(list(progress.points), progress.max_steps)) if live else '-'}")
+    text.append(f"  ETA {clock(progress.eta()) if live else '-'}")
     if progress.tokens_per_second:
         text.append(f"  {progress.tokens_per_second:,.0f} tok/s")
     if progress.loss is not None:
@@ -117,22 +64,23 @@ STATE_STYLE = {
 }
 
 
-def head_line(run_id: str, status: dict[str, Any]) -> Text:
-    state = status.get("state") or "?"
+def head_line(run_id: str, status: RunStatus | None) -> Text:
     text = Text(end="")
     text.append(run_id, "bold")
+    if status is None:
+        return text
     text.append("  ")
-    text.append(state, STATE_STYLE.get(state, ""))
-    if status.get("phase") and state in ("starting", "running"):
-        text.append(f" ({one_line(str(status['phase']))})", "dim")
-    if status.get("device"):
-        text.append(f"  on {one_line(str(status['device']))}", "dim")
-    if status.get("error"):
+    text.append(status.state, STATE_STYLE.get(status.state, ""))
+    if status.phase and status.is_live:
+        text.append(f" ({one_line(status.phase)})", "dim")
+    if status.device:
+        text.append(f"  on {one_line(status.device)}", "dim")
+    if status.error:
         text.append("\n")
-        text.append(one_line(str(status["error"])), "red")
-    for warning in status.get("warnings") or []:
+        text.append(one_line(status.error), "red")
+    for warning in status.warnings:
         text.append("\n")
-        text.append(one_line(str(warning)), "yellow")
+        text.append(one_line(warning), "yellow")
     return text
 
 
@@ -154,8 +102,8 @@ class RunView(Vertical):
         """A tick's news from the run directory: the status and the metric records since the last tick."""
 
         run_id: str
-        status: dict[str, Any]
-        records: list[dict[str, Any]]
+        status: RunStatus
+        records: list[MetricRecord]
 
     @dataclass
     class StateChanged(Message):
@@ -180,7 +128,7 @@ class RunView(Vertical):
         self.max_log_lines = max_log_lines
         self.run: Any = None  # ftui.core.runs.RunDirectory
         self.process: Any = None  # the Popen when this ftui started the run
-        self.status: dict[str, Any] = {}
+        self.status: RunStatus | None = None
         self.progress = Progress()
         self._log_offset = 0
         self._metrics_offset = 0
@@ -224,7 +172,7 @@ class RunView(Vertical):
         """Show `run` (a RunDirectory) from now on; its log from the last TAIL_BYTES, its metrics from the start."""
         self._generation += 1
         self.run, self.process = run, process
-        self.status = {}
+        self.status = None
         self.progress = Progress()
         try:
             size = run.log_path.stat().st_size
@@ -302,22 +250,17 @@ class RunView(Vertical):
         chart = self.query_one(LossChart)
         for record in message.records:
             self.progress.add(record)
-            step = record.get("step")
-            if not isinstance(step, int):
-                continue
-            if record.get("kind") == "train" and record.get("loss") is not None:
-                chart.add_point("train", step, float(record["loss"]), redraw=False)
-            elif record.get("kind") == "eval" and record.get("eval_loss") is not None:
-                chart.add_point("eval", step, float(record["eval_loss"]), redraw=False)
+            if isinstance(record, TrainRecord) and record.loss is not None:
+                chart.add_point("train", record.step, record.loss, redraw=False)
+            elif isinstance(record, EvalRecord) and record.eval_loss is not None:
+                chart.add_point("eval", record.step, record.eval_loss, redraw=False)
         # The log, the chart and the progress line change in one frame per tick, not three.
         self.query_one(LogView).flush()
         chart.redraw_soon()
-        old_state = self.status.get("state")
+        old_state = self.state
         self.status = message.status
-        if self.status.get("step") and not message.records:
-            self.progress.step = max(self.progress.step, int(self.status["step"]))
-        if self.status.get("max_steps") and not self.progress.max_steps:
-            self.progress.max_steps = int(self.status["max_steps"])
+        if not message.records:
+            self.progress.add_status(self.status)
         # Repaint, relayout only when the head's height changes: a relayout of the whole screen twice a
         # second would be most of what watching a run costs.
         head = head_line(self.run.run_id, self.status)
@@ -325,16 +268,16 @@ class RunView(Vertical):
         if head.plain != self._shown_head:
             self.query_one("#run-head", Static).update(head, layout=lines != self._head_lines)
             self._shown_head, self._head_lines = head.plain, lines
-        progress = progress_line(self.progress, self.status.get("state"), self.size.width)
+        progress = progress_line(self.progress, self.state, self.size.width)
         if progress.plain != self._shown_progress:
             self.query_one("#run-progress", Static).update(progress, layout=False)
             self._shown_progress = progress.plain
-        if self.status.get("state") != old_state:
-            self.post_message(self.StateChanged(self.run.run_id, self.status.get("state")))
+        if self.state != old_state:
+            self.post_message(self.StateChanged(self.run.run_id, self.state))
 
     @property
     def state(self) -> str | None:
-        return self.status.get("state")
+        return self.status.state if self.status is not None else None
 
     def loss_points(self) -> int:
         return sum(len(series.steps) for series in self.query_one(LossChart).series.values())

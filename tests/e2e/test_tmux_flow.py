@@ -120,12 +120,12 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
 
         (run,) = list_runs(runs_dir)
         status = run.status()
-        assert status["state"] == "running"
-        trainer = psutil.Process(status["pid"])
+        assert status.state == "running"
+        trainer = psutil.Process(status.pid)
 
         term.send("q")  # quit ftui while the run goes on
         term.wait_for(lambda _: term.dead(), timeout=120)
-        assert trainer.is_running() and run.status()["state"] == "running"
+        assert trainer.is_running() and run.status().state == "running"
 
         try:
             start_ftui(term, runs_dir)
@@ -137,9 +137,9 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
             first_step = int(LOSS.search(screen).group(1))
             screen = term.wait_for("completed", timeout=600)
             assert f"step {STEPS}/{STEPS}" in screen and first_step < STEPS
-            assert run.status()["state"] == "completed"
+            assert run.status().state == "completed"
         finally:
-            if run.status().get("state") not in FINAL_STATES:
+            if run.status().state not in FINAL_STATES:
                 from ftui.core.runs import kill
 
                 kill(run)

@@ -18,6 +18,7 @@ import pytest
 
 from ftui.core.run_config import RunConfig
 from ftui.core.runs import RunDirectory, find_run
+from ftui.core.runs.records import EvalRecord, ResumeRecord, TrainRecord
 from tests.helpers.datasets import arithmetic_rows, write_jsonl
 from tests.helpers.tiny_model import tiny_llama_for_session
 
@@ -73,7 +74,7 @@ def wait_for(predicate, timeout: float = 120, what: str = "condition"):  # type:
 
 
 def train_steps(run: RunDirectory) -> list[dict]:
-    return [r for r in run.metrics() if r.get("kind") == "train"]
+    return [r for r in run.metrics() if isinstance(r, TrainRecord)]
 
 
 def test_train_end_to_end(tiny_model, data, runs_dir):
@@ -99,25 +100,23 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
     run = find_run(summary["run_id"])
 
     steps = train_steps(run)
-    assert [r["step"] for r in steps] == list(range(1, 31))
+    assert [r.step for r in steps] == list(range(1, 31))
     for record in steps:
-        assert record["max_steps"] == 30
-        assert {"epoch", "loss", "grad_norm", "learning_rate", "tokens_per_second", "gpu_mem_gib"} <= set(
-            record
-        )
-    assert all(r["tokens_per_second"] > 0 for r in steps[1:])
-    first, last = steps[0]["loss"], sum(r["loss"] for r in steps[-5:]) / 5
+        assert record.max_steps == 30
+        assert None not in (record.epoch, record.loss, record.grad_norm, record.learning_rate)
+    assert all(r.tokens_per_second > 0 for r in steps[1:])
+    first, last = steps[0].loss, sum(r.loss for r in steps[-5:]) / 5
     assert last < first - 0.3, f"the loss did not fall: {first:.3f} -> {last:.3f}"
-    evals = [r for r in run.metrics() if r.get("kind") == "eval"]
-    assert evals and all(r["eval_loss"] > 0 for r in evals)
-    assert evals[-1]["eval_loss"] < evals[0]["eval_loss"]
+    evals = [r for r in run.metrics() if isinstance(r, EvalRecord)]
+    assert evals and all(r.eval_loss > 0 for r in evals)
+    assert evals[-1].eval_loss < evals[0].eval_loss
 
-    status = json.loads(run.status_path.read_text())
-    assert status["state"] == "completed" and status["error"] is None
-    assert status["step"] == 30 and status["max_steps"] == 30
-    assert status["pid"] > 0 and status["started_at"] <= status["ended_at"]
-    assert status["last_checkpoint"].endswith("checkpoint-30") and Path(status["last_checkpoint"]).is_dir()
-    assert status["output"] == str(run.adapter_dir)
+    status = run.read_status()
+    assert status.state == "completed" and status.error is None
+    assert status.step == 30 and status.max_steps == 30
+    assert status.pid > 0 and status.started_at <= status.ended_at
+    assert status.last_checkpoint.endswith("checkpoint-30") and Path(status.last_checkpoint).is_dir()
+    assert status.output == str(run.adapter_dir)
 
     # config.toml holds everything needed to run it again.
     config = RunConfig.read(run.config_path)
@@ -127,8 +126,8 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
     )
 
     samples = run.samples()
-    assert len(samples) == 3 and all(s["prompt"].endswith("<|im_start|>assistant\n") for s in samples)
-    assert all(isinstance(s["output"], str) and s["new_tokens"] > 0 for s in samples)
+    assert len(samples) == 3 and all(s.prompt.endswith("<|im_start|>assistant\n") for s in samples)
+    assert all(isinstance(s.output, str) and s.new_tokens > 0 for s in samples)
 
     # No token anywhere the run wrote.
     for path in run.path.rglob("*"):
@@ -145,7 +144,7 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(run.adapter_dir)
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
-    ids = tokenizer(samples[0]["prompt"], return_tensors="pt").input_ids
+    ids = tokenizer(samples[0].prompt, return_tensors="pt").input_ids
     with torch.no_grad():
         before = base(ids).logits
     tuned = PeftModel.from_pretrained(base, run.adapter_dir)
@@ -177,22 +176,22 @@ def test_stop_mid_run_saves_adapter_and_resume_continues_from_checkpoint(tiny_mo
     stopped = ftui("stop", run.run_id, "--json")
     assert stopped.returncode == 0, stopped.stderr
     status = run.status()
-    assert status["state"] == "stopped", status
-    step = status["step"]
+    assert status.state == "stopped", status
+    step = status.step
     assert 5 <= step < 80
     assert (run.adapter_dir / "adapter_model.safetensors").is_file()
     assert run.last_checkpoint().name == f"checkpoint-{step}"  # saved at the stop, not at save_steps
-    assert max(r["step"] for r in train_steps(run)) == step
+    assert max(r.step for r in train_steps(run)) == step
 
     resumed = ftui("resume", run.run_id, "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert json.loads(resumed.stdout)["state"] == "completed"
     records = run.metrics()
-    marker = next(i for i, r in enumerate(records) if r.get("kind") == "resume")
-    assert records[marker]["step"] == step
-    after = [r["step"] for r in records[marker:] if r.get("kind") == "train"]
+    marker = next(i for i, r in enumerate(records) if isinstance(r, ResumeRecord))
+    assert records[marker].step == step
+    after = [r.step for r in records[marker:] if isinstance(r, TrainRecord)]
     assert after == list(range(step + 1, 81))
-    assert run.status()["state"] == "completed" and run.status()["step"] == 80
+    assert run.status().state == "completed" and run.status().step == 80
 
 
 def test_sigkill_is_noticed_by_the_next_ftui_runs(tiny_model, data, runs_dir):
@@ -212,18 +211,18 @@ def test_sigkill_is_noticed_by_the_next_ftui_runs(tiny_model, data, runs_dir):
     )
     run = find_run(json.loads(result.stdout)["run_id"])
     wait_for(run.last_checkpoint, what="a first checkpoint")
-    pid = run.read_status()["pid"]
+    pid = run.read_status().pid
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not _alive(pid), what="the process to die")
-    assert run.read_status()["state"] == "running"  # nobody has looked yet
+    assert run.read_status().state == "running"  # nobody has looked yet
 
     listed = ftui("runs", "--json")
     assert listed.returncode == 0
     (entry,) = json.loads(listed.stdout)
     assert entry["state"] == "failed"
     assert "ended without saving its state" in entry["error"] and "ftui resume" in entry["error"]
-    assert run.read_status()["state"] == "failed"  # written back, so every reader agrees
-    assert run.read_status()["log_tail"]
+    assert run.read_status().state == "failed"  # written back, so every reader agrees
+    assert run.read_status().log_tail
 
 
 def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
@@ -241,11 +240,11 @@ def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
     )
     run = find_run(json.loads(result.stdout)["run_id"])
     wait_for(lambda: train_steps(run), what="training to start")
-    pid = run.read_status()["pid"]
+    pid = run.read_status().pid
     killed = ftui("kill", run.run_id, "--json")
     assert killed.returncode == 0, killed.stderr
     assert json.loads(killed.stdout)["state"] == "failed"
-    assert "Killed with `ftui kill`" in run.status()["error"]
+    assert "Killed with `ftui kill`" in run.status().error
     wait_for(lambda: not _alive(pid), timeout=120, what="the process to die")
 
 
@@ -271,8 +270,8 @@ def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):
     assert "Traceback" not in result.stderr
     (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
     status = run.status()
-    assert status["state"] == "failed" and "line 7" in status["error"].lower()
-    assert status["command"][0] == sys.executable and RunConfig.read(run.config_path).python == sys.executable
+    assert status.state == "failed" and "line 7" in status.error.lower()
+    assert status.command[0] == sys.executable and RunConfig.read(run.config_path).python == sys.executable
     assert not run.adapter_dir.exists() and not train_steps(run)  # it failed before loading the model
 
 
@@ -282,8 +281,8 @@ def test_missing_model_fails_saying_so(data, runs_dir):
     )
     assert result.returncode == 1
     (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
-    error = run.status()["error"]
-    assert run.status()["state"] == "failed"
+    error = run.status().error
+    assert run.status().state == "failed"
     assert "no-such-org/no-such-model-xyz was not found" in error and error in result.stderr
 
 
@@ -318,8 +317,8 @@ def test_two_processes_under_torchrun_log_each_step_once_from_rank_zero(tiny_mod
     summary = json.loads(result.stdout)
     run = find_run(summary["run_id"], runs_dir)
     status = run.read_status()
-    assert status["state"] == "completed"
-    assert "torch.distributed.run" in status["command"] and "--nproc-per-node=2" in status["command"]
-    assert [r["step"] for r in train_steps(run)] == list(range(1, 7))  # once each: rank 1 writes nothing
+    assert status.state == "completed"
+    assert "torch.distributed.run" in status.command and "--nproc-per-node=2" in status.command
+    assert [r.step for r in train_steps(run)] == list(range(1, 7))  # once each: rank 1 writes nothing
     assert (run.adapter_dir / "adapter_config.json").exists()
     assert run.log_path.read_text().count("[ftui] device:") == 2  # both ranks started

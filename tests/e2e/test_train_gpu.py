@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from ftui.core.runs import find_run
+from ftui.core.runs.records import TrainRecord
 from tests.helpers.datasets import arithmetic_rows, write_jsonl
 from tests.helpers.tiny_model import build_tiny_llama
 
@@ -87,13 +88,13 @@ def test_train_on_the_gpu(small_model, tmp_path, runs_dir, method):
     assert result.returncode == 0, result.stderr[-4000:]
     run = find_run(json.loads(result.stdout)["run_id"])
     status = run.status()
-    assert status["state"] == "completed" and "GiB" in status["device"]
-    steps = [r for r in run.metrics() if r.get("kind") == "train"]
-    assert [r["step"] for r in steps] == list(range(1, 31))
-    assert all(r["gpu_mem_gib"] and r["gpu_mem_gib"] > 0 for r in steps)
-    assert all(r["tokens_per_second"] > 0 for r in steps[1:])
-    assert status["peak_gpu_gib"] > 0
-    assert sum(r["loss"] for r in steps[-5:]) / 5 < steps[0]["loss"] - 0.3
+    assert status.state == "completed" and "GiB" in status.device
+    steps = [r for r in run.metrics() if isinstance(r, TrainRecord)]
+    assert [r.step for r in steps] == list(range(1, 31))
+    assert all(r.gpu_mem_gib and r.gpu_mem_gib > 0 for r in steps)
+    assert all(r.tokens_per_second > 0 for r in steps[1:])
+    assert status.peak_gpu_gib > 0
+    assert sum(r.loss for r in steps[-5:]) / 5 < steps[0].loss - 0.3
     log = run.log_path.read_text()
     assert "no GPU found" not in log
 

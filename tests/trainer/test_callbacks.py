@@ -35,18 +35,29 @@ def test_records_tokens_per_second_eval_and_summary(callbacks, runs_dir):
     metrics = callbacks.MetricsCallback(run, callbacks.GpuMemory())
     args = SimpleNamespace(learning_rate=1e-3, output_dir=str(run.checkpoints_dir))
     metrics.on_train_begin(args, state(0), None)
-    assert run.read_status()["state"] == "running"
+    assert run.read_status().state == "running"
     metrics.on_log(args, state(1, 1000), None, logs={"loss": 2.5, "grad_norm": 1.0, "learning_rate": 1e-3})
     metrics.last_time -= 0.5  # as if the next step took half a second
     metrics.on_log(args, state(2, 2000), None, logs={"loss": 2.0, "grad_norm": 0.9, "learning_rate": 1e-3})
     metrics.on_log(args, state(2, 2000), None, logs={"eval_loss": 2.1, "train_runtime": 3.0})
     metrics.on_log(args, state(2, 2000), None, logs={"train_runtime": 3.0, "train_loss": 2.2})
     records = run.metrics()
-    assert [r["kind"] for r in records] == ["train", "train", "eval", "summary"]
-    assert records[0]["tokens_per_second"] is None  # the first step holds the warm-up
-    assert records[1]["tokens_per_second"] == pytest.approx(2000, rel=0.05)
-    assert records[2]["eval_loss"] == 2.1 and records[3]["train_loss"] == 2.2
-    assert records[1]["gpu_mem_gib"] is None  # no GPU on this machine
+    assert [type(r).__name__ for r in records] == [
+        "TrainRecord",
+        "TrainRecord",
+        "EvalRecord",
+        "SummaryRecord",
+    ]
+    assert [json.loads(line)["kind"] for line in run.metrics_path.read_text().splitlines()] == [
+        "train",
+        "train",
+        "eval",
+        "summary",
+    ]  # the file's own words, as README documents them
+    assert records[0].tokens_per_second is None  # the first step holds the warm-up
+    assert records[1].tokens_per_second == pytest.approx(2000, rel=0.05)
+    assert records[2].eval_loss == 2.1 and records[3].train_loss == 2.2
+    assert records[1].gpu_mem_gib is None  # no GPU on this machine
 
 
 def test_nan_loss_is_a_warning_not_a_crash(callbacks, runs_dir):
@@ -62,7 +73,7 @@ def test_nan_loss_is_a_warning_not_a_crash(callbacks, runs_dir):
     assert (
         record["loss"] is None and "The loss is nan at step 1: lower the learning rate" in record["warning"]
     )
-    assert run.read_status()["warnings"] == [record["warning"]]  # said once in the status
+    assert run.read_status().warnings == [record["warning"]]  # said once in the status
 
 
 def test_other_ranks_write_nothing(callbacks, runs_dir):
@@ -78,4 +89,5 @@ def test_a_resumed_run_marks_where_it_picked_up(callbacks, runs_dir):
     run = create_run(RunConfig(model="m", data="d"), runs_dir)
     metrics = callbacks.MetricsCallback(run, callbacks.GpuMemory())
     metrics.on_train_begin(SimpleNamespace(), state(6), None)
-    assert run.metrics() == [{"time": run.metrics()[0]["time"], "kind": "resume", "step": 6, "max_steps": 10}]
+    (record,) = run.metrics()
+    assert type(record).__name__ == "ResumeRecord" and (record.step, record.max_steps) == (6, 10)

@@ -13,7 +13,7 @@ from ftui.core.plan import DatasetSummary, GpuChoice, Plan
 from ftui.screens.train import FormError, read_form
 from ftui.widgets.log_view import LogView
 from ftui.widgets.loss_chart import LossChart
-from ftui.widgets.run_view import Progress, RunView, clock, eta_seconds
+from ftui.widgets.run_view import RunView
 from tests.tui.conftest import SAMPLE, text_of, wait_for_text, wait_until, workers_done, write_run
 
 
@@ -58,16 +58,6 @@ def test_read_form_parses_and_names_the_field_that_does_not():
         assert str(error) == "LoRA rank must be a whole number, not 'sixteen'."
     else:
         raise AssertionError("a bad rank was accepted")
-
-
-def test_eta_follows_the_recent_rate():
-    assert eta_seconds([(0.0, 10), (10.0, 20)], 100) == 80.0
-    assert eta_seconds([(0.0, 10)], 100) is None
-    assert clock(3725) == "1:02:05" and clock(65) == "1:05" and clock(None) == "--:--"
-    progress = Progress()
-    progress.add({"kind": "train", "step": 1, "max_steps": 10, "loss": 2.0, "time": 0.0})
-    progress.add({"kind": "resume", "step": 1})
-    assert not progress.points  # the rate before a restart does not count
 
 
 async def test_edits_change_the_plan_and_the_estimate(make_app):
