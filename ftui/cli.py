@@ -11,13 +11,14 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ftui import __version__
 from ftui.core.errors import UsageError, UserError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one sentence, exit 2, as argparse does, minus the usage dump
+    def error(self, message: str) -> NoReturn:  # one sentence, exit 2, as argparse does, minus the usage dump
         self.exit(2, f"ftui: {message[0].upper()}{message[1:]}. Run `{self.prog} --help` for the options.\n")
 
 
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sentence(error: Exception) -> str:
+    """An error sentence as the terminal gets it: no control sequences, no HF token (it may quote a
+    file name, a row or a log line)."""
+    from ftui.core.text import mask_secrets, one_line
+
+    return mask_secrets(one_line(str(error)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -57,10 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageError as error:
-        print(f"ftui: {error}", file=sys.stderr)
+        print(f"ftui: {_sentence(error)}", file=sys.stderr)
         return 2
     except UserError as error:
-        print(f"ftui: {error}", file=sys.stderr)
+        print(f"ftui: {_sentence(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ftui: interrupted.", file=sys.stderr)

@@ -8,16 +8,21 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ftui.core.runs.progress import Progress, clock
-from ftui.core.runs.records import EvalRecord, TrainRecord
-from ftui.core.runs.summary import RunSummary
 from ftui.core.text import one_line
+
+if TYPE_CHECKING:  # the run machinery is imported when a command runs, not when the parser is built
+    from ftui.core.runs.progress import Progress
+    from ftui.core.runs.records import EvalRecord, TrainRecord
+    from ftui.core.runs.summary import RunSummary
 
 
 def progress_line(record: TrainRecord | EvalRecord, progress: Progress) -> str:
     """One line per logged step: the record's figures and the run's ETA (ftui.core.runs.progress)."""
+    from ftui.core.runs.progress import clock
+    from ftui.core.runs.records import EvalRecord, TrainRecord
+
     parts = [f"step {record.step}/{record.max_steps}"]
     if isinstance(record, EvalRecord):
         parts.append(f"eval_loss {_num(record.eval_loss)}")
@@ -65,6 +70,8 @@ def follow_and_report(
     the run logged before (a resumed or re-attached run): only what happens from now on is printed."""
     from ftui.commands._output import emit
     from ftui.core.runs import follow, summarize
+    from ftui.core.runs.progress import Progress
+    from ftui.core.runs.records import EvalRecord, TrainRecord
 
     # With --json the progress goes to stderr, so that stdout holds the JSON alone.
     out = sys.stderr if getattr(args, "json", False) else sys.stdout

@@ -18,5 +18,10 @@ def emit(args: argparse.Namespace, payload: Any, text: Callable[[], str] | str) 
         json.dump(payload, sys.stdout, indent=2, ensure_ascii=False, default=str)
         sys.stdout.write("\n")
     else:
-        sys.stdout.write((text() if callable(text) else text).rstrip("\n") + "\n")
+        # Text mode shows names, rows and log lines that came from files: made terminal-safe here, in
+        # one place, for every command (JSON keeps the data exact).
+        from ftui.core.text import mask_secrets, strip_control
+
+        shown = text() if callable(text) else text
+        sys.stdout.write(mask_secrets(strip_control(shown)).rstrip("\n") + "\n")
     sys.stdout.flush()

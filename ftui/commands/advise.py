@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ftui.commands import _types as types
 from ftui.commands._output import add_json_flag, emit
-from ftui.core.plan import LICENSE_POLICIES, METHODS, USE_CASES
+from ftui.core.plan import DATA_FORMATS, LICENSE_POLICIES, METHODS, USE_CASES
 
 ORDER = 11
 
@@ -16,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="recommend models for your data size, use case, license and GPU, with reasons",
         description="A ranked shortlist of models with the reason for each, and every other model with why it was dropped.",
     )
-    parser.add_argument("--rows", type=int, required=True, help="rows (examples) in your training data")
+    parser.add_argument(
+        "--rows", type=types.COUNT, required=True, help="rows (examples) in your training data"
+    )
     parser.add_argument("--use-case", choices=USE_CASES, default="general")
     parser.add_argument(
         "--license",
@@ -26,16 +29,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     gpu = parser.add_mutually_exclusive_group()
     gpu.add_argument(
-        "--gpu", metavar="NAME", help="plan for this card, e.g. h100, 'rtx 4090', t4 (see assets/gpus.toml)"
+        "--gpu",
+        metavar="NAME",
+        type=types.text("a GPU name", 200),
+        help="plan for this card, e.g. h100, 'rtx 4090', t4 (see assets/gpus.toml)",
     )
-    gpu.add_argument("--vram-gib", type=float, metavar="X", help="plan for a GPU with this much memory (GiB)")
+    gpu.add_argument(
+        "--vram-gib", type=types.GIB, metavar="X", help="plan for a GPU with this much memory (GiB)"
+    )
     parser.add_argument("--method", choices=METHODS, default="qlora", help="training method (default qlora)")
     parser.add_argument(
         "--format",
         dest="data_format",
+        choices=DATA_FORMATS,
         help="your data's format (alpaca, sharegpt, messages, ...): picks the base-model template",
     )
-    parser.add_argument("--limit", type=int, default=8, help="candidates on the shortlist (default 8)")
+    parser.add_argument(
+        "--limit", type=types.COUNT, default=8, help="candidates on the shortlist (default 8)"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -46,12 +57,6 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.errors import UsageError, UserError
     from ftui.core.plan import DatasetSummary, GpuChoice, Plan, TrainingSettings
 
-    if args.rows < 1:
-        raise UsageError(
-            f"--rows must be at least 1, not {args.rows}; count the examples in your data (`ftui inspect FILE`)."
-        )
-    if args.limit < 1:
-        raise UsageError("--limit must be at least 1.")
     catalog = load_catalog()
     gpu = None
     if args.gpu:

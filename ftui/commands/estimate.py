@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ftui.commands import _types as types
 from ftui.commands._output import add_json_flag, emit
 from ftui.core.plan import METHODS
 
@@ -19,27 +20,48 @@ def register(sub: argparse._SubParsersAction) -> None:
         "methods fit; seconds per step and, given the dataset's tokens, the whole run's time. MODEL is a "
         "catalog name, a local model folder or config.json, or a Hub id (its config.json).",
     )
-    parser.add_argument("model", metavar="MODEL", help="e.g. meta-llama/Llama-3.1-8B, Qwen2.5-7B, ./my-model")
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        type=types.text("a model name or folder"),
+        help="e.g. meta-llama/Llama-3.1-8B, Qwen2.5-7B, ./my-model",
+    )
     parser.add_argument("--method", choices=METHODS, default="qlora", help="default qlora")
-    parser.add_argument("--batch", type=int, default=2, help="micro-batch per GPU (default 2)")
-    parser.add_argument("--seq", type=int, default=2048, help="max length in tokens (default 2048)")
-    parser.add_argument("--rank", type=int, default=16, help="LoRA rank (default 16)")
-    parser.add_argument("--grad-accum", type=int, default=4, help="gradient accumulation steps (default 4)")
+    parser.add_argument("--batch", type=types.COUNT, default=2, help="micro-batch per GPU (default 2)")
+    parser.add_argument("--seq", type=types.COUNT, default=2048, help="max length in tokens (default 2048)")
+    parser.add_argument("--rank", type=types.COUNT, default=16, help="LoRA rank (default 16)")
+    parser.add_argument(
+        "--grad-accum", type=types.COUNT, default=4, help="gradient accumulation steps (default 4)"
+    )
     parser.add_argument(
         "--checkpointing",
         choices=("unsloth", "plain", "none"),
         default="unsloth",
         help="gradient checkpointing: Unsloth's offloaded kind (default), plain, or none",
     )
-    parser.add_argument("--optimizer", default="adamw_8bit", help="e.g. adamw_8bit (default), adamw_torch")
+    parser.add_argument(
+        "--optimizer",
+        type=types.text("an optimizer name", 100),
+        default="adamw_8bit",
+        help="e.g. adamw_8bit (default), adamw_torch",
+    )
     gpu = parser.add_mutually_exclusive_group()
     gpu.add_argument(
-        "--gpu", metavar="NAME", help="a card, e.g. h100, 'rtx 4090', t4 (default: this machine's)"
+        "--gpu",
+        metavar="NAME",
+        type=types.text("a GPU name", 200),
+        help="a card, e.g. h100, 'rtx 4090', t4 (default: this machine's)",
     )
-    gpu.add_argument("--vram-gib", type=float, metavar="X", help="a GPU with this much memory (GiB)")
-    parser.add_argument("--tokens", type=int, help="the dataset's total tokens: adds the whole run's time")
-    parser.add_argument("--rows", type=int, help="the dataset's rows (with --tokens; default: packed rows)")
-    parser.add_argument("--epochs", type=float, default=1.0, help="epochs for the run's time (default 1)")
+    gpu.add_argument("--vram-gib", type=types.GIB, metavar="X", help="a GPU with this much memory (GiB)")
+    parser.add_argument(
+        "--tokens", type=types.COUNT, help="the dataset's total tokens: adds the whole run's time"
+    )
+    parser.add_argument(
+        "--rows", type=types.COUNT, help="the dataset's rows (with --tokens; default: packed rows)"
+    )
+    parser.add_argument(
+        "--epochs", type=types.EPOCHS, default=1.0, help="epochs for the run's time (default 1)"
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -49,10 +71,6 @@ def _settings(args: argparse.Namespace):
     from ftui.core.memory import OPTIMIZERS
     from ftui.core.plan import TrainingSettings
 
-    for name in ("batch", "seq", "rank", "grad_accum"):
-        if getattr(args, name) < 1:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"{flag} must be at least 1, not {getattr(args, name)}.")
     if args.optimizer not in OPTIMIZERS:
         raise UsageError(
             f"ftui does not know the optimizer {args.optimizer!r}; use one of {', '.join(OPTIMIZERS)}."
@@ -75,7 +93,7 @@ def _settings(args: argparse.Namespace):
 def _gpu(args: argparse.Namespace) -> tuple[str | None, float | None, bool]:
     """(name, memory in GiB, detected) of the card to plan for; (None, None, False) when there is none."""
     from ftui.core.catalog import load_catalog
-    from ftui.core.errors import UsageError, UserError
+    from ftui.core.errors import UserError
 
     if args.gpu:
         catalog = load_catalog()
@@ -85,8 +103,6 @@ def _gpu(args: argparse.Namespace) -> tuple[str | None, float | None, bool]:
             raise UserError(f"{args.gpu!r} is not a GPU ftui knows; use one of {names}, or give --vram-gib.")
         return card.name, card.memory_gib, False
     if args.vram_gib is not None:
-        if args.vram_gib <= 0:
-            raise UsageError(f"--vram-gib must be more than 0, not {args.vram_gib:g}.")
         return None, args.vram_gib, False
     try:  # no card named: this machine's first GPU, if it has one
         from ftui.core.hardware import probe
@@ -105,10 +121,6 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.speed import estimate_eta, estimate_step_time
 
     settings = _settings(args)
-    if args.rows is not None and args.rows < 1:
-        from ftui.core.errors import UsageError
-
-        raise UsageError(f"--rows must be at least 1, not {args.rows}.")
     dims = dims_for(args.model)
     gpu_name, vram, detected = _gpu(args)
     estimate = estimate_peak_vram(dims, settings)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ftui.commands import _types as types
 from ftui.commands._output import add_json_flag, emit
+from ftui.core.plan import DATA_FORMATS
 
 ORDER = 45
 
@@ -18,11 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(problems are listed), 1 when it is not a dataset.",
     )
     parser.add_argument(
-        "path", metavar="PATH", help="a data file, a folder of them, or a Hugging Face dataset id"
+        "path",
+        metavar="PATH",
+        type=types.text("a dataset path or id"),
+        help="a data file, a folder of them, or a Hugging Face dataset id",
     )
     parser.add_argument(
         "--format",
-        choices=("alpaca", "sharegpt", "messages", "prompt_completion", "text"),
+        choices=DATA_FORMATS,
         help="the format, when detection gets it wrong",
     )
     parser.add_argument(
@@ -34,21 +39,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--model",
+        type=types.text("a model name or folder"),
         help="a local model folder or Hub id: its tokenizer counts tokens when it is on this machine",
     )
     parser.add_argument(
         "--max-length",
-        type=int,
+        type=types.COUNT,
         metavar="N",
         help="max tokens per row (default 2048): longer rows are reported",
     )
     parser.add_argument(
         "--template",
+        type=types.text("a template name or .jinja file"),
         help="chat template to count tokens with and to preview (e.g. llama-3.1, chatml, alpaca)",
     )
     parser.add_argument(
         "--preview",
-        type=int,
+        type=types.COUNT_OR_ZERO,
         default=0,
         metavar="N",
         help="show the training text of the first N rows (needs --template)",
@@ -66,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-length must be a positive number of tokens.")
     if args.preview and not args.template:
         raise UsageError("--preview needs --template (e.g. --template chatml) to know what text to show.")
+    if args.model:
+        from ftui.core.run_config import check_local
+
+        check_local("model", args.model)
     mapping = parse_mapping(args.map) or None
     report = inspect(
         args.path,

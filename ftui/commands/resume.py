@@ -33,6 +33,9 @@ def run(args: argparse.Namespace) -> int:
     process = resume(found)
     checkpoint = found.last_checkpoint()
     where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
+    for warning in found.read_status().warnings:
+        if warning.startswith("The dataset"):
+            print(f"ftui: warning: {warning}", file=sys.stderr, flush=True)
     if args.detach:
         emit(
             args,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
+from ftui.commands import _types as types
 from ftui.commands._follow import step_text
 from ftui.commands._output import add_json_flag, emit
 from ftui.core.errors import UsageError
-from ftui.core.runs.summary import RunSummary
 from ftui.core.text import one_line
+
+if TYPE_CHECKING:
+    from ftui.core.runs.summary import RunSummary
 
 ORDER = 71
 
@@ -24,7 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("run", nargs="?", help="a run id, a unique part of one, `last`, or a run folder")
     parser.add_argument("--follow", action="store_true", help="attach: print progress until the run ends")
     parser.add_argument(
-        "--log", type=int, metavar="N", default=10, help="lines of train.log to show (default 10)"
+        "--log",
+        type=types.COUNT_OR_ZERO,
+        metavar="N",
+        default=10,
+        help="lines of train.log to show (default 10)",
     )
     parser.add_argument(
         "--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)"
@@ -84,8 +92,6 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.runs import find_run, list_runs, summarize
     from ftui.core.runs.records import to_builtins
 
-    if args.log < 0:
-        raise UsageError(f"--log takes a number of lines, 0 or more, not {args.log}.")
     if args.run is None:
         if args.follow:
             raise UsageError("--follow needs a RUN to attach to (an id, or `last`).")

@@ -25,11 +25,12 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from ftui.core import fs
     from ftui.core.run_config import RunConfig, resolve
     from ftui.core.script import generate_script
 
     path = Path(args.config)
-    if path.is_file():
+    if fs.is_regular_file(path) or fs.is_special(path):
         config = resolve(RunConfig.read(path), base_dir=path.resolve().parent)
     else:
         from ftui.core.runs import find_run
@@ -37,8 +38,18 @@ def run(args: argparse.Namespace) -> int:
         config = find_run(args.config, args.runs_dir).config()
     text = generate_script(config)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        os.chmod(args.output, 0o755)
+        from ftui.core.errors import UserError
+
+        target = Path(args.output)
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.chmod(target, 0o755)
+        except OSError as error:
+            raise UserError(
+                f"Cannot write the script to {args.output} ({error.strerror or error}); give a file in a folder "
+                "that exists and has room, or leave out -o to print it."
+            ) from None
         print(f"Wrote {args.output}; run it with `python {args.output}`.", file=sys.stderr)
     else:
         sys.stdout.write(text)

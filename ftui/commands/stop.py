@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ftui.commands import _types as types
 from ftui.commands._output import add_json_flag, emit
-from ftui.core.errors import UsageError
 
 ORDER = 72
 
@@ -19,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run", help="a run id, a unique part of one, `last`, or a run folder")
     parser.add_argument(
-        "--wait", type=float, default=600.0, metavar="S", help="seconds to wait for it to end (default 600)"
+        "--wait",
+        type=types.SECONDS,
+        default=600.0,
+        metavar="S",
+        help="seconds to wait for it to end (default 600)",
     )
     parser.add_argument("--no-wait", action="store_true", help="return as soon as the signal is sent")
     parser.add_argument("--runs-dir", help="where runs are kept")
@@ -32,8 +36,6 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.runs import find_run, stop, summarize
     from ftui.core.text import one_line
 
-    if args.wait is not None and not args.wait >= 0:
-        raise UsageError(f"--wait takes seconds, 0 or more, not {args.wait}.")
     found = find_run(args.run, args.runs_dir)
     status = stop(found, wait=None if args.no_wait else args.wait)
     summary = summarize(found, status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ftui.commands import _types as types
 from ftui.commands._output import add_json_flag
 from ftui.core.plan import METHODS
 
@@ -19,23 +20,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or `ftui script`'s input) gives every setting; flags override it.",
     )
     parser.add_argument("config", nargs="?", help="a run config (TOML); flags override it")
-    parser.add_argument("--model", help="catalog name, Hub repo id or local model folder")
-    parser.add_argument("--data", help="dataset file (JSONL, JSON, CSV, Parquet) or HF dataset id")
+    parser.add_argument(
+        "--model",
+        type=types.text("a model name or folder"),
+        help="catalog name, Hub repo id or local model folder",
+    )
+    parser.add_argument(
+        "--data",
+        type=types.text("a dataset file or id"),
+        help="dataset file (JSONL, JSON, CSV, Parquet) or HF dataset id",
+    )
     parser.add_argument("--method", choices=METHODS, help="QLoRA 4-bit (default), LoRA 16-bit, full")
     steps = parser.add_mutually_exclusive_group()
-    steps.add_argument("--max-steps", type=int, help="optimizer steps to train (wins over epochs)")
-    steps.add_argument("--epochs", type=float, help="passes over the data (default 1)")
-    parser.add_argument("--batch", type=int, help="micro-batch per GPU (default 2)")
-    parser.add_argument("--grad-accum", type=int, help="gradient accumulation steps (default 4)")
-    parser.add_argument("--seq", type=int, help="max length in tokens (default 2048)")
-    parser.add_argument("--lr", type=float, help="learning rate (default 2e-4)")
-    parser.add_argument("--rank", type=int, help="LoRA rank (default 16)")
-    parser.add_argument("--alpha", type=int, help="LoRA alpha (default 16)")
+    steps.add_argument("--max-steps", type=types.COUNT, help="optimizer steps to train (wins over epochs)")
+    steps.add_argument("--epochs", type=types.EPOCHS, help="passes over the data (default 1)")
+    parser.add_argument("--batch", type=types.COUNT, help="micro-batch per GPU (default 2)")
+    parser.add_argument("--grad-accum", type=types.COUNT, help="gradient accumulation steps (default 4)")
+    parser.add_argument("--seq", type=types.COUNT, help="max length in tokens (default 2048)")
+    parser.add_argument("--lr", type=types.LEARNING_RATE, help="learning rate (default 2e-4)")
+    parser.add_argument("--rank", type=types.COUNT, help="LoRA rank (default 16)")
+    parser.add_argument("--alpha", type=types.COUNT, help="LoRA alpha (default 16)")
     parser.add_argument(
-        "--eval-split", type=float, help="fraction of rows held out for eval_loss (default 0)"
+        "--eval-split", type=types.FRACTION, help="fraction of rows held out for eval_loss (default 0)"
     )
-    parser.add_argument("--save-steps", type=int, help="save a checkpoint every N steps (default 50)")
-    parser.add_argument("--optimizer", help="e.g. adamw_8bit (default), adamw_torch")
+    parser.add_argument("--save-steps", type=types.COUNT, help="save a checkpoint every N steps (default 50)")
+    parser.add_argument(
+        "--optimizer",
+        type=types.text("an optimizer name", 100),
+        help="e.g. adamw_8bit (default), adamw_torch",
+    )
     parser.add_argument(
         "--responses-only", action="store_true", default=None, help="train on the answers only"
     )
@@ -49,8 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or `model` for the model's own)",
     )
     parser.add_argument("--format", help="dataset format, when detection should be overridden")
-    parser.add_argument("--name", help="a label for the run (part of its id)")
-    parser.add_argument("--python", help="the Python that trains (an env with Unsloth); default: this one")
+    parser.add_argument("--name", type=types.text("a name", 100), help="a label for the run (part of its id)")
+    parser.add_argument(
+        "--python",
+        type=types.text("a path to a Python"),
+        help="the Python that trains (an env with Unsloth); default: this one",
+    )
     parser.add_argument("--gpus", help="GPU indices, e.g. 0,1 (several: torchrun, one model copy per GPU)")
     parser.add_argument(
         "--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.core import fs
 from ftui.core.dims import ModelDims
 from ftui.core.errors import UserError
 from ftui.core.paths import assets_dir
@@ -550,15 +551,16 @@ def dims_for(name_or_path: str, catalog: Catalog | None = None) -> ModelDims:
     model = (catalog or load_catalog()).find(name_or_path)
     if model is not None:
         return model.dims
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
+
+    path = fs.expand(name_or_path)
+    if fs.is_dir(path):
         config = path / "config.json"
         if not config.is_file():
             raise UserError(
                 f"{path} has no config.json; point ftui at a folder that holds a Hugging Face model."
             )
         return _dims_from_file(config)
-    if path.suffix == ".json" and path.is_file():
+    if path.suffix == ".json" and fs.is_regular_file(path):
         return _dims_from_file(path)
     if not hub.looks_like_repo_id(name_or_path):
         raise UserError(

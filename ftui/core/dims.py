@@ -52,7 +52,11 @@ def dims_from_hf_config(config: dict[str, Any], params_b: float | None = None) -
 
     Raises KeyError when a required field is missing; callers turn that into a UserError naming the file.
     """
+    if not isinstance(config, dict):
+        raise TypeError("it is not a JSON object")
     text = config.get("text_config") or config.get("llm_config") or config
+    if not isinstance(text, dict):
+        raise TypeError("its text_config is not a JSON object")
     vision_params_b = 0.0
     vision = config.get("vision_config")
     if isinstance(vision, dict):

@@ -17,11 +17,16 @@ from typing import Any
 from ftui.core.errors import UserError
 
 HUB_TIMEOUT_S = 5.0
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+# The Hub's rule for a repo id: owner/name, each at most 96 of letters, digits, "-", "_" and ".",
+# neither starting nor ending with "-" or ".", and no "--" or "..".
+_REPO_ID = re.compile(
+    r"^[A-Za-z0-9](?:[\w.\-]{0,94}[A-Za-z0-9_])?/[A-Za-z0-9_](?:[\w.\-]{0,94}[A-Za-z0-9_])?$"
+)
 
 
 def looks_like_repo_id(name: str) -> bool:
-    return bool(_REPO_ID.match(name.strip()))
+    name = name.strip()
+    return bool(_REPO_ID.match(name)) and "--" not in name and ".." not in name
 
 
 def offline() -> bool:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.core import fs
 from ftui.core.catalog import Catalog, Model, load_catalog
 
 UNKNOWN = "unknown"
@@ -270,9 +271,10 @@ def _local_path(raw: str) -> str | None:
     if re.match(r"^(https?://|hf\.co/|huggingface\.co/)", raw, flags=re.I):
         return None
     if raw.startswith(("/", "./", "../", "~", ".\\")) or raw.count("/") > 1:
-        return str(Path(raw).expanduser())
-    if Path(raw).expanduser().is_dir():
-        return str(Path(raw).expanduser())
+        return str(fs.expand(raw))
+
+    if fs.is_dir(raw):
+        return str(fs.expand(raw))
     return None
 
 
@@ -359,7 +361,24 @@ def _version(flat: str, family: str) -> str:
     return UNKNOWN
 
 
+# A size the name gives is believed only inside what exists: above zero, at most ten trillion parameters.
+_PLAUSIBLE_B = (0.0, 10_000.0)
+
+
+def _plausible(value: float) -> bool:
+    return _PLAUSIBLE_B[0] < value <= _PLAUSIBLE_B[1]
+
+
 def _size(flat: str) -> tuple[float | None, float | None]:
+    total, active = _size_from_name(flat)
+    if total is not None and not _plausible(total):
+        return None, None
+    if active is not None and (not _plausible(active) or total is None or active > total):
+        return total, None
+    return total, active
+
+
+def _size_from_name(flat: str) -> tuple[float | None, float | None]:
     moe = re.search(r"(\d+(?:\.\d+)?)b-a(\d+(?:\.\d+)?)b(?![a-z])", flat)
     if moe:
         return float(moe.group(1)), float(moe.group(2))

@@ -13,6 +13,9 @@ LICENSE_POLICIES: tuple[str, ...] = ("any", "commercial", "permissive")
 
 Method = Literal["qlora", "lora", "full"]
 METHODS: tuple[str, ...] = ("qlora", "lora", "full")
+# The dataset formats the inspector reads (ftui.core.data.formats): here too, so that a command's flags
+# can list them without importing the inspector.
+DATA_FORMATS: tuple[str, ...] = ("alpaca", "sharegpt", "messages", "prompt_completion", "text")
 
 GradientCheckpointing = Literal["unsloth", "plain", "none"]
 

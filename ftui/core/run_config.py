@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.core import fs
 from ftui.core.errors import UsageError, UserError
 from ftui.core.plan import METHODS, Plan, TrainingSettings
 
@@ -40,6 +41,7 @@ _TOP_KEYS = (
     "samples",
     "max_new_tokens",
 )
+_MAX_CONFIG_BYTES = 1 << 20
 _SETTING_TYPES = {f.name: f.type for f in dataclasses.fields(TrainingSettings)}
 
 
@@ -102,19 +104,35 @@ class RunConfig:
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> RunConfig:
+
         path = Path(path)
+        if fs.is_special(path) or fs.is_dir(path):
+            raise UserError(
+                f"{path} is not a regular file; give a run's config.toml or a TOML file you wrote."
+            )
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as handle:
+                raw = handle.read(_MAX_CONFIG_BYTES + 1)
+            if len(raw) > _MAX_CONFIG_BYTES:
+                raise UserError(
+                    f"{path} is larger than a run config can be ({_MAX_CONFIG_BYTES // 1024} KiB); check the path."
+                )
+            text = raw.decode("utf-8")
         except FileNotFoundError:
             raise UserError(f"There is no config file {path}; check the path or run without it.") from None
         except (OSError, UnicodeDecodeError) as error:
             raise UserError(
                 f"Could not read {path} ({error}); check that it is a readable TOML file."
             ) from None
+        text = text.removeprefix(
+            "\ufeff"
+        )  # a byte-order mark (Windows editors add one) is not TOML, but harmless
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise UserError(f"{path} is not valid TOML ({error}); fix that line and try again.") from None
+        except RecursionError:
+            raise UserError(f"{path} is nested too deeply to be a run config; fix the file.") from None
         return cls.from_dict(data, source=str(path))
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,6 +253,30 @@ class RunConfig:
             raise UsageError(f"{source}: dropout must be between 0 and 1, not {s.dropout}.")
         if any(g < 0 for g in s.gpus):
             raise UsageError(f"{source}: gpus are indices like 0,1, not {list(s.gpus)}.")
+        self._check_names(source)
+
+    def _check_names(self, source: str) -> None:
+        """Names the trainer would only reject after it started: an optimizer whose memory ftui does not
+        know, a template that is neither stored, nor a .jinja file, nor the model's own, a format."""
+        from ftui.core.memory import OPTIMIZERS
+        from ftui.core.plan import DATA_FORMATS
+
+        if self.settings.optimizer not in OPTIMIZERS:
+            raise UsageError(
+                f"{source}: optimizer {self.settings.optimizer!r} is not one ftui knows; use one of "
+                f"{', '.join(OPTIMIZERS)}."
+            )
+        if self.format is not None and self.format not in DATA_FORMATS:
+            raise UsageError(f"{source}: format {self.format!r} is not one of {', '.join(DATA_FORMATS)}.")
+        template = self.template
+        if template is None or template == "model" or template.endswith(".jinja"):
+            return  # a .jinja file is checked where its path is resolved (resolve())
+        from ftui.core.data.templates import UnknownTemplateError, get_template
+
+        try:
+            get_template(template)
+        except UnknownTemplateError as error:
+            raise UsageError(f"{source}: {error}") from None
 
     @property
     def load_repo(self) -> str:
@@ -292,15 +334,55 @@ def parse_gpus(text: str | None) -> tuple[int, ...] | None:
     return gpus
 
 
+def _exists(path: Path) -> bool:
+    """Whether a path exists; a name the file system cannot hold (too long, say) does not."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _local_path(value: str, base_dir: Path | None) -> str:
     """An existing local path made absolute (the trainer runs in the run directory); anything else as it is."""
-    candidates = [Path(value).expanduser()]
-    if base_dir is not None and not Path(value).expanduser().is_absolute():
+    candidates = [fs.expand(value)]
+    if base_dir is not None and not fs.expand(value).is_absolute():
         candidates.insert(0, base_dir / value)
     for candidate in candidates:
-        if candidate.exists():
+        if _exists(candidate):
             return str(candidate.resolve())
     return value
+
+
+def check_local(label: str, value: str) -> None:
+    """A local model, dataset or template that is there and of the right kind; one sentence if not."""
+    hints = {
+        "model": "a local model folder (with config.json) or a Hub repo id",
+        "data": "a dataset file (JSONL, JSON, CSV, Parquet), a folder of them, or an HF dataset id",
+        "template": "a .jinja file or a template name (`ftui inspect --template` lists them)",
+    }
+    path = fs.expand(value)
+    shown = value if len(value) <= 120 else value[:117] + "..."
+    if not _exists(path):
+        if _looks_local(value) or label == "template":
+            raise UserError(f"The {label} {shown} does not exist; give {hints[label]}.")
+        return
+    if label == "model":
+        if not path.is_dir():
+            raise UserError(f"The model {shown} is not a folder; give {hints['model']}.")
+        return
+    if not (path.is_file() or (label == "data" and path.is_dir())):
+        raise UserError(
+            f"The {label} {shown} is not a regular file (a pipe or a device?); give {hints[label]}."
+        )
+    if label == "template":
+        try:
+            path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UserError(f"The template {shown} is not UTF-8 text; re-save it as UTF-8.") from None
+        except OSError as error:
+            raise UserError(
+                f"Cannot read the template {shown} ({error.strerror}); check its permissions."
+            ) from None
 
 
 def _looks_local(value: str) -> bool:
@@ -326,14 +408,10 @@ def resolve(
         config.repo = _local_path(config.repo, base)
     if config.template and config.template.endswith(".jinja"):
         config.template = _local_path(config.template, base)
-    for label, value in (("model", config.model), ("data", config.data)):
-        if _looks_local(value) and not Path(value).expanduser().exists():
-            hint = (
-                "a local model folder or a Hub repo id"
-                if label == "model"
-                else "a dataset file or an HF dataset id"
-            )
-            raise UserError(f"The {label} {value} does not exist; give {hint}.")
+    check_local("model", config.model)
+    check_local("data", config.data)
+    if config.template and config.template.endswith(".jinja"):
+        check_local("template", config.template)
     model = None
     try:
         from ftui.core.catalog import load_catalog
@@ -341,6 +419,15 @@ def resolve(
         model = load_catalog().find(config.model)
     except (ImportError, UserError):
         model = None  # the catalog is advice, not a requirement: any local or Hub model trains
+    if model is None and not _exists(fs.expand(config.model)):
+        from ftui.core.hub import looks_like_repo_id
+
+        if not looks_like_repo_id(config.model):
+            shown = config.model if len(config.model) <= 120 else config.model[:117] + "..."
+            raise UserError(
+                f"The model {shown} is not in ftui's catalog, not a local folder and not a Hub repo id "
+                "(owner/name); check the name (`ftui models` lists the catalog)."
+            )
     if model is not None:
         if config.repo is None or method_changed:
             config.repo = model.repo_for(config.settings.method)

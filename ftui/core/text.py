@@ -77,3 +77,67 @@ class LineSplitter:
         """The unfinished line, if any (the stream ended without a newline)."""
         rest, self._partial = self._partial, ""
         return [strip_control(rest)] if rest else []
+
+
+# ----- secrets ------------------------------------------------------------------------------------
+# HF user access tokens: "hf_" and 30+ letters and digits. The token in use is masked too, whatever its
+# form. Every reader of a run's output (logs, status sentences) and every error sentence goes through
+# mask_secrets, so a token printed by something below Python never reaches a screen or a JSON answer.
+TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
+MASK = "hf_***"
+_PARTIAL_TOKEN = re.compile(r"h(?:f(?:_[A-Za-z0-9]*)?)?\Z")
+
+
+_token_file_cache: dict[str, tuple[float, str | None]] = {}
+
+
+def known_token() -> str | None:
+    """The HF token this machine would use (HF_TOKEN, the legacy variable, or the HF login file), read
+    without importing huggingface_hub; never printed. The file is re-read only when it changes."""
+    import os
+    from pathlib import Path
+
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        if os.environ.get(name):
+            return os.environ[name].strip()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"), "huggingface"
+    )
+    path = os.environ.get("HF_TOKEN_PATH") or os.path.join(home, "token")
+    try:
+        changed = os.stat(path).st_mtime
+    except OSError:
+        return None
+    cached = _token_file_cache.get(path)
+    if cached and cached[0] == changed:
+        return cached[1]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.read(4096).strip() or None
+    except (OSError, UnicodeDecodeError):
+        token = None
+    _token_file_cache[path] = (changed, token)
+    return token
+
+
+def mask_secrets(text: str, token: str | None = None) -> str:
+    """`text` with HF tokens replaced by hf_***: anything shaped like one, and `token` (default: the
+    token this machine would use) whatever its shape."""
+    token = known_token() if token is None else token
+    if token and len(token) >= 8 and token in text:
+        text = text.replace(token, MASK)
+    return TOKEN_PATTERN.sub(MASK, text) if "hf_" in text else text
+
+
+def unfinished_secret(text: str, token: str | None = None) -> int:
+    """How many characters at the end of `text` could be the start of a token still being written (a
+    reader holds them back until the rest arrives, so that half a token is never shown)."""
+    match = _PARTIAL_TOKEN.search(text[-64:])
+    held = len(match.group(0)) if match else 0
+    token = known_token() if token is None else token
+    if token and len(token) >= 8:
+        for size in range(min(len(token) - 1, len(text)), 3, -1):
+            if text.endswith(token[:size]):
+                held = max(held, size)
+                break
+    return held

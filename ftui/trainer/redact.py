@@ -10,16 +10,16 @@ import re
 import sys
 from typing import Any, TextIO
 
-# HF user access tokens: "hf_" and 30+ letters and digits.
-_TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
-MASK = "hf_***"
+from ftui.core.text import MASK, TOKEN_PATTERN
+
+__all__ = ["MASK", "RedactingStream", "install", "known_token", "redact", "scrub_file"]
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 8:
             text = text.replace(secret, MASK)
-    return _TOKEN_PATTERN.sub(MASK, text)
+    return TOKEN_PATTERN.sub(MASK, text)
 
 
 class RedactingStream:

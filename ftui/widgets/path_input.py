@@ -23,8 +23,12 @@ def complete_path(value: str) -> str | None:
         names = os.listdir(where)
     except OSError:
         return None
+    # A name holding control characters (an escape sequence in a file name) is never put into the field:
+    # the field's text is drawn on every repaint, and so would the sequence be.
     matches = sorted(
-        n for n in names if n.startswith(prefix) and (prefix.startswith(".") or not n.startswith("."))
+        n
+        for n in names
+        if n.startswith(prefix) and (prefix.startswith(".") or not n.startswith(".")) and n.isprintable()
     )
     if not matches:
         return None

@@ -107,11 +107,11 @@ def test_advise_text():
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["advise", "--rows", "0"], 2, "--rows must be at least 1"),
+        (["advise", "--rows", "0"], 2, "--rows: takes a whole number of 1 or more, not 0"),
         (["advise", "--rows", "10", "--gpu", "voodoo"], 1, "ftui does not know the GPU 'voodoo'"),
         (["advise", "--rows", "10", "--gpu", "t4", "--vram-gib", "8"], 2, "not allowed with argument"),
         (["advise"], 2, "following arguments are required: --rows"),
-        (["advise", "--rows", "ten"], 2, "invalid int value"),
+        (["advise", "--rows", "ten"], 2, "--rows: takes a whole number, not 'ten'"),
         (["license", "no such license"], 1, "is neither a catalog model, a Hub repo id nor a license id"),
         (["models", "--license", "free"], 2, "invalid choice"),
     ],

@@ -87,9 +87,9 @@ def test_a_local_config_json_is_sized_from_its_dims(tmp_path):
     [
         (["no-such-model"], 1, "neither a catalog model"),
         (["meta-llama/Llama-3.1-8B", "--gpu", "voodoo"], 1, "not a GPU ftui knows"),
-        (["meta-llama/Llama-3.1-8B", "--batch", "0"], 2, "--batch must be at least 1"),
+        (["meta-llama/Llama-3.1-8B", "--batch", "0"], 2, "--batch: takes a whole number of 1 or more, not 0"),
         (["meta-llama/Llama-3.1-8B", "--optimizer", "adamw_9bit"], 2, "adamw_8bit"),
-        (["meta-llama/Llama-3.1-8B", "--vram-gib", "-3"], 2, "--vram-gib must be more than 0"),
+        (["meta-llama/Llama-3.1-8B", "--vram-gib", "-3"], 2, "--vram-gib: takes a number above 0, not -3"),
     ],
 )
 def test_mistakes_end_in_one_sentence(args, code, words):

@@ -40,3 +40,13 @@ def test_splitter_bounds_a_line_without_newlines():
     assert splitter.feed("x" * 250) == ["x" * 100, "x" * 100]
     assert splitter.feed("y" * 10) == []  # 60 characters wait for their newline
     assert splitter.flush() == ["x" * 50 + "y" * 10]
+
+
+def test_path_completion_never_puts_a_control_sequence_into_the_field(tmp_path):
+    from ftui.widgets.path_input import complete_path
+
+    (tmp_path / "data\x1b]0;pwned\x07.jsonl").write_text("{}\n")
+    (tmp_path / "data-ok.jsonl").write_text("{}\n")
+    assert complete_path(f"{tmp_path}/da") == f"{tmp_path}/data-ok.jsonl"
+    (tmp_path / "data-ok.jsonl").unlink()
+    assert complete_path(f"{tmp_path}/da") is None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ftui.core.data.checker import RowChecker, Tally
-from ftui.core.data.readers import NOT_UTF8, is_utf8, malformed_json
+from ftui.core.data.readers import JSON_ROW_ERRORS, NOT_UTF8, is_utf8, malformed_json
 
 COUNT_BLOCK = 1 << 18  # fits the CPU cache, with the two boolean scratch arrays
 RELEASE_EVERY = 1 << 25  # bytes of the mapping scanned between two madvise(DONTNEED) calls
@@ -102,7 +102,7 @@ def check_range(
     import msgspec
 
     decode = msgspec.json.Decoder().decode
-    DecodeErrors = (msgspec.MsgspecError, ValueError)
+    decode_errors: tuple[type[Exception], ...] = (msgspec.MsgspecError, *JSON_ROW_ERRORS)
     checker = make_checker()
     check = checker.check
     line = 0
@@ -139,7 +139,7 @@ def check_range(
                     continue
                 try:
                     value = decode(raw)
-                except DecodeErrors as error:
+                except decode_errors as error:
                     check(line, None, malformed_json(error), raw)
                     continue
                 check(line, value, None, raw)

@@ -17,8 +17,9 @@ from typing import Any
 
 from ftui.core.data.problems import RowProblem
 from ftui.core.errors import UsageError
+from ftui.core.plan import DATA_FORMATS
 
-FORMATS: tuple[str, ...] = ("alpaca", "sharegpt", "messages", "prompt_completion", "text")
+FORMATS: tuple[str, ...] = DATA_FORMATS
 
 # field -> column names that mean it, best first. The first is the format's own name.
 _SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {

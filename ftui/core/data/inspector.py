@@ -17,6 +17,7 @@ from ftui.core.data.tokens import LocalTokenizer, find_tokenizer
 from ftui.core.plan import TrainingSettings
 
 DEFAULT_MAX_LENGTH = TrainingSettings().seq
+TEMPLATE_CHECK_ROWS = 20_000  # rows rendered with a chosen template to find those it refuses (Jinja is slow)
 
 
 def inspect(
@@ -64,12 +65,27 @@ def inspect(
     tokens, too_long = _token_stats(tally, limit, tokenizer)
     problems = _problems(opened, tally, duplicates, too_long, "" if tokenizer else " (estimated)")
     counts = {kind: count for kind in PROBLEM_KINDS if (count := _count(kind, tally, duplicates, too_long))}
+    if template and chosen is not None:
+        refused, checked_all = _template_refusals(opened, detection, chosen)
+        if refused:
+            counts["template_refused"] = len(refused)
+            order = {kind: index for index, kind in enumerate(PROBLEM_KINDS)}
+            problems = sorted(
+                problems + refused[:EXAMPLES_PER_KIND], key=lambda p: (order.get(p.kind, 99), p.line)
+            )
+        template_note = (
+            None
+            if checked_all
+            else f"the {chosen.name} template was tried on the first {TEMPLATE_CHECK_ROWS:,} rows"
+        )
+    else:
+        template_note = None
     report = InspectionReport(
         source=opened.name,
         kind=opened.kind,
         bytes=opened.size,
         rows=tally.rows,
-        usable_rows=tally.usable,
+        usable_rows=tally.usable - counts.get("template_refused", 0),
         format=detection.format,
         confidence=detection.confidence,
         columns=dict(detection.mapping),
@@ -81,8 +97,37 @@ def inspect(
         template=chosen.name if chosen and tokenizer else None,
     )
     report.advice = _advice(report, tally)
+    if template_note:
+        report.advice.setdefault("notes", []).append(template_note[0].upper() + template_note[1:] + ".")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _template_refusals(opened: Source, detection: Any, chosen: ChatTemplate) -> tuple[list[Problem], bool]:
+    """The rows the chosen template refuses (its own raise_exception), as the trainer would meet them;
+    and whether every row was tried (up to TEMPLATE_CHECK_ROWS)."""
+    from ftui.core.data.convert import row_messages
+    from ftui.core.data.problems import BadRowError
+
+    refused: list[Problem] = []
+    for index, row in enumerate(iter_rows(opened)):
+        if index >= TEMPLATE_CHECK_ROWS:
+            return refused, False
+        try:
+            messages = row_messages(row, opened, detection)
+            render_row(messages, chosen, bos_token="", eos_token="")
+        except BadRowError:
+            continue  # already a problem of its own kind
+        except TemplateRenderError as error:
+            refused.append(
+                Problem(
+                    row.line,
+                    "template_refused",
+                    f"{opened.where(row.line, row.file_line)}: the {chosen.name} template refuses this "
+                    f"conversation ({error}); {PROBLEM_KINDS['template_refused']}.",
+                )
+            )
+    return refused, True
 
 
 def _counting_template(name: str | None, tokenizer: LocalTokenizer | None) -> ChatTemplate | None:

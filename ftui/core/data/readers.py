@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftui.core import fs
 from ftui.core.errors import UserError
 
 CHUNK = 1 << 20  # bytes read at a time; a row longer than this is read whole, nothing else is held
@@ -77,18 +78,27 @@ class Source:
 
 def open_source(source: str | os.PathLike[str]) -> Source:
     """Find out what `source` is, and refuse, in one sentence, what is not a dataset."""
+
     name = str(source)
-    path = Path(name).expanduser()
-    if path.is_dir():
+    path = fs.expand(name)
+    if fs.is_dir(path):
+        if path.resolve() == Path("/").resolve() or path.resolve().is_relative_to("/proc"):
+            raise UnreadableDataError(f"{name} is a system folder, not a dataset; point ftui at a data file.")
         files = _data_files(path)
         if not files:
             raise UnreadableDataError(
                 f"{name} is a folder with no .jsonl, .json, .csv, .tsv or .parquet files; point ftui at a data file."
             )
         return _source_of_files(name, files)
-    if path.is_file():
+    if fs.is_regular_file(path):
         return _source_of_files(name, (path,))
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+    if fs.is_special(path):
+        raise UnreadableDataError(
+            f"{name} is not a regular file (a pipe or a device, which could be read forever); point ftui at a data file."
+        )
+    from ftui.core.hub import looks_like_repo_id
+
+    if looks_like_repo_id(name):
         from ftui.core.data.hub import find_hub_dataset
 
         return find_hub_dataset(name)
@@ -97,12 +107,30 @@ def open_source(source: str | os.PathLike[str]) -> Source:
     )
 
 
+_FOLDER_DEPTH = 3  # a dataset's files sit in the folder or a split folder or two below it
+_FOLDER_ENTRIES = 20_000  # a folder holding more than this is not a dataset (a home directory, say)
+
+
 def _data_files(folder: Path) -> tuple[Path, ...]:
-    found = sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in _EXTENSIONS and not p.name.startswith(".")
-    )
+    found: list[Path] = []
+    seen = 0
+    root_depth = len(folder.parts)
+    for directory, subfolders, files in os.walk(folder):
+        depth = len(Path(directory).parts) - root_depth
+        subfolders[:] = (
+            [] if depth >= _FOLDER_DEPTH else sorted(d for d in subfolders if not d.startswith("."))
+        )
+        seen += len(files) + len(subfolders)
+        if seen > _FOLDER_ENTRIES:
+            raise UnreadableDataError(
+                f"{folder} holds more than {_FOLDER_ENTRIES:,} files and folders, so it is not a dataset; "
+                "point ftui at the data file or the folder that holds only the data."
+            )
+        for name in files:
+            path = Path(directory) / name
+            if path.suffix.lower() in _EXTENSIONS and not name.startswith(".") and path.is_file():
+                found.append(path)
+    found.sort()
     train = [p for p in found if "train" in p.name.lower()]
     return tuple(train or found)
 
@@ -217,7 +245,13 @@ def is_utf8(raw: bytes) -> bool:
 
 
 def malformed_json(error: Exception) -> tuple[str, str]:
+    if isinstance(error, RecursionError):
+        return ("malformed_json", "the JSON is nested too deeply to be a row")
     return ("malformed_json", f"the JSON is malformed ({_short(str(error))})")
+
+
+# What a JSON decoder may raise for a row's bytes: its own errors, and the recursion limit of deep nesting.
+JSON_ROW_ERRORS: tuple[type[Exception], ...] = (ValueError, RecursionError)
 
 
 def _decode_json(raw: bytes) -> tuple[Any, tuple[str, str] | None]:
@@ -228,7 +262,7 @@ def _decode_json(raw: bytes) -> tuple[Any, tuple[str, str] | None]:
         return None, NOT_UTF8
     try:
         return msgspec.json.decode(raw), None
-    except (msgspec.MsgspecError, ValueError) as error:
+    except (msgspec.MsgspecError, ValueError, RecursionError) as error:  # JSON_ROW_ERRORS and msgspec's own
         return None, malformed_json(error)
 
 
@@ -338,7 +372,8 @@ def read_json_array(path: Path) -> Iterator[RawRow]:
 def _read_delimited(path: Path, delimiter: str) -> Iterator[RawRow]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # a long answer is not an error
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        # strict: a quote left open to the end of the file is an error, not one field holding the rest.
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
         try:
             header = next(reader)
         except (StopIteration, csv.Error):

@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ftui.core import fs
 from ftui.core.errors import UserError
 from ftui.core.paths import assets_dir
 
@@ -87,7 +88,7 @@ def get_template(name: str) -> ChatTemplate:
     """A stored template by its Unsloth name or alias, or a path to a .jinja file of your own."""
     canonical = _aliases().get(name) or _aliases().get(name.lower())
     if canonical is None:
-        path = Path(name).expanduser()
+        path = fs.expand(name)
         if path.suffix == ".jinja" and path.is_file():
             return _custom_template(path)
         raise UnknownTemplateError(
@@ -116,7 +117,12 @@ def _custom_template(path: Path) -> ChatTemplate:
     # A user's own template, or a model's own saved by the trainer. Markers are read off renders, the
     # way Unsloth's auto-detection finds them; a template without them still converts rows, and only
     # template_markers (responses-only masking) then says it cannot.
-    jinja = path.read_text(encoding="utf-8")
+    try:
+        jinja = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"The chat template {path} is not UTF-8 text; re-save it as UTF-8.") from None
+    except OSError as error:
+        raise UserError(f"Cannot read the chat template {path} ({error.strerror}); check the path.") from None
     try:
         _compiled(jinja)
     except Exception as error:  # jinja2.TemplateSyntaxError

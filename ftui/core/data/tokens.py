@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftui.core import fs
+
 CHARS_PER_TOKEN = 4
 TURN_OVERHEAD = 4
 ROW_OVERHEAD = 2
@@ -81,12 +83,14 @@ def find_tokenizer(model: str | os.PathLike[str] | None) -> LocalTokenizer | Non
 
 
 def _local_files(model: str) -> tuple[Path | None, Path | None]:
-    folder = Path(model).expanduser()
-    if folder.is_dir():
+    from ftui.core.hub import looks_like_repo_id
+
+    folder = fs.expand(model)
+    if fs.is_dir(folder):
         tokenizer_file = folder / "tokenizer.json"
         config = folder / "tokenizer_config.json"
         return (tokenizer_file if tokenizer_file.is_file() else None), (config if config.is_file() else None)
-    if "/" not in model or model.count("/") > 1:
+    if not looks_like_repo_id(model):
         return None, None
     try:
         from huggingface_hub import try_to_load_from_cache

@@ -32,6 +32,7 @@ from ftui.core.errors import UserError
 from ftui.core.run_config import RunConfig
 from ftui.core.runs import records
 from ftui.core.runs.records import MetricRecord, ResumeRecord, RunStatus, Sample, SummaryRecord, now_iso
+from ftui.core.text import mask_secrets, strip_control, unfinished_secret
 
 MAX_STATUS_BYTES = 1 << 20  # a status.json larger than this is damage, not a status
 # A run whose status.json is missing this long after its folder was made is not being created any more.
@@ -162,6 +163,15 @@ class RunDirectory:
             return self._recovered_status(f"{self.status_path.name} is damaged")
         if status.run_id != self.run_id:
             status = msgspec.structs.replace(status, run_id=self.run_id)
+        if status.error or status.log_tail:
+            # Written by a process that may have printed a token before it died: masked for every reader.
+            status = msgspec.structs.replace(
+                status,
+                error=mask_secrets(status.error) if status.error else status.error,
+                log_tail=[mask_secrets(line) for line in status.log_tail]
+                if status.log_tail
+                else status.log_tail,
+            )
         return status
 
     def _recovered_status(self, damage: str | None) -> RunStatus:
@@ -230,7 +240,8 @@ class RunDirectory:
         gone becomes failed, with the end of train.log, written back so that every reader agrees."""
         from ftui.core.runs.process import reconcile
 
-        return reconcile(self)
+        status: RunStatus = reconcile(self)
+        return status
 
     def is_live(self) -> bool:
         return self.status().is_live
@@ -329,8 +340,13 @@ class RunDirectory:
         text = decoder.decode(data, final=False)
         pending = len(decoder.getstate()[0])
         if data and pending == len(data) and len(data) >= max_bytes:  # max_bytes smaller than one character
-            return data.decode("utf-8", errors="replace"), offset + len(data)
-        return text, offset + len(data) - pending
+            return mask_secrets(data.decode("utf-8", errors="replace")), offset + len(data)
+        # So is what could be the start of an HF token still being written: it is masked once whole.
+        held = unfinished_secret(text)
+        if held and (len(text) > held or len(data) < max_bytes):  # a full read of a fragment moves on
+            pending += len(text[-held:].encode("utf-8"))
+            text = text[:-held]
+        return mask_secrets(text), offset + len(data) - pending
 
     def read_metrics(self, offset: int = 0) -> tuple[list[MetricRecord], int]:
         """Complete records of metrics.jsonl from byte `offset`; a half-written last line waits for the
@@ -361,8 +377,6 @@ class RunDirectory:
     def log_tail(self, lines: int = 20) -> list[str]:
         """The last lines of train.log as a terminal would show them (progress bars' \\r resolved),
         with control sequences removed."""
-        from ftui.core.text import strip_control
-
         try:
             size = self.log_path.stat().st_size
         except OSError:

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import msgspec
 
+from ftui.core import fs
 from ftui.core.errors import UserError
 from ftui.core.paths import runs_dir as default_runs_dir
 from ftui.core.run_config import RunConfig
 from ftui.core.runs.directory import CREATE_GRACE_S, RunDirectory
-from ftui.core.runs.records import TrainRecord, now_iso
+from ftui.core.runs.records import RunStatus, TrainRecord, now_iso
 
 # A run that never got a pid this long after it was created is taken as never started.
 _START_GRACE_S = CREATE_GRACE_S
@@ -39,19 +40,19 @@ def runs_root(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 # ----- is the process there? ---------------------------------------------------------------------
-def process_alive(status: object) -> bool | None:
+def process_alive(status: RunStatus) -> bool | None:
     """True/False when the run's process can be checked, None when it cannot (no pid yet, another host)."""
-    pid = getattr(status, "pid", None)
+    pid = status.pid
     if not pid:
-        created = getattr(status, "created_at", None)
-        if getattr(status, "state", None) == "starting" and created:
+        created = status.created_at
+        if status.state == "starting" and created:
             try:
                 age = time.time() - _dt.datetime.fromisoformat(created).timestamp()
             except ValueError:
                 return None
             return False if age > _START_GRACE_S else None
         return None
-    host = getattr(status, "host", None)
+    host = status.host
     if host and host != socket.gethostname():
         return None
     import psutil
@@ -60,7 +61,7 @@ def process_alive(status: object) -> bool | None:
         process = psutil.Process(int(pid))
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        started = getattr(status, "pid_started", None)
+        started = status.pid_started
         # A recycled pid belongs to a process that started later than ours did.
         if started is not None and abs(process.create_time() - float(started)) > 2.0:
             return False
@@ -69,14 +70,14 @@ def process_alive(status: object) -> bool | None:
     return True
 
 
-def is_alive(run: RunDirectory, status: object) -> bool | None:
+def is_alive(run: RunDirectory, status: RunStatus) -> bool | None:
     """The run's training: a trainer holds its lock (certain, on this host), else its process is there."""
     if run.trainer_holder() is not None:
         return True
     return process_alive(status)
 
 
-def reconcile(run: RunDirectory) -> object:
+def reconcile(run: RunDirectory) -> RunStatus:
     """The status, with a dead training process noticed: a live state whose process is gone becomes
     failed, with the end of train.log, and that is written back so that every reader agrees."""
     status = run.read_status()
@@ -86,7 +87,7 @@ def reconcile(run: RunDirectory) -> object:
     return status
 
 
-def _reconcile_locked(run: RunDirectory):  # -> RunStatus
+def _reconcile_locked(run: RunDirectory) -> RunStatus:
     status = run.read_status()  # the trainer may have finished between the two reads
     if status.is_live and is_alive(run, status) is False:
         tail = run.log_tail(12)
@@ -104,9 +105,9 @@ def _reconcile_locked(run: RunDirectory):  # -> RunStatus
     return status
 
 
-def _dead_process_sentence(status: object, last_line: str, checkpoint: Path | None) -> str:
-    run_id = getattr(status, "run_id", "")
-    pid = getattr(status, "pid", None)
+def _dead_process_sentence(status: RunStatus, last_line: str, checkpoint: Path | None) -> str:
+    run_id = status.run_id
+    pid = status.pid
     if not pid:
         return (
             f"The run never started (the ftui that made it exited first); `ftui resume {run_id}` starts it."
@@ -187,6 +188,19 @@ def trainer_environment(config: RunConfig) -> dict[str, str]:
     return env
 
 
+def data_fingerprint(data: str) -> str | None:
+    """A local dataset's size and modification time, to notice it changed before a resume; None for a
+    Hub dataset (its revision is the Hub's business)."""
+    import datetime as dt
+
+    try:
+        info = os.stat(fs.expand(data))
+    except (OSError, ValueError):
+        return None
+    when = dt.datetime.fromtimestamp(info.st_mtime).isoformat(timespec="seconds")
+    return f"{info.st_size:,} bytes, modified {when}"
+
+
 def check_python(config: RunConfig) -> None:
     python = config.python
     if python and not (os.path.isfile(python) and os.access(python, os.X_OK)):
@@ -260,7 +274,19 @@ def start(run: RunDirectory, *, resume: bool = False) -> subprocess.Popen:
         except Exception:  # the process may already be gone; status() will notice
             pid_started = None
         checkpoint = run.last_checkpoint() if resume else None
+        fingerprint = data_fingerprint(config.data)
+        warnings = list(status.warnings)
+        if resume and status.data_fingerprint and fingerprint and fingerprint != status.data_fingerprint:
+            changed = (
+                f"The dataset {config.data} changed since the run started ({status.data_fingerprint} then, "
+                f"{fingerprint} now): the resumed run trains on the new rows from "
+                f"{checkpoint.name if checkpoint else 'the start'}."
+            )
+            if changed not in warnings:
+                warnings.append(changed)
         run.update_status_locked(
+            data_fingerprint=status.data_fingerprint if resume and status.data_fingerprint else fingerprint,
+            warnings=warnings,
             state="starting",
             phase="starting the trainer",
             pid=process.pid,
@@ -307,7 +333,7 @@ def find_run(ref: str, runs_dir: str | os.PathLike[str] | None = None) -> RunDir
         raise UserError(
             "Give a run: an id, a unique part of one, `last`, or a run folder (`ftui runs` lists them)."
         )
-    as_path = Path(ref).expanduser()
+    as_path = fs.expand(ref)
     try:
         if as_path.is_dir() and (as_path / "config.toml").is_file():
             return RunDirectory(as_path.absolute())
@@ -332,7 +358,7 @@ def find_run(ref: str, runs_dir: str | os.PathLike[str] | None = None) -> RunDir
 
 
 # ----- stopping, killing ------------------------------------------------------------------------
-def _groups(run: RunDirectory, status: object) -> set[int]:
+def _groups(run: RunDirectory, status: RunStatus) -> set[int]:
     """The process groups (sessions) of the run's processes: the one ftui started and the trainer's."""
     groups: set[int] = set()
     for pid in (
@@ -348,7 +374,7 @@ def _groups(run: RunDirectory, status: object) -> set[int]:
     return groups
 
 
-def _signal(run: RunDirectory, status: object, sig: int) -> bool:
+def _signal(run: RunDirectory, status: RunStatus, sig: int) -> bool:
     """Signal every process group of the run (torchrun and each rank under it); True if one was signalled."""
     if is_alive(run, status) is not True:
         return False
@@ -368,8 +394,8 @@ def _signal(run: RunDirectory, status: object, sig: int) -> bool:
     return sent
 
 
-def _not_running(run: RunDirectory, status: object, what: str) -> UserError:
-    state = getattr(status, "state", "?")
+def _not_running(run: RunDirectory, status: RunStatus, what: str) -> UserError:
+    state = status.state
     hint = {
         "completed": "it completed",
         "stopped": f"it was stopped; `ftui resume {run.run_id}` continues it",
@@ -379,7 +405,7 @@ def _not_running(run: RunDirectory, status: object, what: str) -> UserError:
     return UserError(f"Run {run.run_id} is not running ({hint}); nothing to {what}.")
 
 
-def stop(run: RunDirectory, *, wait: float | None = None) -> object:
+def stop(run: RunDirectory, *, wait: float | None = None) -> RunStatus:
     """Ask the run to stop gracefully (SIGTERM): it saves a checkpoint and the adapter, then ends as
     `stopped`. With `wait`, wait up to that many seconds for it to finish. Returns the status."""
     status = run.status()
@@ -395,7 +421,7 @@ def stop(run: RunDirectory, *, wait: float | None = None) -> object:
     return run.status()
 
 
-def kill(run: RunDirectory) -> object:
+def kill(run: RunDirectory) -> RunStatus:
     """End the run at once (SIGKILL to its sessions). Checkpoints already written stay; the adapter of
     the current step is not saved."""
     status = run.status()

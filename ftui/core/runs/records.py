@@ -58,6 +58,7 @@ class RunStatus(msgspec.Struct, kw_only=True):
     updated_at: str | None = None
     stop_requested_at: str | None = None
     resumed_from: str | None = None  # the checkpoint the latest start resumed from
+    data_fingerprint: str | None = None  # the dataset's size and time when the run first started
     step: int | None = None
     max_steps: int | None = None
     last_checkpoint: str | None = None

@@ -41,6 +41,9 @@ def summarize(run: RunDirectory, status: RunStatus | None = None) -> RunSummary:
     progress = Progress()
     for record in run.metrics():
         progress.add(record)
+    model: str | None
+    method: str | None
+    name: str | None
     try:
         config = run.config()
         model, method, name = config.model, config.settings.method, config.name
