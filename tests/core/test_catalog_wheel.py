@@ -1,4 +1,5 @@
-"""assets/ ships inside the wheel: a non-editable install finds the catalog in ftui/assets."""
+"""assets/ ships inside the wheel: a non-editable install finds the catalog in ftui/assets, and the
+template `ftui script` renders (ftui/core/templates)."""
 
 import json
 import os
@@ -31,8 +32,10 @@ def test_the_built_wheel_carries_the_catalog(tmp_path):
     probe = (
         "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "import ftui; from ftui.core.catalog import load_catalog; c = load_catalog();"
+        "from ftui.core.script import generate_script; from ftui.core.run_config import RunConfig;"
         "print(json.dumps({'package': ftui.__file__, 'assets': str(c.directory), 'models': len(c.models),"
-        " 'licenses': len(c.licenses), 'gpus': len(c.gpus)}))"
+        " 'licenses': len(c.licenses), 'gpus': len(c.gpus),"
+        " 'script': generate_script(RunConfig(model='m/m', data='d.jsonl'))}))"
     )
     # cwd is not the checkout, so only the installed copy (first on sys.path) can answer.
     env = {**os.environ, "FTUI_NO_CACHE": "1"}  # the temp install's parsed-file cache would outlive the test
@@ -48,4 +51,5 @@ def test_the_built_wheel_carries_the_catalog(tmp_path):
     found = json.loads(result.stdout)
     assert found["package"].startswith(str(site))
     assert found["assets"] == str(site / "ftui" / "assets")
+    assert "FastLanguageModel.from_pretrained" in found["script"]
     assert found["models"] >= 94 and found["licenses"] >= 10 and found["gpus"] >= 13

@@ -7,6 +7,7 @@ FTUI_UPDATE_SCRIPTS=1 and read the diff.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from pathlib import Path
@@ -88,8 +89,54 @@ def test_the_script_is_the_pinned_text(data_folder, name):
     compile(script, name, "exec")
 
 
-@pytest.mark.parametrize(("data", "loader"), [("data.csv", '"csv"'), ("data.tsv", 'delimiter="\\t"')])
+@pytest.mark.parametrize(
+    ("data", "loader"),
+    [
+        ("data.csv", 'load_dataset("csv", data_files=DATA, split="train")'),
+        ("data.tsv", 'load_dataset("csv", data_files=DATA, split="train", delimiter="\\t")'),
+        ("data.parquet", 'load_dataset("parquet", data_files=DATA, split="train")'),
+        ("DATA.JSON", 'load_dataset("json", data_files=DATA, split="train")'),
+    ],
+)
 def test_each_file_kind_has_its_loader(data_folder, data, loader):
     script = generate_script(RunConfig(model="m/m", data=data, template="chatml"))
     assert f"DATA = {data!r}" in script
-    assert f"dataset = load_dataset({loader}" in script or loader in script
+    assert f"\ndataset = {loader}\n" in script
+
+
+HOSTILE = [
+    'it\'s "quoted"',
+    "line one\nline two",
+    "ends with a backslash \\",
+    "triple '''single''' and \"\"\"double\"\"\" quotes",
+    "\\N{not an escape} \\x00 \\u12",
+    "{{ jinja }} {% raw %} {#",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_names_stay_quoted(data_folder, text):
+    """A model, dataset, repo, template or column name is data in the script: it never breaks its syntax."""
+    config = RunConfig(
+        model=f"org/{text}",
+        repo=f"unsloth/{text}",
+        data=f"folder/{text}.jsonl",
+        template=f"{text}.jinja",
+        format="alpaca",
+        mapping={"instruction": text, "output": f"out {text}"},
+        settings=TrainingSettings(optimizer=f"opt {text}", save_gguf=text),
+    )
+    script = generate_script(config)
+    tree = ast.parse(script)  # a broken quote would be a SyntaxError here
+    values = {
+        node.targets[0].id: ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id in ("MODEL", "DATA")
+    }
+    assert values == {"MODEL": f"unsloth/{text}", "DATA": f"folder/{text}.jsonl"}
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
+    assert {text, f"out {text}", f"{text}.jinja", f"opt {text}"} <= strings
+    docstring = ast.get_docstring(tree) or ""
+    assert f"org/{text}" in docstring and f"folder/{text}.jsonl" in docstring
