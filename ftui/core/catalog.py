@@ -18,6 +18,7 @@ from typing import Any
 from ftui.core import fs
 from ftui.core.dims import ModelDims
 from ftui.core.errors import UserError
+from ftui.core.hf_env import offline_variable
 from ftui.core.paths import assets_dir
 
 MODALITIES: tuple[str, ...] = ("text", "code", "vision")
@@ -545,7 +546,7 @@ def _match_gpu(gpus: list[Gpu], name: str) -> Gpu | None:
 
 def dims_for(name_or_path: str, catalog: Catalog | None = None) -> ModelDims:
     """A model's dims: the catalog, else a local directory's config.json, else a config.json in the local
-    HF cache, else (only when HF_HUB_OFFLINE is not set) the Hub with a short timeout."""
+    HF cache, else (only when no offline variable is set: ftui.core.hf_env) the Hub with a short timeout."""
     from ftui.core import hub
 
     model = (catalog or load_catalog()).find(name_or_path)
@@ -570,11 +571,11 @@ def dims_for(name_or_path: str, catalog: Catalog | None = None) -> ModelDims:
     cached = hub.cached_config_path(name_or_path)
     if cached is not None:
         return _dims_from_file(cached)
-    if hub.offline():
+    if variable := offline_variable():
         raise UserError(
-            f"{name_or_path} is not in ftui's catalog or the local Hugging Face cache, and HF_HUB_OFFLINE is set; "
+            f"{name_or_path} is not in ftui's catalog or the local Hugging Face cache, and {variable} is set; "
             "download it first (`huggingface-cli download "
-            f"{name_or_path} config.json`) or unset HF_HUB_OFFLINE."
+            f"{name_or_path} config.json`) or unset {variable}."
         )
     config = hub.fetch_config(name_or_path)
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftui.core.hf_env import hub_cache_dir
 from ftui.core.plan import GpuChoice
 
 GIB = 1024**3
@@ -431,17 +432,6 @@ def sample_gpus(nvml: Any = None) -> GpuSamples:
     return GpuSamples(gpus=tuple(session.sample(device)[0] for device in session.devices))
 
 
-def hf_cache_dir() -> Path:
-    """Where huggingface_hub keeps downloads, by its own rules (without importing it)."""
-    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
-        if os.environ.get(variable):
-            return Path(os.environ[variable]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "huggingface" / "hub"
-
-
 def disk_space(purpose: str, path: Path) -> DiskSpace:
     """Free space on the filesystem that holds `path`, or will once it is created."""
     import psutil
@@ -500,7 +490,7 @@ def probe(nvml: Any = None, *, runs_dir: Path | None = None, processes: bool = T
         cpu_usable=usable,
         ram_total=memory.total,
         ram_available=memory.available,
-        disks=[disk_space("hf_cache", hf_cache_dir()), disk_space("runs", runs_dir or default_runs_dir())],
+        disks=[disk_space("hf_cache", hub_cache_dir()), disk_space("runs", runs_dir or default_runs_dir())],
         cuda_visible_devices=session.visible_spec,
         warnings=list(session.warnings),
     )

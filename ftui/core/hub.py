@@ -1,8 +1,7 @@
 """Models outside the catalog: the local Hugging Face cache, and (online only) the Hub itself.
 
 huggingface_hub is imported only inside the functions that need it, so that `ftui advise` and the TUI
-start without it. The cache directory is worked out at call time from the environment, the way
-huggingface_hub does, so that a changed HF_HOME (a test, a second shell) is honoured.
+start without it. Where its cache is, and whether the Hub may be used, come from ftui.core.hf_env.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core.errors import UserError
+from ftui.core.hf_env import hub_cache_dir, offline_variable
 
 HUB_TIMEOUT_S = 5.0
 # The Hub's rule for a repo id: owner/name, each at most 96 of letters, digits, "-", "_" and ".",
@@ -27,24 +27,6 @@ _REPO_ID = re.compile(
 def looks_like_repo_id(name: str) -> bool:
     name = name.strip()
     return bool(_REPO_ID.match(name)) and "--" not in name and ".." not in name
-
-
-def offline() -> bool:
-    """True when HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) asks for no network."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on"):
-            return True
-    return False
-
-
-def hub_cache_dir() -> Path:
-    """HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "huggingface" / "hub"
 
 
 def cached_config_path(repo_id: str, cache_dir: Path | None = None) -> Path | None:
@@ -97,9 +79,9 @@ def require_reachable_hub(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> Non
 
 def fetch_config(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> dict[str, Any]:
     """Download config.json from the Hub (online only). Errors become one sentence."""
-    if offline():
+    if variable := offline_variable():
         raise UserError(
-            f"{repo_id} is not available offline (HF_HUB_OFFLINE is set); unset it or download the model first."
+            f"{repo_id} is not available offline ({variable} is set); unset it or download the model first."
         )
     require_reachable_hub(repo_id, timeout_s)
     from huggingface_hub import hf_hub_download
@@ -125,10 +107,10 @@ class HubFacts:
 
 def hub_facts(repo_id: str, timeout_s: float = HUB_TIMEOUT_S) -> HubFacts:
     """License, gating and parameter count from the Hub's model info (online only, short timeout)."""
-    if offline():
+    if variable := offline_variable():
         raise UserError(
-            f"{repo_id} is not in ftui's catalog and HF_HUB_OFFLINE is set, so its license and gating cannot be "
-            "looked up; unset HF_HUB_OFFLINE or check the model card yourself."
+            f"{repo_id} is not in ftui's catalog and {variable} is set, so its license and gating cannot be "
+            f"looked up; unset {variable} or check the model card yourself."
         )
     require_reachable_hub(repo_id, timeout_s)
     from huggingface_hub import HfApi

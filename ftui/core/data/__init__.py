@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ftui.core.data.convert import TrainingText, preview, training_texts
 from ftui.core.data.formats import FORMATS
 from ftui.core.data.problems import PROBLEM_KINDS, BadRowError, Problem
-from ftui.core.data.readers import UnreadableDataError
+from ftui.core.data.sources import UnreadableDataError
 from ftui.core.data.templates import get_template, template_markers, template_names
 
 if TYPE_CHECKING:

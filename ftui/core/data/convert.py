@@ -15,7 +15,8 @@ from typing import Any
 
 from ftui.core.data.formats import Detection, detect_format, resolve, to_messages
 from ftui.core.data.problems import BadRowError, Problem, RowProblem
-from ftui.core.data.readers import RawRow, Source, UnreadableDataError, iter_rows, open_source
+from ftui.core.data.readers import iter_rows, open_source
+from ftui.core.data.sources import RawRow, Source, UnreadableDataError
 from ftui.core.data.templates import ChatTemplate, TemplateRenderError, get_template
 
 DETECT_SAMPLE = 200  # rows read to decide the format

@@ -8,53 +8,31 @@ Arrow files. Online, `datasets.load_dataset(id, split="train", streaming=True)` 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
-from ftui.core.data.readers import RawRow, Source, UnreadableDataError, _data_files, _source_of_files
-
-
-def _offline() -> bool:
-    return any(
-        os.environ.get(flag, "").lower() in ("1", "true", "yes", "on")
-        for flag in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-    )
-
-
-def hub_cache() -> Path:
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-    return home / "hub"
-
-
-def datasets_cache() -> Path:
-    if os.environ.get("HF_DATASETS_CACHE"):
-        return Path(os.environ["HF_DATASETS_CACHE"])
-    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
-    return home / "datasets"
+from ftui.core.data.sources import RawRow, Source, UnreadableDataError, data_files, source_of_files
+from ftui.core.hf_env import datasets_cache_dir, hub_cache_dir, offline_variable
 
 
 def find_hub_dataset(dataset_id: str) -> Source:
     owner, name = dataset_id.split("/", 1)
-    snapshots = hub_cache() / f"datasets--{owner}--{name}" / "snapshots"
+    snapshots = hub_cache_dir() / f"datasets--{owner}--{name}" / "snapshots"
     if snapshots.is_dir():
         # The newest snapshot that has data files (refs/main names it, but any complete one will do).
         for snapshot in sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-            files = _data_files(snapshot)
+            files = data_files(snapshot)
             if files:
-                return _source_of_files(dataset_id, files, origin="hub")
-    built = datasets_cache() / f"{owner}___{name}"
+                return source_of_files(dataset_id, files, origin="hub")
+    built = datasets_cache_dir() / f"{owner}___{name}"
     if built.is_dir():
         arrows = sorted(built.rglob("*-train*.arrow")) or sorted(built.rglob("*.arrow"))
         if arrows:
             newest = max(arrows, key=lambda p: p.stat().st_mtime).parent
             files = tuple(sorted(p for p in arrows if p.parent == newest))
             return Source(dataset_id, "arrow", files, sum(p.stat().st_size for p in files), "hub")
-    if _offline():
+    if variable := offline_variable(for_datasets=True):
         raise UnreadableDataError(
-            f"{dataset_id} is not a local file and not in the Hugging Face cache, and the Hub is off (HF_HUB_OFFLINE); "
+            f"{dataset_id} is not a local file and not in the Hugging Face cache, and the Hub is off ({variable}); "
             "download it first or give a file path."
         )
     return Source(dataset_id, "stream", (), 0, "stream")

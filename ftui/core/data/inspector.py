@@ -10,8 +10,9 @@ from typing import Any
 from ftui.core.data.checker import EXAMPLES_PER_KIND, RowChecker, Tally
 from ftui.core.data.convert import detect, render_row
 from ftui.core.data.problems import PROBLEM_KINDS, Problem, RowProblem
-from ftui.core.data.readers import Source, UnreadableDataError, iter_rows, open_source
+from ftui.core.data.readers import iter_rows, open_source
 from ftui.core.data.report import BLOCKING, InspectionReport, TokenStats
+from ftui.core.data.sources import Source, UnreadableDataError
 from ftui.core.data.templates import ChatTemplate, TemplateRenderError, get_template
 from ftui.core.data.tokens import LocalTokenizer, find_tokenizer
 from ftui.core.plan import TrainingSettings

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ftui.core import fs
+from ftui.core.hf_env import hub_cache_dir
 
 CHARS_PER_TOKEN = 4
 TURN_OVERHEAD = 4
@@ -96,8 +97,9 @@ def _local_files(model: str) -> tuple[Path | None, Path | None]:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None, None
-    found = try_to_load_from_cache(model, "tokenizer.json")
-    config = try_to_load_from_cache(model, "tokenizer_config.json")
+    cache = str(hub_cache_dir())  # huggingface_hub's own default was fixed when it was imported
+    found = try_to_load_from_cache(model, "tokenizer.json", cache_dir=cache)
+    config = try_to_load_from_cache(model, "tokenizer_config.json", cache_dir=cache)
     as_path = lambda value: Path(value) if isinstance(value, str) else None  # noqa: E731 - a miss is a sentinel object
     return as_path(found), as_path(config)
 
