@@ -18,13 +18,12 @@ from ftui.core import fs
 from ftui.core.errors import UsageError, UserError
 from ftui.core.plan import METHODS, Plan, TrainingSettings
 
-try:  # Python 3.11+; the trainer may run under an older interpreter the user names (python = "...")
+# ftui itself needs Python 3.11, but the trainer reads the config under the interpreter the user names
+# (`python = ...`), which may be a 3.10 env that holds Unsloth; there, tomli is the parser tomllib came from.
+try:
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - exercised only under Python < 3.11
-    try:
-        import tomli as tomllib  # type: ignore[no-redef]
-    except ModuleNotFoundError:
-        from pip._vendor import tomli as tomllib  # type: ignore[no-redef]
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10 only
+    import tomli as tomllib  # type: ignore[no-redef]
 
 MODALITIES = ("text", "vision")
 GRADIENT_CHECKPOINTING = ("unsloth", "plain", "none")
