@@ -242,7 +242,7 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[RawRow]:
                 except UnicodeEncodeError:
                     yield RawRow(line, None, NOT_UTF8, raw)
                     continue
-            row = dict(zip(header, cells, strict=False))
+            row: dict[str, str | None] = dict(zip(header, cells, strict=False))
             if len(cells) < len(header):  # missing trailing cells read as absent, not as ""
                 for name in header[len(cells) :]:
                     row.setdefault(name, None)

@@ -99,9 +99,9 @@ def _local_files(model: str) -> tuple[Path | None, Path | None]:
         return None, None
     cache = str(hub_cache_dir())  # huggingface_hub's own default was fixed when it was imported
     found = try_to_load_from_cache(model, "tokenizer.json", cache_dir=cache)
-    config = try_to_load_from_cache(model, "tokenizer_config.json", cache_dir=cache)
+    found_config = try_to_load_from_cache(model, "tokenizer_config.json", cache_dir=cache)
     as_path = lambda value: Path(value) if isinstance(value, str) else None  # noqa: E731 - a miss is a sentinel object
-    return as_path(found), as_path(config)
+    return as_path(found), as_path(found_config)
 
 
 def _read_json(path: Path | None) -> dict[str, Any]:
