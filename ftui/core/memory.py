@@ -308,3 +308,40 @@ def _largest(ok, low: int, high: int) -> int:
         else:
             high = middle - 1
     return low
+
+
+# ---------------------------------------------------------------- inference (chat, export checks)
+
+
+def estimate_inference_memory(
+    dims: ModelDims,
+    *,
+    weights: str,
+    settings: TrainingSettings | None = None,
+    tokens: int = 2048,
+    models: int = 1,
+    gpu: bool = True,
+) -> MemoryEstimate:
+    """Memory to generate with a fine-tuned model: its weights (`weights` = "nf4" for a QLoRA base as
+    trained, "16bit", or "fp32" as the CPU loads them) times `models` loaded, the adapter in float32, the
+    KV cache of `tokens` in 16 bit, one prefill's activations and logits, and on a GPU the CUDA context.
+    The same parameter counts as the training estimate; no optimizer, gradients or checkpointing."""
+    settings = settings or TrainingSettings()
+    counts = parameter_counts(dims, settings)
+    sixteen_bit = counts.embed + counts.head + counts.other
+    if weights == "nf4":
+        weight_bytes = counts.linear * NF4_BYTES_PER_PARAM + 2 * sixteen_bit
+    else:
+        weight_bytes = (4 if weights == "fp32" else 2) * counts.total
+    value = 4 if weights == "fp32" else 2
+    kv = 2 * dims.layers * dims.kv_heads * dims.attention_head_dim * tokens * value
+    prefill = tokens * (4 * dims.hidden + 2 * _effective_intermediate(dims)) * value + dims.vocab * 4 * 2
+    parts = {
+        "weights": models * weight_bytes / GIB,
+        "lora": (4.0 * counts.lora if settings.method != "full" else 0.0) / GIB,
+        "kv_cache": kv / GIB,
+        "activations": prefill / GIB,
+        "cuda_context": CUDA_CONTEXT_GIB if gpu else 0.0,
+    }
+    parts = {name: round(v, 3) for name, v in parts.items()}
+    return MemoryEstimate(total_gib=round(sum(parts.values()), 3), breakdown=parts, tokens=tokens)

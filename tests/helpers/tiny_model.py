@@ -70,9 +70,64 @@ def build_tokenizer(path: str | os.PathLike[str], *, vocab_size: int = 384):  # 
     return fast
 
 
+def build_sentencepiece_tokenizer(path: str | os.PathLike[str], *, vocab_size: int = 400):
+    """A Llama-2-style tokenizer: a sentencepiece BPE model with byte fallback (tokenizer.model), loaded by
+    transformers' LlamaTokenizer, with the same special tokens and ChatML template as `build_tokenizer`.
+
+    llama.cpp's converter reads tokenizer.model as it is, with no pre-tokenizer hash to match, so a
+    GGUF made from this model tokenizes exactly as the model does (the byte-level BPE above is not in
+    llama.cpp's list of known pre-tokenizers, as no made-up tokenizer is).
+    """
+    import io
+
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus() * 3),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        split_digits=True,
+        character_coverage=1.0,
+        user_defined_symbols=["<|im_start|>", "<|im_end|>"],
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=3,
+        pad_piece="<pad>",
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    (path / "tokenizer.model").write_bytes(model.getvalue())
+    (path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "LlamaTokenizer",
+                "bos_token": "<s>",
+                "eos_token": "<|im_end|>",
+                "unk_token": "<unk>",
+                "pad_token": "<pad>",
+                "add_bos_token": True,
+                "legacy": False,
+                "model_max_length": 131072,
+            }
+        )
+    )
+    fast = AutoTokenizer.from_pretrained(path)
+    fast.chat_template = CHAT_TEMPLATE
+    fast.save_pretrained(path)  # tokenizer.json beside tokenizer.model
+    return fast
+
+
 def build_tiny_llama(
     path: str | os.PathLike[str],
     *,
+    tokenizer: str = "bpe",
     vocab_size: int = 384,
     layers: int = 2,
     hidden: int = 64,
@@ -81,6 +136,9 @@ def build_tiny_llama(
     kv_heads: int = 2,
 ) -> Path:
     """Write a tiny Llama model (config, random weights, tokenizer with a chat template) to `path`.
+
+    `tokenizer`: "bpe" (byte-level, GPT-2 style) or "sentencepiece" (Llama-2 style, which llama.cpp's
+    GGUF converter reads; see build_sentencepiece_tokenizer).
 
     Idempotent: an existing complete directory is returned as it is, so a test session builds it once.
     """
@@ -98,7 +156,10 @@ def build_tiny_llama(
     from transformers import LlamaConfig, LlamaForCausalLM
 
     path.mkdir(parents=True, exist_ok=True)
-    fast = build_tokenizer(path, vocab_size=vocab_size)
+    if tokenizer == "sentencepiece":
+        fast = build_sentencepiece_tokenizer(path)
+    else:
+        fast = build_tokenizer(path, vocab_size=vocab_size)
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(fast),
@@ -130,6 +191,7 @@ def build_tiny_llama(
     return path
 
 
-def tiny_llama_for_session(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def tiny_llama_for_session(tmp_path_factory, tokenizer: str = "bpe") -> Path:  # type: ignore[no-untyped-def]
     """The tiny model, built once per pytest session (pytest's base temp dir is per session)."""
-    return build_tiny_llama(tmp_path_factory.getbasetemp() / "tiny-llama")
+    name = "tiny-llama" if tokenizer == "bpe" else f"tiny-llama-{tokenizer}"
+    return build_tiny_llama(tmp_path_factory.getbasetemp() / name, tokenizer=tokenizer)
