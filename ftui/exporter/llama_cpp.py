@@ -6,7 +6,8 @@
   they are in the same llama-cpp-python sdist (vendor/llama.cpp), so converter, quantizer and loader
   come from one llama.cpp commit. ftui takes them from that sdist once (`pip download`, the registry's
   ordinary client) into its cache, or from $FTUI_LLAMA_CPP (a llama.cpp source folder) for a machine
-  that cannot reach PyPI. They read and write GGUF with the `gguf` package (PyPI, same commit).
+  that cannot reach PyPI. The converter writes GGUF with the gguf-py beside it in that sdist: PyPI's
+  `gguf` of the same version number is an older snapshot that this converter does not run with.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def converter_dir(log=print) -> Path:  # type: ignore[no-untyped-def]
         return folder
     version = llama_cpp_python_version()
     folder = cache_root() / version
-    if (folder / CONVERTER).is_file() and (folder / "conversion").is_dir():
+    if all((folder / part).exists() for part in (CONVERTER, "conversion", "gguf-py/gguf")):
         return folder
     log(f"taking llama.cpp's converter from the llama-cpp-python {version} source package on PyPI")
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,11 +90,12 @@ def converter_dir(log=print) -> Path:  # type: ignore[no-untyped-def]
 
 
 def _extract_converter(sdist: Path, folder: Path) -> None:
-    """Unpack vendor/llama.cpp/{convert_hf_to_gguf.py, conversion/, LICENSE} into `folder`, atomically."""
+    """Unpack vendor/llama.cpp/{convert_hf_to_gguf.py, conversion/, gguf-py/, LICENSE} into `folder`,
+    atomically (about 2 MB)."""
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    wanted = re.compile(r"^[^/]+/vendor/llama\.cpp/(convert_hf_to_gguf\.py|LICENSE|conversion/.*)$")
+    wanted = re.compile(r"^[^/]+/vendor/llama\.cpp/(convert_hf_to_gguf\.py|LICENSE|conversion/.*|gguf-py/gguf/.*)$")
     with tarfile.open(sdist) as archive:
         for member in archive.getmembers():
             match = wanted.match(member.name)
@@ -115,7 +117,8 @@ def _extract_converter(sdist: Path, folder: Path) -> None:
 def convert(merged: Path, outfile: Path, outtype: str, log=print) -> None:  # type: ignore[no-untyped-def]
     """Run llama.cpp's converter on a merged HF folder; its output goes to this process's log."""
     folder = converter_dir(log)
-    env = dict(os.environ, NO_LOCAL_GGUF="1")  # the `gguf` package installed beside it, not a copy
+    env = dict(os.environ)
+    env.pop("NO_LOCAL_GGUF", None)  # the converter puts its own gguf-py first on sys.path
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(folder), env.get("PYTHONPATH")) if p)
     command = [
         sys.executable,

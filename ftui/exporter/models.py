@@ -93,8 +93,33 @@ def merge_weights(run: FinishedRun, base_dir: Path, out: Path, log: Any) -> dict
     log(f"writing {dtype} safetensors to {out}")
     model.save_pretrained(str(out), safe_serialization=True, max_shard_size="5GB")
     tokenizer.save_pretrained(str(out))
+    _tokenizer_config_for_llama_cpp(out)
     source = run.weights_dir if run.full else base_dir
     spm = source / "tokenizer.model"
     if spm.is_file() and not (out / "tokenizer.model").exists():
         shutil.copy2(spm, out / "tokenizer.model")  # llama.cpp's converter reads a sentencepiece model as is
     return {"dtype": dtype, "eos_token": tokenizer.eos_token}
+
+
+def _tokenizer_config_for_llama_cpp(folder: Path) -> None:
+    """Write into tokenizer_config.json what transformers 5 keeps in tokenizer.json only, where llama.cpp's
+    converter looks for it: the added tokens (without them a sentencepiece model's <|im_start|> is split
+    into characters in the GGUF) and, for a sentencepiece tokenizer that puts a space before the first
+    word only ("first"), no space prefix (llama.cpp would put one after every special token, so a chat
+    prompt, which starts with one, would tokenize differently from training)."""
+    import json
+
+    config_path, tokenizer_path = folder / "tokenizer_config.json", folder / "tokenizer.json"
+    if not (config_path.is_file() and tokenizer_path.is_file()):
+        return
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    spec = json.loads(tokenizer_path.read_text(encoding="utf-8"))
+    if not config.get("added_tokens_decoder"):
+        config["added_tokens_decoder"] = {
+            str(token["id"]): {k: v for k, v in token.items() if k != "id"}
+            for token in spec.get("added_tokens") or []
+        }
+    pre = spec.get("pre_tokenizer") or {}
+    if pre.get("type") == "Metaspace" and pre.get("prepend_scheme") == "first" and config.get("add_prefix_space") is None:
+        config["add_prefix_space"] = False
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

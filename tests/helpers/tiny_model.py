@@ -113,7 +113,7 @@ def build_sentencepiece_tokenizer(path: str | os.PathLike[str], *, vocab_size: i
                 "unk_token": "<unk>",
                 "pad_token": "<pad>",
                 "add_bos_token": True,
-                "legacy": False,
+                "legacy": True,  # as Llama 2 ships: a space prefix after special tokens, as llama.cpp does
                 "model_max_length": 131072,
             }
         )
