@@ -44,8 +44,17 @@ def run(args: argparse.Namespace) -> int:
         )
     config = find_run(str(found.path)).config()
     plan = plan_chat(found, with_base=True, tokens=config.settings.seq)
-    print(f"Evaluating {found.run_id} on the {plan.device}; base: {plan.base_why}", file=sys.stderr, flush=True)
-    command = [found.python or sys.executable, "-m", "ftui.exporter.evaluate", str(found.path), "--base-weights", str(plan.base_dir)]
+    print(
+        f"Evaluating {found.run_id} on the {plan.device}; base: {plan.base_why}", file=sys.stderr, flush=True
+    )
+    command = [
+        found.python or sys.executable,
+        "-m",
+        "ftui.exporter.evaluate",
+        str(found.path),
+        "--base-weights",
+        str(plan.base_dir),
+    ]
     env = None
     if plan.device == "cpu":
         import os
@@ -69,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
 
     def text() -> str:
         gain = payload["base_loss"] - payload["run_loss"]
-        logged_text = "" if payload["logged_eval_loss"] is None else f" (the run logged {payload['logged_eval_loss']:.4f})"
+        logged_text = (
+            ""
+            if payload["logged_eval_loss"] is None
+            else f" (the run logged {payload['logged_eval_loss']:.4f})"
+        )
         return (
             f"{found.run_id}: held-out loss on {payload['rows']} rows ({payload['tokens']} tokens)\n"
             f"  base model   {payload['base_loss']:.4f}\n"

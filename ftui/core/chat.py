@@ -84,7 +84,7 @@ def plan_chat(run: FinishedRun, *, with_base: bool, tokens: int, nvml: Any = Non
         if estimate.total_gib > free:
             raise UserError(
                 f"Chatting with {run.run_id} needs about {estimate.total_gib:.1f} GiB of GPU memory ({parts} GiB) "
-                f"and the {name} has {free:.1f} GiB free; stop what is using it, or lower --max-new-tokens."
+                f"and the {name} has {free:.1f} GiB free; stop what is using it, or chat on a GPU with more free memory."
             )
         return ChatPlan(run, base.path, base.why, "cuda", estimate.total_gib, estimate.breakdown, free)
     free = psutil.virtual_memory().available / 1024**3

@@ -35,7 +35,9 @@ def held_out_rows(run_dir: Path, tokenizer: Any) -> tuple[list[Any], Any]:
     return eval_rows, config
 
 
-def mean_loss(model: Any, tokenizer: Any, rows: list[Any], seq: int, responses_only: bool, torch: Any, where: str) -> tuple[float, int]:
+def mean_loss(
+    model: Any, tokenizer: Any, rows: list[Any], seq: int, responses_only: bool, torch: Any, where: str
+) -> tuple[float, int]:
     total, count = 0.0, 0
     for row in rows:
         ids = tokenizer(row.text, truncation=True, max_length=seq).input_ids

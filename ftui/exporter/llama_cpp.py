@@ -95,7 +95,9 @@ def _extract_converter(sdist: Path, folder: Path) -> None:
     tmp = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    wanted = re.compile(r"^[^/]+/vendor/llama\.cpp/(convert_hf_to_gguf\.py|LICENSE|conversion/.*|gguf-py/gguf/.*)$")
+    wanted = re.compile(
+        r"^[^/]+/vendor/llama\.cpp/(convert_hf_to_gguf\.py|LICENSE|conversion/.*|gguf-py/gguf/.*)$"
+    )
     with tarfile.open(sdist) as archive:
         for member in archive.getmembers():
             match = wanted.match(member.name)

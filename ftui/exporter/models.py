@@ -120,6 +120,10 @@ def _tokenizer_config_for_llama_cpp(folder: Path) -> None:
             for token in spec.get("added_tokens") or []
         }
     pre = spec.get("pre_tokenizer") or {}
-    if pre.get("type") == "Metaspace" and pre.get("prepend_scheme") == "first" and config.get("add_prefix_space") is None:
+    if (
+        pre.get("type") == "Metaspace"
+        and pre.get("prepend_scheme") == "first"
+        and config.get("add_prefix_space") is None
+    ):
         config["add_prefix_space"] = False
     config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -46,7 +46,15 @@ def finished_run(sp_model, export_runs, tmp_path_factory) -> Path:
     """The run directory of a completed LoRA run with an eval split and held-out samples."""
     data = write_jsonl(tmp_path_factory.mktemp("export-data") / "arithmetic.jsonl", arithmetic_rows(120))
     result = ftui(
-        "train", "--model", str(sp_model), "--data", str(data), *TRAIN, "--runs-dir", str(export_runs), "--json"
+        "train",
+        "--model",
+        str(sp_model),
+        "--data",
+        str(data),
+        *TRAIN,
+        "--runs-dir",
+        str(export_runs),
+        "--json",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ftui.core.exports import export_status, read_record
-from ftui.core.runs import process_alive
 from ftui.core.modelfile import parse_modelfile
+from ftui.core.runs import process_alive
 from tests.exporter.conftest import ftui
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,9 @@ def test_merged_export_has_the_adapter_on_base_logits(finished_run, sp_model, tm
     result, record = export(finished_run, "--format", "merged", "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     assert record["state"] == "completed" and record["out"] == str(out)
-    assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja"} <= set(record["files"])
+    assert {"model.safetensors", "config.json", "tokenizer.json", "chat_template.jinja"} <= set(
+        record["files"]
+    )
     assert record["base_weights"]["source"] == "local" and record["base_weights"]["path"] == str(sp_model)
     assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"  # 16-bit, from a float32 base
     rows = record["verification"]["rows"]
@@ -57,9 +59,12 @@ def test_merged_export_has_the_adapter_on_base_logits(finished_run, sp_model, tm
 
     torch, PeftModel, AutoModelForCausalLM, AutoTokenizer = torch_modules()
     tokenizer = AutoTokenizer.from_pretrained(out)
-    assert tokenizer.apply_chat_template(
-        [{"role": "user", "content": "what is 2 plus 3"}], tokenize=False, add_generation_prompt=True
-    ) == PROMPT  # the run's chat template travels with the model
+    assert (
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": "what is 2 plus 3"}], tokenize=False, add_generation_prompt=True
+        )
+        == PROMPT
+    )  # the run's chat template travels with the model
     ids = tokenizer(PROMPT + "2 plus 3 equals 5", return_tensors="pt").input_ids
     merged = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
     base = AutoModelForCausalLM.from_pretrained(sp_model, dtype=torch.float32)
@@ -172,7 +177,18 @@ def test_unknown_quant_type_is_refused(finished_run):
 def test_a_failed_run_is_not_exported(sp_model, export_runs, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user"\n')
-    trained = ftui("train", "--model", str(sp_model), "--data", str(bad), "--max-steps", "2", "--runs-dir", str(tmp_path / "runs"), "--json")
+    trained = ftui(
+        "train",
+        "--model",
+        str(sp_model),
+        "--data",
+        str(bad),
+        "--max-steps",
+        "2",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--json",
+    )
     assert trained.returncode == 1
     run = next((tmp_path / "runs").iterdir())
     result = ftui("export", str(run), "--format", "merged")
@@ -205,7 +221,9 @@ def _in_a_small_mount(options: str, command: list[str]) -> subprocess.CompletedP
     filesystem with little room, or a read-only one, and nothing left mounted afterwards."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is not installed")
-    script = 'mnt=$(mktemp -d) && mount -t tmpfs -o "$1" tmpfs "$mnt" && export MNT="$mnt" && shift && exec "$@"'
+    script = (
+        'mnt=$(mktemp -d) && mount -t tmpfs -o "$1" tmpfs "$mnt" && export MNT="$mnt" && shift && exec "$@"'
+    )
     return subprocess.run(
         ["unshare", "-rm", "sh", "-c", script, "sh", options, *command],
         capture_output=True,
@@ -217,7 +235,12 @@ def _in_a_small_mount(options: str, command: list[str]) -> subprocess.CompletedP
 def test_a_full_disk_is_refused_before_anything_is_written(finished_run):
     result = _in_a_small_mount(
         "size=4m",
-        [sys.executable, "-c", "import os, sys; from ftui.cli import main; sys.exit(main(['export', sys.argv[1], '--format', 'merged', '--out', os.environ['MNT'] + '/merged']))", str(finished_run)],
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; from ftui.cli import main; sys.exit(main(['export', sys.argv[1], '--format', 'merged', '--out', os.environ['MNT'] + '/merged']))",
+            str(finished_run),
+        ],
     )
     assert result.returncode == 1, result.stderr
     assert "export needs about" in result.stderr and "only 4.0 MiB is free; free some space" in result.stderr
@@ -226,7 +249,12 @@ def test_a_full_disk_is_refused_before_anything_is_written(finished_run):
 def test_a_read_only_folder_is_refused(finished_run):
     result = _in_a_small_mount(
         "ro,size=64m",
-        [sys.executable, "-c", "import os, sys; from ftui.cli import main; sys.exit(main(['export', sys.argv[1], '--format', 'merged', '--out', os.environ['MNT'] + '/merged']))", str(finished_run)],
+        [
+            sys.executable,
+            "-c",
+            "import os, sys; from ftui.cli import main; sys.exit(main(['export', sys.argv[1], '--format', 'merged', '--out', os.environ['MNT'] + '/merged']))",
+            str(finished_run),
+        ],
     )
     assert result.returncode == 1, result.stderr
     assert "Cannot write the export in" in result.stderr and "Read-only file system" in result.stderr
