@@ -31,6 +31,8 @@ class Progress:
         self.record, self.folder = record, folder
         self.expected = 0
         self.phase = ""
+        self.started = time.monotonic()
+        self.phases: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -44,8 +46,9 @@ class Progress:
 
     def phase_started(self, phase: str, expected_bytes: int = 0) -> None:
         self.phase, self.expected = phase, expected_bytes
+        self.phases.append({"phase": phase, "at_s": round(time.monotonic() - self.started, 1)})
         log(phase)
-        exports.update_record(self.record, phase=phase, progress=self._read())
+        exports.update_record(self.record, phase=phase, progress=self._read(), phases=self.phases)
 
     def _read(self) -> dict[str, Any]:
         written = exports.folder_bytes(self.folder)
