@@ -34,7 +34,6 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.chat import plan_chat
     from ftui.core.errors import UserError
     from ftui.core.exports import read_run
-    from ftui.core.runs import find_run
 
     found = read_run(args.run, args.runs_dir)
     if not found.eval_split:
@@ -42,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
             f"Run {found.run_id} held out no rows (eval_split 0), so there is no held-out loss; "
             "train with --eval-split 0.1 to measure one."
         )
-    config = find_run(str(found.path)).config()
-    plan = plan_chat(found, with_base=True, tokens=config.settings.seq)
+    plan = plan_chat(found, with_base=True, tokens=found.seq)
     print(
         f"Evaluating {found.run_id} on the {plan.device}; base: {plan.base_why}", file=sys.stderr, flush=True
     )
@@ -68,11 +66,10 @@ def run(args: argparse.Namespace) -> int:
     measured = json.loads(lines[-1])
     if measured.get("error") == "no_eval_rows":
         raise UserError(f"Run {found.run_id}'s eval split has no rows; train with a larger --eval-split.")
-    logged = [r["eval_loss"] for r in find_run(str(found.path)).metrics() if r.get("eval_loss") is not None]
     payload = {
         "run_id": found.run_id,
         **measured,
-        "logged_eval_loss": logged[-1] if logged else None,
+        "logged_eval_loss": found.last_eval_loss,
         "base_weights": str(plan.base_dir),
     }
 

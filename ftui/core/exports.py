@@ -94,6 +94,8 @@ class FinishedRun:
     samples: list[dict[str, Any]]
     max_new_tokens: int
     eval_split: float
+    seq: int
+    last_eval_loss: float | None  # the run's last logged eval_loss
 
     @property
     def full(self) -> bool:
@@ -101,21 +103,25 @@ class FinishedRun:
 
 
 def read_run(ref: str, runs_dir: str | None = None, *, need_finished: bool = True) -> FinishedRun:
-    """The run RUN names, checked to be finished with its weights saved (one sentence when not)."""
+    """The run RUN names, checked to be finished with its weights saved (one sentence when not).
+    The one place that reads the run directory's API (ftui.core.runs)."""
+    import msgspec
+
     from ftui.core.runs import find_run
 
     run = find_run(ref, runs_dir)
-    state = run.status().get("state") or "unknown"
+    state = run.status().state or "unknown"
     config = run.config()
     full = config.settings.method == "full"
     weights = run.model_dir if full else run.adapter_dir
     if need_finished and state not in FINISHED_RUN_STATES:
-        verb = "is still running" if state in ("starting", "running") else f"ended {state}"
+        live = state in ("starting", "running")
         raise UserError(
-            f"Run {run.run_id} {verb}, so there is no finished model to export; "
+            f"Run {run.run_id} {'is still running' if live else f'ended {state}'}, so there is no finished "
+            "model to export; "
             + (
                 f"wait for it (`ftui runs {run.run_id} --follow`)."
-                if state in ("starting", "running")
+                if live
                 else f"`ftui runs {run.run_id}` says why; resume it or export another run."
             )
         )
@@ -134,9 +140,13 @@ def read_run(ref: str, runs_dir: str | None = None, *, need_finished: bool = Tru
         template=config.template,
         python=config.python,
         weights_dir=weights,
-        samples=run.samples(),
+        samples=[msgspec.to_builtins(sample) for sample in run.samples()],
         max_new_tokens=config.max_new_tokens,
         eval_split=config.settings.eval_split,
+        seq=config.settings.seq,
+        last_eval_loss=next(
+            (r.eval_loss for r in reversed(run.metrics()) if getattr(r, "eval_loss", None) is not None), None
+        ),
     )
 
 
@@ -334,14 +344,12 @@ def update_record(path: Path, **changes: Any) -> dict[str, Any]:
 
 def export_status(run_path: Path, export_id: str) -> dict[str, Any]:
     """The record, with a dead export process noticed: its partial files removed and the state failed."""
-    from ftui.core.runs import process_alive
-
     path = record_path(run_path, export_id)
     record = read_record(path)
-    if record.get("state") in ("starting", "running") and process_alive(record) is False:
+    if record.get("state") in ("starting", "running") and _alive(record) is False:
         with _locked(path):
             record = read_record(path)
-            if record.get("state") in ("starting", "running") and process_alive(record) is False:
+            if record.get("state") in ("starting", "running") and _alive(record) is False:
                 partial = partial_path(Path(record["out"]), export_id)
                 shutil.rmtree(partial, ignore_errors=True)
                 record.update(
@@ -356,6 +364,15 @@ def export_status(run_path: Path, export_id: str) -> dict[str, Any]:
                 tmp.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
                 os.replace(tmp, path)
     return record
+
+
+def _alive(record: dict[str, Any]) -> bool | None:
+    from types import SimpleNamespace
+
+    from ftui.core.runs import process_alive
+
+    fields = ("pid", "pid_started", "host", "state", "created_at")
+    return process_alive(SimpleNamespace(**{k: record.get(k) for k in fields}))
 
 
 def list_exports(run_path: Path) -> list[dict[str, Any]]:

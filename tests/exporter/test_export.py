@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ftui.core.exports import export_status, read_record
+from ftui.core.exports import _alive, export_status, read_record
 from ftui.core.modelfile import parse_modelfile
-from ftui.core.runs import process_alive
 from tests.exporter.conftest import ftui
 
 pytestmark = pytest.mark.slow
@@ -156,7 +155,7 @@ def test_an_export_killed_half_way_leaves_nothing_that_looks_finished(finished_r
         assert time.monotonic() < deadline, read_record(path)
         time.sleep(0.1)
     os.killpg(record["pid"], signal.SIGKILL)
-    while process_alive(read_record(path)):
+    while _alive(read_record(path)):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert partial.is_dir() and not out.exists()  # what the kill left: a hidden partial folder only
