@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftui.core import hub
+from ftui.core import hf_env, hub
 from ftui.core.errors import UserError
 
 # Name endings of quantized copies; stripping one names the 16-bit original (Unsloth's naming).
@@ -125,14 +125,15 @@ def find_base_weights(
             tried.append(f"{name} (a quantized copy)")
             continue
         online.append(name)
-        tried.append(f"{name} (not in the cache at {hub.hub_cache_dir()})")
-    if online and not hub.offline():
+        tried.append(f"{name} (not in the cache at {hf_env.hub_cache_dir()})")
+    offline = hf_env.offline_variable()
+    if online and not offline:
         return BaseWeights(
             online[0], "download", None, f"16-bit weights of {online[0]}, downloaded from the Hub."
         )
     looked = "; ".join(tried) or model
     raise UserError(
         f"The 16-bit weights of the base model are not on this machine (looked for {looked}) and "
-        f"{'HF_HUB_OFFLINE is set' if hub.offline() else 'nothing to download was found'}; download them "
+        f"{f'{offline} is set' if offline else 'nothing to download was found'}; download them "
         "(`hf download REPO`) or pass --base-weights DIR."
     )
