@@ -75,8 +75,7 @@ def candidates(model: str, load_repo: str, method: str, catalog_bf16: str | None
         stripped = _QUANT_SUFFIX.sub("", name.rstrip("/"))
         if stripped != name.rstrip("/"):
             names.append(stripped)
-    seen: set[str] = set()
-    return [n for n in names if not (n in seen or seen.add(n))]
+    return list(dict.fromkeys(names))  # each name once, first mention first
 
 
 def find_base_weights(

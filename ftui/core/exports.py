@@ -27,6 +27,7 @@ from typing import Any
 
 from ftui.core.base_weights import BaseWeights, find_base_weights
 from ftui.core.errors import UsageError, UserError
+from ftui.core.runs.records import EvalRecord
 
 FORMATS: tuple[str, ...] = ("adapter", "merged", "gguf")
 # llama.cpp's quantization types, with their size in bits per weight (llama.cpp's quantize tool lists
@@ -145,7 +146,12 @@ def read_run(ref: str, runs_dir: str | None = None, *, need_finished: bool = Tru
         eval_split=config.settings.eval_split,
         seq=config.settings.seq,
         last_eval_loss=next(
-            (r.eval_loss for r in reversed(run.metrics()) if getattr(r, "eval_loss", None) is not None), None
+            (
+                r.eval_loss
+                for r in reversed(run.metrics())
+                if isinstance(r, EvalRecord) and r.eval_loss is not None
+            ),
+            None,
         ),
     )
 
@@ -372,7 +378,7 @@ def _alive(record: dict[str, Any]) -> bool | None:
     from ftui.core.runs import process_alive
 
     fields = ("pid", "pid_started", "host", "state", "created_at")
-    return process_alive(SimpleNamespace(**{k: record.get(k) for k in fields}))
+    return process_alive(SimpleNamespace(**{k: record.get(k) for k in fields}))  # a ProcessRecord
 
 
 def list_exports(run_path: Path) -> list[dict[str, Any]]:

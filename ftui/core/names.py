@@ -163,7 +163,8 @@ def decode(name: str, catalog: Catalog | None = None) -> DecodedName:
     if model is not None:
         family, version = model.family, _family_version(model.family, flat)
         vendor = ORG_VENDORS.get(model.org.lower(), model.org)
-        size_b, active_b = model.params_b, model.params_active_b
+        size_b: float | None = model.params_b
+        active_b = model.params_active_b
         kind, modality = model.kind, model.modality
         sentences.append(
             f"Matches the catalog's {model.hf_id} ({model.name}, {model.params_b:g}B parameters)."

@@ -145,6 +145,7 @@ def _export(
         from ftui.core.modelfile import modelfile_text
         from ftui.exporter import llama_cpp
 
+        assert quant is not None, "a GGUF export always has a quant type (the CLI defaults it)"
         name = f"{run.run_id}-{quant}.gguf"
         gguf_path = partial / name
         direct = quant in exports.CONVERTER_QUANTS

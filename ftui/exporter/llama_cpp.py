@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ftui.core.errors import UserError
@@ -44,7 +45,7 @@ def cache_root() -> Path:
     return Path(base) / "ftui" / "llama.cpp"
 
 
-def converter_dir(log=print) -> Path:  # type: ignore[no-untyped-def]
+def converter_dir(log: Callable[[str], object] = print) -> Path:
     """A folder holding convert_hf_to_gguf.py and conversion/ for the installed llama-cpp-python."""
     given = os.environ.get("FTUI_LLAMA_CPP")
     if given:
@@ -116,7 +117,7 @@ def _extract_converter(sdist: Path, folder: Path) -> None:
     os.replace(tmp, folder)
 
 
-def convert(merged: Path, outfile: Path, outtype: str, log=print) -> None:  # type: ignore[no-untyped-def]
+def convert(merged: Path, outfile: Path, outtype: str, log: Callable[[str], object] = print) -> None:
     """Run llama.cpp's converter on a merged HF folder; its output goes to this process's log."""
     folder = converter_dir(log)
     env = dict(os.environ)

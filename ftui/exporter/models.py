@@ -51,7 +51,7 @@ def load_causal_lm(folder: Path | str, dtype: str, where: str = "cpu") -> Any:
     model = AutoModelForCausalLM.from_pretrained(
         str(folder), dtype=getattr(torch, dtype), low_cpu_mem_usage=True
     )
-    return model.to(where).eval()
+    return model.to(where).eval()  # type: ignore[arg-type]  # transformers types .to() for a dtype
 
 
 def merge_weights(run: FinishedRun, base_dir: Path, out: Path, log: Any) -> dict[str, Any]:

@@ -189,7 +189,12 @@ def _largest_fitting(context: FaultContext, field_name: str, current: int) -> in
     value = current // 2
     floor = 1 if field_name == "batch" else 256
     while value >= floor:
-        estimate = _estimate(context.dims, dataclasses.replace(context.settings, **{field_name: value}))
+        smaller = (
+            dataclasses.replace(context.settings, batch=value)
+            if field_name == "batch"
+            else dataclasses.replace(context.settings, seq=value)
+        )
+        estimate = _estimate(context.dims, smaller)
         if estimate is not None and estimate <= 0.9 * context.card_gib:
             return value
         value //= 2

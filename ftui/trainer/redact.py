@@ -58,9 +58,9 @@ def known_token() -> str | None:
 
 def install(secrets: tuple[str, ...]) -> None:
     if not isinstance(sys.stdout, RedactingStream):
-        sys.stdout = RedactingStream(sys.stdout, secrets)  # type: ignore[assignment]
+        sys.stdout = RedactingStream(sys.stdout, secrets)
     if not isinstance(sys.stderr, RedactingStream):
-        sys.stderr = RedactingStream(sys.stderr, secrets)  # type: ignore[assignment]
+        sys.stderr = RedactingStream(sys.stderr, secrets)
 
 
 def scrub_file(path: str, secrets: tuple[str, ...]) -> None:

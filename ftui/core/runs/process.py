@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 import msgspec
 
@@ -40,7 +41,22 @@ def runs_root(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 # ----- is the process there? ---------------------------------------------------------------------
-def process_alive(status: RunStatus) -> bool | None:
+class ProcessRecord(Protocol):
+    """What process_alive reads: a run's status, or any record of a detached process (an export's)."""
+
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def pid_started(self) -> float | None: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def created_at(self) -> str | None: ...
+
+
+def process_alive(status: ProcessRecord) -> bool | None:
     """True/False when the run's process can be checked, None when it cannot (no pid yet, another host)."""
     pid = status.pid
     if not pid:
