@@ -73,6 +73,9 @@ class DatasetSummary:
     total_tokens: int | None = None
     p95_tokens: int | None = None
     max_tokens: int | None = None
+    modality: str = "text"  # "vision" when the rows carry images
+    images_per_row: int = 0  # the most images in one row
+    image_size: tuple[int, int] | None = None  # (width, height) of the larger images (p95), in pixels
 
 
 @dataclass

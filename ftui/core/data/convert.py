@@ -159,5 +159,56 @@ def preview(
     return shown
 
 
+@dataclass(frozen=True)
+class VisionExample:
+    """One vision row as the trainer feeds it: TRL's messages + images, and its first question and answer."""
+
+    line: int
+    messages: list[dict[str, Any]]  # content as parts: {"type": "text", "text"} / {"type": "image"}
+    images: list[Any]  # ImageRef, in the order of the image parts
+    prompt: list[dict[str, Any]]  # the messages before the first answer (for sample generations)
+    reference: str  # the first answer's text
+
+
+def vision_examples(
+    source: str | os.PathLike[str] | Source,
+    *,
+    format: str | None = None,
+    mapping: dict[str, str] | None = None,
+    skip_bad_rows: bool = False,
+) -> Iterator[VisionExample]:
+    """Every row of a vision dataset with its images located (not decoded): a row that cannot be converted,
+    or names an image that cannot be located, raises BadRowError naming the row and the fix."""
+    from ftui.core.data.formats import text_of_parts, to_vision_messages
+    from ftui.core.data.images import NotAnImageRef, image_ref
+
+    opened = source if isinstance(source, Source) else open_source(source)
+    detection = detect(opened, format, mapping)
+    base = opened.files[0].parent if opened.files else None
+    for row in iter_rows(opened):
+        try:
+            if row.problem is not None:
+                raise RowProblem(*row.problem)
+            messages, payloads = to_vision_messages(row.value, detection.format, detection.mapping)
+            refs = []
+            for payload in payloads:
+                try:
+                    ref = image_ref(payload, base)
+                except NotAnImageRef as error:
+                    raise RowProblem(
+                        "wrong_type", f"an image is {error}, not a path, bytes or a URL"
+                    ) from None
+                if ref is None:
+                    raise RowProblem("no_image", "an image of the row is empty")
+                refs.append(ref)
+        except RowProblem as problem:
+            if skip_bad_rows:
+                continue
+            raise BadRowError(problem.at(opened.where(row.line, row.file_line), row.line)) from None
+        first = next((i for i, m in enumerate(messages) if m["role"] == "assistant"), len(messages))
+        reference = text_of_parts(messages[first]["content"]) if first < len(messages) else ""
+        yield VisionExample(row.line, messages, refs, messages[:first], reference)
+
+
 def first_rows(source: Source, n: int) -> list[Any]:
     return [row.value for row in islice(iter_rows(source), n)]

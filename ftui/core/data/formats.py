@@ -45,7 +45,22 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "messages": ("messages",),
     "text": ("text",),
 }
-_OPTIONAL: dict[str, tuple[str, ...]] = {"alpaca": ("input", "system"), "prompt_completion": ("system",)}
+_OPTIONAL: dict[str, tuple[str, ...]] = {
+    "alpaca": ("input", "system", "image"),
+    "prompt_completion": ("system", "image"),
+    "sharegpt": ("image",),
+    "messages": ("image",),
+    "text": ("image",),
+}
+# The column that holds a row's image(s), in any format: LLaVA's "image", TRL's "images", the Hugging Face
+# imagefolder's "file_name". Images may also sit inside the turns (content parts, or LLaVA's <image>).
+IMAGE_COLUMNS: tuple[str, ...] = ("image", "images", "img", "image_path", "picture", "photo", "file_name")
+for _fields in _SYNONYMS.values():
+    _fields["image"] = IMAGE_COLUMNS
+# Where an image sits in the text of a turn: LLaVA writes <image>; content parts become this mark too, so
+# the row checks below see a turn that holds only an image as not empty.
+LLAVA_IMAGE = "<image>"
+IMAGE_MARK = "\ufffc"  # U+FFFC OBJECT REPLACEMENT CHARACTER
 
 # ShareGPT speaker names as Unsloth's standardize_data_formats reads them, plus common variants.
 SHAREGPT_ROLES: dict[str, str] = {
@@ -76,6 +91,7 @@ class Detection:
     confidence: float  # 0..1: share of sampled rows that fit, lowered for synonyms or a user override
     columns: tuple[str, ...] = ()  # every column seen in the sample
     reason: str = ""
+    vision: bool = False  # rows carry images (an image column, image parts, or LLaVA's <image>)
 
 
 @dataclass
@@ -123,6 +139,8 @@ def _match_row(row: Mapping[str, Any]) -> list[tuple[str, dict[str, str], bool]]
         mapping: dict[str, str] = {}
         exact = True
         for name in _REQUIRED[fmt] + _OPTIONAL.get(fmt, ()):
+            if name == "image":
+                continue  # mapped below, for every format
             for position, synonym in enumerate(_SYNONYMS[fmt][name]):
                 if synonym in row:
                     mapping[name] = synonym
@@ -132,7 +150,45 @@ def _match_row(row: Mapping[str, Any]) -> list[tuple[str, dict[str, str], bool]]
             if fmt == "text" and not isinstance(row.get(mapping["text"]), str):
                 continue
             fits.append((fmt, mapping, exact))
+    image = image_column(row)
+    if image is not None:
+        for _fmt, mapping, _exact in fits:
+            mapping["image"] = image
     return fits
+
+
+def image_column(row: Mapping[str, Any]) -> str | None:
+    """The column that holds this row's image(s): a known name whose value can name an image."""
+    for column in IMAGE_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, list):
+            value = next((v for v in value if v is not None), None)
+        if isinstance(value, str | bytes | bytearray | dict) and value:
+            return column
+    return None
+
+
+def has_inline_images(row: Mapping[str, Any]) -> bool:
+    """Whether a turn of this row holds an image part or LLaVA's <image>."""
+    for value in row.values():
+        if isinstance(value, str) and value.startswith("[{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
+        if not isinstance(value, list):
+            continue
+        for turn in value[:8]:
+            if not isinstance(turn, Mapping):
+                break
+            content = turn.get("content", turn.get("value"))
+            if isinstance(content, str) and LLAVA_IMAGE in content:
+                return True
+            if isinstance(content, list) and any(
+                isinstance(p, Mapping) and p.get("type") in ("image", "image_url") for p in content
+            ):
+                return True
+    return False
 
 
 # When a row fits several formats, the richer one wins (an Alpaca row usually has a "text" column too).
@@ -144,9 +200,11 @@ def detect_format(rows: Iterable[Mapping[str, Any]]) -> Detection | None:
     votes: dict[str, _Vote] = {}
     columns: dict[str, None] = {}
     sampled = 0
+    vision = False
     for row in rows:
         sampled += 1
         columns.update(dict.fromkeys(str(key) for key in row))
+        vision = vision or image_column(row) is not None or has_inline_images(row)
         fits = _match_row(row)
         if not fits:
             continue
@@ -166,7 +224,8 @@ def detect_format(rows: Iterable[Mapping[str, Any]]) -> Detection | None:
         vote.mapping,
         round(confidence, 3),
         tuple(columns),
-        f"{vote.rows} of {sampled} sampled rows fit {fmt} ({shown})",
+        f"{vote.rows} of {sampled} sampled rows fit {fmt} ({shown})" + (" with images" if vision else ""),
+        vision,
     )
 
 
@@ -198,10 +257,13 @@ def resolve(
     merged.update(mapping or {})
     for key in _REQUIRED[chosen]:
         merged.setdefault(key, _SYNONYMS[chosen][key][0])
+    if "image" not in merged and detection is not None and "image" in detection.mapping:
+        merged["image"] = detection.mapping["image"]  # a forced format keeps the image column found
     overridden = bool(format and (detection is None or detection.format != format)) or bool(mapping)
     confidence = 1.0 if overridden else (detection.confidence if detection else 0.0)
     reason = "set by you" if overridden else (detection.reason if detection else "")
-    return Detection(chosen, merged, confidence, detection.columns if detection else columns, reason)
+    vision = "image" in merged or bool(detection and detection.vision)
+    return Detection(chosen, merged, confidence, detection.columns if detection else columns, reason, vision)
 
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
@@ -249,23 +311,37 @@ def _type_name(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _content_text(content: Any, where: str) -> str:
+def _content_text(content: Any, where: str, images: list[Any] | None = None) -> str:
+    """A turn's text. With `images` (a vision row), image parts become IMAGE_MARK and their payload (None
+    for TRL's bare {"type": "image"} placeholder) is appended to `images`; LLaVA's <image> too."""
     if isinstance(content, str):
+        if images is not None and LLAVA_IMAGE in content:
+            images.extend([None] * content.count(LLAVA_IMAGE))
+            return content.replace(LLAVA_IMAGE, IMAGE_MARK)
         return content
-    # OpenAI's content parts: [{"type": "text", "text": ...}]; text parts only (ftui trains text models).
-    if (
-        isinstance(content, list)
-        and content
-        and all(
-            isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str)
-            for p in content
-        )
-    ):
-        return "".join(p["text"] for p in content)
+    # OpenAI's content parts: [{"type": "text", "text": ...}], and for vision rows image parts:
+    # {"type": "image", "image"|"url"|"path": ...} (TRL, Unsloth) or {"type": "image_url", "image_url": {"url": ...}}.
+    if isinstance(content, list) and content and all(isinstance(p, Mapping) for p in content):
+        pieces = []
+        for part in content:
+            kind = part.get("type")
+            if kind == "text" and isinstance(part.get("text"), str):
+                pieces.append(part["text"])
+            elif kind in ("image", "image_url") and images is not None:
+                images.append(
+                    next((part[k] for k in ("image", "url", "path", "image_url") if part.get(k)), None)
+                )
+                pieces.append(IMAGE_MARK)
+            else:
+                break
+        else:
+            return "".join(pieces)
     raise RowProblem("wrong_type", f"the content of {where} is {_type_name(content)}, not text")
 
 
-def _turns(row: Mapping[str, Any], column: str, fmt: str) -> list[dict[str, str]]:
+def _turns(
+    row: Mapping[str, Any], column: str, fmt: str, images: list[Any] | None = None
+) -> list[dict[str, str]]:
     if column not in row or row[column] is None:
         raise RowProblem("missing_field", f"there is no '{column}' list of turns")
     turns = row[column]
@@ -303,7 +379,7 @@ def _turns(row: Mapping[str, Any], column: str, fmt: str) -> list[dict[str, str]
         role = roles.get(speaker) or roles.get(speaker.lower())
         if role is None:
             raise RowProblem("unknown_role", f"{where} has the role {speaker[:40]!r}")
-        messages.append({"role": role, "content": _content_text(content, where)})
+        messages.append({"role": role, "content": _content_text(content, where, images)})
     return messages
 
 
@@ -327,8 +403,11 @@ def _check_turn_order(messages: list[dict[str, str]]) -> None:
         )
 
 
-def to_messages(row: Any, fmt: str, mapping: Mapping[str, str]) -> list[dict[str, str]]:
-    """The row as chat messages; raises RowProblem naming what is wrong. Text rows give one message."""
+def to_messages(
+    row: Any, fmt: str, mapping: Mapping[str, str], images: list[Any] | None = None
+) -> list[dict[str, str]]:
+    """The row as chat messages; raises RowProblem naming what is wrong. Text rows give one message.
+    With `images` (a vision row) images inside turns are collected there and marked in the text."""
     if not isinstance(row, Mapping):
         raise RowProblem("wrong_type", f"the row is {_type_name(row)}, not an object with named fields")
     if fmt == "alpaca":
@@ -342,8 +421,8 @@ def to_messages(row: Any, fmt: str, mapping: Mapping[str, str]) -> list[dict[str
     if fmt == "prompt_completion":
         if isinstance(row.get(mapping["prompt"]), list) or isinstance(row.get(mapping["completion"]), list):
             # TRL's conversational form: the prompt's turns, then the completion's turns.
-            messages = _turns(row, mapping["prompt"], "messages") + _turns(
-                row, mapping["completion"], "messages"
+            messages = _turns(row, mapping["prompt"], "messages", images) + _turns(
+                row, mapping["completion"], "messages", images
             )
             _check_turn_order(messages)
             return messages
@@ -354,9 +433,99 @@ def to_messages(row: Any, fmt: str, mapping: Mapping[str, str]) -> list[dict[str
         return ([{"role": "system", "content": system}] if system.strip() else []) + messages
     if fmt in ("sharegpt", "messages"):
         column = mapping["conversations" if fmt == "sharegpt" else "messages"]
-        messages = _turns(row, column, fmt)
+        messages = _turns(row, column, fmt, images)
         _check_turn_order(messages)
         return messages
     if fmt == "text":
         return [{"role": "text", "content": _text_field(row, mapping["text"], "text")}]
     raise ValueError(f"unknown format {fmt}")
+
+
+# --- vision rows: messages with image parts, and the images in order ------------------------------------
+
+
+def to_vision_messages(
+    row: Any, fmt: str, mapping: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """(messages whose content is a list of parts, {"type": "text"|"image"}, and the row's images in the
+    order of their parts: the values as the row gives them). The messages are TRL's "messages + images"
+    form, which both Unsloth's and TRL's vision collators read. Raises RowProblem."""
+    inline: list[Any] = []
+    messages = to_messages(row, fmt, mapping, inline)
+    column = mapping.get("image")
+    from_column = _column_images(row, column) if column else []
+    if column and not from_column and not any(p is not None for p in inline):
+        raise RowProblem(
+            "no_image", f"'{column}' is empty, and every row of this dataset pairs an image with its text"
+        )
+    if messages and messages[0]["role"] == "text":  # a caption: the image is the prompt, the text the answer
+        messages = [
+            {"role": "user", "content": IMAGE_MARK * max(1, len(from_column))},
+            {"role": "assistant", "content": messages[0]["content"]},
+        ]
+        inline = [None] * max(1, len(from_column))
+    if (
+        not inline and from_column
+    ):  # images only in a column: they go first in the first user turn (LLaVA, TRL)
+        first = next(i for i, m in enumerate(messages) if m["role"] == "user")
+        messages[first] = {
+            **messages[first],
+            "content": IMAGE_MARK * len(from_column) + messages[first]["content"],
+        }
+        inline = [None] * len(from_column)
+    images: list[Any] = []
+    queue = list(from_column)
+    for payload in inline:
+        if payload is not None:
+            images.append(payload)
+        elif queue:
+            images.append(queue.pop(0))
+        else:
+            marks = len(inline)
+            if not from_column and not any(p is not None for p in inline):
+                raise RowProblem(
+                    "no_image",
+                    f"the turns hold {marks} image placeholder{'s' if marks > 1 else ''} (<image> or an image part) but the row has no image",
+                )
+            raise RowProblem(
+                "image_mismatch",
+                f"the turns hold {marks} image placeholders but the row gives {len(images) + len(queue)} images",
+            )
+    if queue:
+        raise RowProblem(
+            "image_mismatch",
+            f"the row gives {len(images) + len(queue)} images but its turns hold {len(inline)} image placeholders (<image> or image parts)",
+        )
+    return [_with_parts(m) for m in messages], images
+
+
+def _column_images(row: Mapping[str, Any], column: str) -> list[Any]:
+    value = row.get(column)
+    if isinstance(value, str) and value.startswith("["):  # a CSV cell holding a JSON list of paths
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if v is not None and v != "" and v != {}]
+
+
+def _with_parts(message: dict[str, str]) -> dict[str, Any]:
+    parts: list[dict[str, str]] = []
+    pieces = message["content"].split(IMAGE_MARK)
+    for index, piece in enumerate(pieces):
+        if index:
+            parts.append({"type": "image"})
+            piece = piece.removeprefix("\n")  # LLaVA's "<image>\nQuestion"
+        if index < len(pieces) - 1:
+            piece = piece.removesuffix("\n")
+        if piece:
+            parts.append({"type": "text", "text": piece})
+    return {"role": message["role"], "content": parts}
+
+
+def text_of_parts(content: Any) -> str:
+    """A parts list as readable text: images shown as <image>."""
+    if isinstance(content, str):
+        return content
+    return "".join(p["text"] if p["type"] == "text" else LLAVA_IMAGE for p in content)

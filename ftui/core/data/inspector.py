@@ -11,7 +11,7 @@ from ftui.core.data.checker import EXAMPLES_PER_KIND, RowChecker, Tally
 from ftui.core.data.convert import detect, render_row
 from ftui.core.data.problems import PROBLEM_KINDS, Problem, RowProblem
 from ftui.core.data.readers import iter_rows, open_source
-from ftui.core.data.report import BLOCKING, InspectionReport, TokenStats
+from ftui.core.data.report import BLOCKING, ImageStats, InspectionReport, TokenStats
 from ftui.core.data.sources import Source, UnreadableDataError
 from ftui.core.data.templates import ChatTemplate, TemplateRenderError, get_template
 from ftui.core.data.tokens import LocalTokenizer, find_tokenizer
@@ -44,7 +44,26 @@ def inspect(
     tokenizer = find_tokenizer(model)
     chosen = _counting_template(template, tokenizer)
 
-    if opened.kind == "jsonl" and len(opened.files) == 1 and tokenizer is None:
+    family = None
+    if detection.vision:
+        from ftui.core.data.checker import VisionRowChecker
+        from ftui.core.vision import DEFAULT_FAMILY, family_of_model
+
+        models_family = family_of_model(model)
+        family = models_family or DEFAULT_FAMILY
+        checker: RowChecker = VisionRowChecker(
+            detection.format,
+            detection.mapping,
+            family=family,
+            family_is_the_models=models_family is not None,
+            base_dir=opened.files[0].parent if opened.files else None,
+            max_length=limit,
+            tokenizer=tokenizer,
+        )
+        for row in iter_rows(opened):
+            checker.check(row.line, row.value, row.problem, row.raw, row.file_line)
+        tally = checker.flush()
+    elif opened.kind == "jsonl" and len(opened.files) == 1 and tokenizer is None:
         from ftui.core.data.fast import check_jsonl_parallel
 
         tally = check_jsonl_parallel(opened.files[0], detection.format, detection.mapping, workers)
@@ -96,6 +115,7 @@ def inspect(
         problem_counts=counts,
         tokens=tokens,
         template=chosen.name if chosen and tokenizer else None,
+        images=_image_stats(tally, family, model) if family is not None else None,
     )
     report.advice = _advice(report, tally)
     if template_note:
@@ -129,6 +149,32 @@ def _template_refusals(opened: Source, detection: Any, chosen: ChatTemplate) -> 
                 )
             )
     return refused, True
+
+
+def _image_stats(tally: Tally, family: Any, model: str | None) -> ImageStats:
+    import numpy as np
+
+    def spread(values: Any) -> dict[str, int] | None:
+        if not len(values):
+            return None
+        data = np.frombuffer(values, dtype=np.uint64)
+        p50, p95 = (int(v) for v in np.quantile(data, [0.5, 0.95], method="inverted_cdf"))
+        return {"p50": p50, "p95": p95, "max": int(data.max())}
+
+    from ftui.core.vision import family_of_model
+
+    return ImageStats(
+        rows_with_images=tally.rows_with_images,
+        images=tally.images,
+        most_per_row=tally.most_images,
+        width=spread(tally.widths),
+        height=spread(tally.heights),
+        image_tokens=spread(tally.image_tokens),
+        tokens_for=family.name,
+        tokens_for_model=family_of_model(model) is not None,
+        outside_folder=tally.outside,
+        outside_examples=list(tally.outside_examples),
+    )
 
 
 def _counting_template(name: str | None, tokenizer: LocalTokenizer | None) -> ChatTemplate | None:
@@ -266,6 +312,18 @@ def _advice(report: InspectionReport, tally: Tally) -> dict[str, Any]:
             notes.append(
                 f"Answers are {share:.0%} of the text: train on responses only, so the loss counts the answers, not the prompts."
             )
+    images = report.images
+    if images is not None and images.outside_folder:
+        line, given = images.outside_examples[0]
+        notes.append(
+            f"Images outside the data file's folder: {images.outside_folder:,} (e.g. row {line}: {given}); "
+            "they train, but copy them beside the data to move the dataset in one piece."
+        )
+    if images is not None and not images.tokens_for_model:
+        notes.append(
+            f"Image tokens are counted as {images.tokens_for} counts them; pass --model for yours "
+            "(each family turns an image into a different number of tokens)."
+        )
     duplicates = report.problem_counts.get("duplicate", 0)
     if duplicates:
         notes.append(

@@ -39,6 +39,36 @@ class TokenStats:
 
 
 @dataclass
+class ImageStats:
+    """The images of a vision dataset: how many, how big, how many tokens they become."""
+
+    rows_with_images: int
+    images: int
+    most_per_row: int
+    width: dict[str, int] | None  # p50, p95, max in pixels
+    height: dict[str, int] | None
+    image_tokens: dict[str, int] | None  # per usable row
+    tokens_for: str  # the family whose rule counted them
+    tokens_for_model: bool  # False: no vision --model was given, the default family's rule was used
+    outside_folder: int  # images whose path is outside the data file's folder (allowed, shown)
+    outside_examples: list[tuple[int, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows_with_images": self.rows_with_images,
+            "images": self.images,
+            "most_per_row": self.most_per_row,
+            "width": self.width,
+            "height": self.height,
+            "image_tokens": self.image_tokens,
+            "tokens_for": self.tokens_for,
+            "tokens_for_model": self.tokens_for_model,
+            "outside_folder": self.outside_folder,
+            "outside_examples": [{"line": line, "image": image} for line, image in self.outside_examples],
+        }
+
+
+@dataclass
 class InspectionReport:
     source: str
     kind: str  # jsonl | json | csv | tsv | parquet | arrow | stream
@@ -56,6 +86,11 @@ class InspectionReport:
     advice: dict[str, Any] = field(default_factory=dict)
     template: str | None = None  # the template token counts were rendered with, if any
     seconds: float = 0.0
+    images: ImageStats | None = None  # a vision dataset's images; None for text data
+
+    @property
+    def modality(self) -> str:
+        return "vision" if self.images is not None else "text"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +109,8 @@ class InspectionReport:
             "tokens": self.tokens.to_json() if self.tokens else None,
             "advice": self.advice,
             "template": self.template,
+            "modality": self.modality,
+            "images": self.images.to_json() if self.images else None,
             "seconds": round(self.seconds, 3),
         }
 
@@ -86,6 +123,11 @@ class InspectionReport:
             total_tokens=self.tokens.total if self.tokens else None,
             p95_tokens=self.tokens.p95 if self.tokens else None,
             max_tokens=self.tokens.max if self.tokens else None,
+            modality=self.modality,
+            images_per_row=self.images.most_per_row if self.images else 0,
+            image_size=(self.images.width["p95"], self.images.height["p95"])
+            if self.images and self.images.width and self.images.height
+            else None,
         )
 
     def to_text(self) -> str:
@@ -105,6 +147,25 @@ class InspectionReport:
                 f"Tokens per row ({how}): p50 {t.p50:,}, p95 {t.p95:,}, max {t.max:,}; total {t.total:,}; "
                 f"{t.over_max_length:,} over max length {t.max_length:,}"
             )
+        if self.images:
+            i = self.images
+            size = (
+                f"; width p50 {i.width['p50']:,} max {i.width['max']:,}, height p50 {i.height['p50']:,} max {i.height['max']:,} px"
+                if i.width and i.height
+                else ""
+            )
+            out.append(
+                f"Images: {i.images:,} in {i.rows_with_images:,} rows (at most {i.most_per_row} in a row){size}"
+            )
+            if i.image_tokens:
+                out.append(
+                    f"Image tokens per row ({i.tokens_for}): p50 {i.image_tokens['p50']:,}, max {i.image_tokens['max']:,}"
+                    " (included in the tokens above)"
+                )
+            if i.outside_folder:
+                out.append(f"Outside the data folder: {i.outside_folder:,} images (allowed)")
+                for line, image in i.outside_examples:
+                    out.append(f"  row {line}: {image}")
         total = sum(self.problem_counts.values())
         if total:
             out.append(f"Problems: {total:,}")
