@@ -7,8 +7,10 @@ is allowed and counted, so you see it), as bytes (Parquet/Arrow columns of the H
 is online (HF_HUB_OFFLINE / FTUI_OFFLINE unset), with a short timeout, and after the first connection that
 fails no other is tried: an offline machine gets one clear problem per row, never a hang.
 
-Checking decodes every image (that is what finds a truncated file); JPEGs decode at 1/8 scale through
-libjpeg's DCT scaling, which still reads every byte. Pillow releases the GIL while it decodes, so a thread
+Checking reads every byte of every image (that is what finds a truncated or damaged file): a PNG has
+each chunk's CRC verified to its end without inflating the pixels (a third of the time of a decode), a JPEG
+decodes at 1/8 scale through libjpeg's DCT scaling (which still parses all its data), anything else decodes
+in full. Pillow releases the GIL while it decodes, so a thread
 pool checks images on every core. Pillow's own decompression-bomb check is replaced by ftui's limit, applied
 to the header's size before anything is decoded, so the report can say how big the image claims to be.
 """
@@ -238,9 +240,12 @@ def check_image(ref: ImageRef, fetcher: UrlFetcher | None = None) -> ImageInfo |
             )
         format = image.format or ""
         if ref.kind != "pil":
-            if format == "JPEG":
-                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-            image.load()
+            if format == "PNG":
+                image.verify()  # every chunk's CRC, to the end of the file, without inflating the pixels
+            else:
+                if format == "JPEG":
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
         return ImageInfo(width, height, format)
     except Exception as error:  # a decoder error: truncated data, a bad checksum, an unsupported mode
         return _undecodable(ref, error)
