@@ -9,6 +9,19 @@ from ftui.commands._output import add_json_flag
 from ftui.core.plan import METHODS
 
 ORDER = 70
+# --finetune-X / --no-finetune-X -> TrainingSettings.finetune_X_... (vision runs only)
+PARTS = {
+    "vision": "the image tower's layers",
+    "language": "the language model's layers",
+    "attention": "attention (q, k, v, o) in the chosen layers",
+    "mlp": "the MLP in the chosen layers",
+}
+SETTING_OF_PART = {
+    "vision": "finetune_vision_layers",
+    "language": "finetune_language_layers",
+    "attention": "finetune_attention_modules",
+    "mlp": "finetune_mlp_modules",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,6 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or `model` for the model's own)",
     )
     parser.add_argument("--format", help="dataset format, when detection should be overridden")
+    parts = parser.add_argument_group(
+        "vision models", "which parts get LoRA adapters (Unsloth's FastVisionModel flags; all on by default)"
+    )
+    for flag, what in PARTS.items():
+        parts.add_argument(
+            f"--finetune-{flag}", action=argparse.BooleanOptionalAction, default=None, help=what
+        )
     parser.add_argument("--name", type=types.text("a name", 100), help="a label for the run (part of its id)")
     parser.add_argument(
         "--python",
@@ -106,6 +126,7 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
         name=args.name,
         python=args.python,
         gpus=parse_gpus(args.gpus),
+        **{SETTING_OF_PART[part]: getattr(args, f"finetune_{part}") for part in PARTS},
     )
     base_dir = None
     if args.config:

@@ -51,6 +51,12 @@ class TrainingSettings:
     save_merged: bool = False  # also write a merged 16-bit model
     save_gguf: str | None = None  # e.g. "q4_k_m"; needs llama.cpp
     gpus: tuple[int, ...] = ()  # more than one: torchrun, one model copy per GPU
+    # Vision models only: which parts get LoRA adapters (Unsloth's FastVisionModel.get_peft_model flags;
+    # its defaults). The image tower's layers, the language model's, and in them attention and/or the MLP.
+    finetune_vision_layers: bool = True
+    finetune_language_layers: bool = True
+    finetune_attention_modules: bool = True
+    finetune_mlp_modules: bool = True
 
 
 @dataclass(frozen=True)

@@ -252,6 +252,17 @@ class RunConfig:
             raise UsageError(f"{source}: dropout must be between 0 and 1, not {s.dropout}.")
         if any(g < 0 for g in s.gpus):
             raise UsageError(f"{source}: gpus are indices like 0,1, not {list(s.gpus)}.")
+        if self.modality == "vision" and s.method != "full":
+            if not (s.finetune_vision_layers or s.finetune_language_layers):
+                raise UsageError(
+                    f"{source}: neither the vision nor the language layers are tuned; "
+                    "turn one on (--finetune-vision or --finetune-language)."
+                )
+            if not (s.finetune_attention_modules or s.finetune_mlp_modules):
+                raise UsageError(
+                    f"{source}: neither attention nor the MLP is tuned; "
+                    "turn one on (--finetune-attention or --finetune-mlp)."
+                )
         self._check_names(source)
 
     def _check_names(self, source: str) -> None:
@@ -384,6 +395,17 @@ def check_local(label: str, value: str) -> None:
             ) from None
 
 
+def _data_has_images(config: RunConfig) -> bool:
+    """Whether the data's rows carry images (then a model that reads them is trained as a vision model)."""
+    try:
+        from ftui.core.data.convert import detect
+        from ftui.core.data.readers import open_source
+
+        return detect(open_source(config.data), config.format, config.mapping or None).vision
+    except Exception:  # a Hub dataset not cached, an unreadable file: the trainer says what is wrong
+        return False
+
+
 def _looks_local(value: str) -> bool:
     return (
         value.startswith(("/", "./", "../", "~"))
@@ -427,14 +449,20 @@ def resolve(
                 f"The model {shown} is not in ftui's catalog, not a local folder and not a Hub repo id "
                 "(owner/name); check the name (`ftui models` lists the catalog)."
             )
+    # Vision when the rows carry images, or the model reads nothing but images and text (Llama 3.2 Vision);
+    # Gemma 3, a vision model that is also a strong text model, trains on text data as a text model.
+    if config.modality == "text" and (
+        _data_has_images(config) or (model is not None and model.use_cases == ("vision",))
+    ):
+        config.modality = "vision"
+    if config.modality == "vision" and config.template is None:
+        config.template = "model"  # a vision model keeps its processor's own chat template
     if model is not None:
         if config.repo is None or method_changed:
             config.repo = model.repo_for(config.settings.method)
         if config.template is None:
             # The catalog's name, else the model's own template (instruct), else the Alpaca prompt (base).
             config.template = model.chat_template or ("model" if model.kind == "instruct" else "alpaca")
-        if model.modality == "vision" and config.modality == "text":
-            config.modality = "vision"
     if config.template is None:
         config.template = "model"  # the trainer uses the tokenizer's own chat template, else Alpaca
     config.validate()

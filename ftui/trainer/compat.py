@@ -25,7 +25,7 @@ def hide_broken_torchvision() -> str | None:
             del sys.modules[name]
         sys.modules["torchvision"] = None  # type: ignore[assignment]
         return (
-            f"torchvision is installed but does not work with this torch ({error}); text training goes on "
-            "without it, and vision models need a torchvision built for this torch."
+            f"torchvision is installed but does not work with this torch ({error}); training goes on without "
+            "it (image processors have a Pillow path; Qwen2-VL's processor needs a torchvision built for this torch)."
         )
     return None

@@ -155,13 +155,25 @@ def _train(
         run.update_status(phase="reading data", device=device)
 
     # 1. The data, converted before the model loads: a bad row fails in seconds, not after a download.
-    tokenizer = AutoTokenizer.from_pretrained(config.load_repo, token=token)
-    template, tokenizer = _apply_template(run, config, tokenizer)
-    texts = _training_texts(config, template, tokenizer)
+    vision = config.modality == "vision"
+    if vision:
+        from ftui.trainer import vision as vision_path
+
+        texts = vision_path.read_examples(config)
+        template = (
+            "the processor's own"
+            if (config.template or MODEL_TEMPLATE) == MODEL_TEMPLATE
+            else config.template
+        )
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(config.load_repo, token=token)
+        template, tokenizer = _apply_template(run, config, tokenizer)
+        texts = _training_texts(config, template, tokenizer)
     train_rows, eval_rows, sample_rows = _split(texts, settings.eval_split, config.samples, settings.seed)
     log(
         f"data: {len(train_rows)} training rows, {len(eval_rows)} eval rows, "
         f"{len(sample_rows)} held-out prompts for samples; template {template}"
+        + (f"; {sum(len(t.images) for t in texts)} images checked" if vision else "")
     )
     if stop.requested:
         return {"state": "stopped", "error": None}
@@ -171,22 +183,25 @@ def _train(
         run.update_status(phase="loading model")
     full = settings.method == "full"
     gc = {"unsloth": "unsloth", "plain": True, "none": False}[settings.gradient_checkpointing]
-    loader = FastLanguageModel
-    if config.modality == "vision":
-        from unsloth import FastVisionModel
-
-        loader = FastVisionModel
-    model, tokenizer = loader.from_pretrained(
-        model_name=config.load_repo,
-        max_seq_length=settings.seq,
-        dtype=None,
-        load_in_4bit=settings.method == "qlora",
-        full_finetuning=full,
-        token=token,
-    )
+    loader: Any = FastLanguageModel
+    if vision:
+        model, tokenizer, loader = vision_path.load(config, token)
+        template = vision_path.apply_template(run, config, tokenizer)
+        if loader is not None:
+            loader.for_training(model)
+    else:
+        model, tokenizer = loader.from_pretrained(
+            model_name=config.load_repo,
+            max_seq_length=settings.seq,
+            dtype=None,
+            load_in_4bit=settings.method == "qlora",
+            full_finetuning=full,
+            token=token,
+        )
     context.dims = _dims_of(model)
-    template, tokenizer = _apply_template(run, config, tokenizer)
-    if not full:
+    if not vision:
+        template, tokenizer = _apply_template(run, config, tokenizer)
+    if not full and not vision:
         model = loader.get_peft_model(
             model,
             r=settings.rank,
@@ -207,11 +222,13 @@ def _train(
     total_steps = settings.max_steps or max(1, math.ceil(settings.epochs * steps_per_epoch))
     gpu = torch.cuda.is_available()
     bf16 = gpu and is_bfloat16_supported()
+    data_args = (
+        vision_path.sft_settings() if vision else {"dataset_text_field": "text", "packing": settings.packing}
+    )
     args = SFTConfig(
         output_dir=str(run.checkpoints_dir),
-        dataset_text_field="text",
         max_length=settings.seq,  # TRL's default (1024) would silently cut longer rows
-        packing=settings.packing,
+        **data_args,
         per_device_train_batch_size=settings.batch,
         per_device_eval_batch_size=settings.batch,
         gradient_accumulation_steps=settings.grad_accum,
@@ -238,15 +255,25 @@ def _train(
     )
     memory = GpuMemory()
     metrics = MetricsCallback(run, memory)
+    if vision:
+        datasets: dict[str, Any] = {
+            "train_dataset": vision_path.vision_dataset(train_rows),
+            "eval_dataset": vision_path.vision_dataset(eval_rows) if eval_rows else None,
+            "data_collator": vision_path.collator(model, tokenizer, settings, template),
+        }
+    else:
+        datasets = {
+            "train_dataset": Dataset.from_dict({"text": [t.text for t in train_rows]}),
+            "eval_dataset": Dataset.from_dict({"text": [t.text for t in eval_rows]}) if eval_rows else None,
+        }
     trainer = SFTTrainer(
         model=model,
         processing_class=tokenizer,
-        train_dataset=Dataset.from_dict({"text": [t.text for t in train_rows]}),
-        eval_dataset=Dataset.from_dict({"text": [t.text for t in eval_rows]}) if eval_rows else None,
         args=args,
         callbacks=[metrics, StopCallback(stop)],
+        **datasets,
     )
-    if settings.responses_only:
+    if settings.responses_only and not vision:  # vision: the collator masks the prompts
         from unsloth.chat_templates import train_on_responses_only
 
         from ftui.core.data import template_markers
@@ -285,7 +312,10 @@ def _train(
         outcome["state"] = "completed"
         if main and sample_rows and not stop.requested:
             run.update_status(phase="generating samples")
-            _write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader)
+            if vision:
+                vision_path.write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader)
+            else:
+                _write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader)
         if main and (settings.save_merged or settings.save_gguf):
             run.update_status(phase="exporting")
             from ftui.trainer.export import export

@@ -132,6 +132,9 @@ class Sample(msgspec.Struct, kw_only=True):
     reference: str | None = None  # the row's own answer
     output: str = ""
     new_tokens: int | None = None
+    # Vision runs: the row's images the prompt shows, as files the runs step can display (absolute paths;
+    # images the dataset held as bytes are written under the run's samples/ folder).
+    images: list[str] = msgspec.field(default_factory=list)
 
 
 _status_decoder = msgspec.json.Decoder(RunStatus)
