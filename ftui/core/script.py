@@ -74,6 +74,10 @@ def _template() -> Any:
 
 
 def generate_script(config: RunConfig) -> str:
+    if config.modality == "vision":
+        from ftui.core.script_vision import generate_vision_script
+
+        return generate_vision_script(config, *_detected(config))
     fmt, mapping = _detected(config)
     # A known format reads its fields from the mapped columns (a field's own name by default); the
     # generic converter recognises rows by the standard column names.
