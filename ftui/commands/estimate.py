@@ -62,6 +62,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--epochs", type=types.EPOCHS, default=1.0, help="epochs for the run's time (default 1)"
     )
+    vision = parser.add_argument_group("vision models", "the images each row carries, and what is tuned")
+    vision.add_argument(
+        "--images-per-row", type=int, default=1, help="images in a row (default 1; 0: text rows only)"
+    )
+    vision.add_argument(
+        "--image-size", default="1024x1024", metavar="WxH", help="pixels of each image (default 1024x1024)"
+    )
+    from ftui.commands.train import PARTS
+
+    for part, what in PARTS.items():
+        vision.add_argument(
+            f"--finetune-{part}", action=argparse.BooleanOptionalAction, default=True, help=what
+        )
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -78,6 +91,10 @@ def _settings(args: argparse.Namespace):
     if args.epochs <= 0:
         raise UsageError(f"--epochs must be more than 0, not {args.epochs:g}.")
     return TrainingSettings(
+        finetune_vision_layers=args.finetune_vision,
+        finetune_language_layers=args.finetune_language,
+        finetune_attention_modules=args.finetune_attention,
+        finetune_mlp_modules=args.finetune_mlp,
         method=args.method,
         batch=args.batch,
         seq=args.seq,
@@ -88,6 +105,37 @@ def _settings(args: argparse.Namespace):
         optimizer=args.optimizer,
         epochs=args.epochs,
     )
+
+
+def _vision(args: argparse.Namespace, dims):  # -> VisionLoad | None
+    """The images per row when MODEL is a vision model of a family ftui knows (None: a text estimate)."""
+    import re
+
+    from ftui.core.errors import UsageError
+    from ftui.core.memory_vision import VisionLoad
+    from ftui.core.vision import family_for
+
+    found = re.fullmatch(r"\s*(\d+)\s*[xX*]\s*(\d+)\s*", args.image_size or "")
+    if not found or min(int(found[1]), int(found[2])) < 1:
+        raise UsageError(
+            f"--image-size takes width x height in pixels, like 1024x768, not {args.image_size!r}."
+        )
+    if args.images_per_row < 0:
+        raise UsageError(f"--images-per-row must be 0 or more, not {args.images_per_row}.")
+    if family_for(dims.architecture) is None or args.images_per_row == 0:
+        return None
+    settings = _settings(args)
+    if settings.method != "full" and not (
+        settings.finetune_vision_layers or settings.finetune_language_layers
+    ):
+        raise UsageError(
+            "Neither the vision nor the language layers are tuned; drop one of the --no-finetune flags."
+        )
+    if settings.method != "full" and not (
+        settings.finetune_attention_modules or settings.finetune_mlp_modules
+    ):
+        raise UsageError("Neither attention nor the MLP is tuned; drop one of the --no-finetune flags.")
+    return VisionLoad(args.images_per_row, (int(found[1]), int(found[2])))
 
 
 def _gpu(args: argparse.Namespace) -> tuple[str | None, float | None, bool]:
@@ -122,8 +170,9 @@ def run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     dims = dims_for(args.model)
+    vision = _vision(args, dims)
     gpu_name, vram, detected = _gpu(args)
-    estimate = estimate_peak_vram(dims, settings)
+    estimate = estimate_peak_vram(dims, settings, vision=vision)
     payload = {
         "model": args.model,
         "settings": {
@@ -147,18 +196,19 @@ def run(args: argparse.Namespace) -> int:
         "seconds_per_step": None,
         "tokens_per_second": None,
         "eta": None,
+        "vision": _vision_json(dims, settings, vision),
     }
-    for method, other in methods_that_fit(dims, settings, vram or 0).items():
+    for method, other in methods_that_fit(dims, settings, vram or 0, vision=vision).items():
         payload["methods"][method] = {
             "total_gib": other.total_gib,
             "fits": other.fit(vram) if vram is not None else None,
         }
     if vram is not None:
         payload["fits"] = estimate.fit(vram)
-        payload["max_batch"] = max_batch(dims, settings, vram)
-        payload["max_seq"] = max_seq(dims, settings, vram)
+        payload["max_batch"] = max_batch(dims, settings, vram, vision=vision)
+        payload["max_seq"] = max_seq(dims, settings, vram, vision=vision)
     if gpu_name is not None:
-        step = estimate_step_time(dims, settings, gpu_name)
+        step = estimate_step_time(dims, settings, gpu_name, vision=vision)
         if step is not None:
             payload["seconds_per_step"] = round(step.seconds_per_step, 3)
             payload["tokens_per_second"] = round(step.tokens_per_second)
@@ -168,11 +218,33 @@ def run(args: argparse.Namespace) -> int:
             data = DatasetSummary(
                 source="(command line)", rows=args.rows or 0, format="unknown", total_tokens=args.tokens
             )
-            eta = estimate_eta(dims, settings, gpu_name, data)
+            eta = estimate_eta(dims, settings, gpu_name, data, vision)
             if eta is not None:
                 payload["eta"] = {"steps": eta.steps, "seconds": round(eta.seconds), "tokens": eta.tokens}
     emit(args, payload, lambda: _text(payload))
     return 0
+
+
+def _vision_json(dims, settings, vision) -> dict | None:  # type: ignore[no-untyped-def]
+    if vision is None:
+        return None
+    from ftui.core.memory_vision import vision_extra
+    from ftui.core.vision import family_for
+
+    family = family_for(dims.architecture)
+    extra = vision_extra(family, settings, vision, dims.hidden)
+    return {
+        "family": family.name,
+        "images_per_row": vision.images_per_row,
+        "image_size": list(vision.image_size),
+        "image_tokens_per_row": extra.image_tokens_per_row,
+        "tower_patches_per_row": extra.tower_patches_per_row,
+        "finetune_vision_layers": settings.finetune_vision_layers,
+        "finetune_language_layers": settings.finetune_language_layers,
+        "finetune_attention_modules": settings.finetune_attention_modules,
+        "finetune_mlp_modules": settings.finetune_mlp_modules,
+        "measured": False,
+    }
 
 
 def _duration(seconds: float) -> str:
@@ -217,5 +289,22 @@ def _text(p: dict) -> str:
         )
     if p["eta"]:
         lines.append(f"Whole run: {p['eta']['steps']} steps, about {_duration(p['eta']['seconds'])}")
-    lines.append("Calibrated on Unsloth runs measured on an H200 (BENCHMARKS.md, section estimator).")
+    vision = p["vision"]
+    if vision:
+        tuned = [
+            name
+            for name, key in (("vision", "finetune_vision_layers"), ("language", "finetune_language_layers"))
+            if vision[key]
+        ]
+        lines.append(
+            f"Vision ({vision['family']}): {vision['images_per_row']} image(s) of {vision['image_size'][0]}x"
+            f"{vision['image_size'][1]} per row, {vision['image_tokens_per_row']:,} tokens in the text, "
+            f"{vision['tower_patches_per_row']:,} patches through the tower; tuned: {' and '.join(tuned)} layers."
+        )
+        lines.append(
+            "The vision part is first principles, not yet measured (BENCHMARKS.md, vision estimator); "
+            "the text part is calibrated on Unsloth runs measured on an H200."
+        )
+    else:
+        lines.append("Calibrated on Unsloth runs measured on an H200 (BENCHMARKS.md, section estimator).")
     return "\n".join(lines)

@@ -27,7 +27,9 @@ import math
 from dataclasses import dataclass, field
 
 from ftui.core.dims import ModelDims
+from ftui.core.memory_vision import VisionLoad, language_targets, vision_extra
 from ftui.core.plan import METHODS, TrainingSettings
+from ftui.core.vision import family_for
 
 GIB = 1024**3
 
@@ -191,14 +193,23 @@ def cross_entropy_rows(tokens: int, dims: ModelDims) -> int:
 
 
 def estimate_peak_vram(
-    dims: ModelDims, settings: TrainingSettings | None = None, *, tokens_per_row: int | None = None
+    dims: ModelDims,
+    settings: TrainingSettings | None = None,
+    *,
+    tokens_per_row: int | None = None,
+    vision: VisionLoad | None = None,
 ) -> MemoryEstimate:
     """Peak GPU memory (GiB, driver level) of fine-tuning `dims` with `settings`.
 
     Every row of the micro-batch is taken at `settings.seq` tokens, the worst case; pass `tokens_per_row`
-    (e.g. the dataset's longest row) when no row reaches the maximum length.
+    (e.g. the dataset's longest row) when no row reaches the maximum length. `vision`: the rows carry
+    images (a vision model of a family ftui knows): the tower's part is added (ftui/core/memory_vision.py)
+    and the language model's adapters follow the finetune_* flags.
     """
     settings = settings or TrainingSettings()
+    family = family_for(dims.architecture) if vision is not None else None
+    if family is not None:
+        settings = dataclasses.replace(settings, target_modules=language_targets(settings))
     if settings.method not in METHODS:
         raise ValueError(f"unknown method {settings.method!r}; known: {', '.join(METHODS)}")
     checkpointing = settings.gradient_checkpointing
@@ -251,6 +262,15 @@ def estimate_peak_vram(
     if settings.method == "full" or counts.whole_trained:  # the head's gradient is accumulated chunk by chunk
         logits += dims.vocab * h * value_bytes
 
+    vision_bytes = 0.0
+    if family is not None and vision is not None:
+        extra = vision_extra(family, settings, vision, dims.hidden)
+        trainable += extra.lora
+        lora += 4.0 * extra.lora
+        gradients += 4.0 * extra.lora
+        optimizer += _optimizer_bytes(settings.optimizer, 4.0) * extra.lora
+        vision_bytes = extra.activations + extra.features
+
     parts = {
         "weights": weights / GIB,
         "lora": lora / GIB,
@@ -258,6 +278,7 @@ def estimate_peak_vram(
         "optimizer": optimizer / GIB,
         "activations": activations / GIB,
         "logits_and_loss": logits / GIB,
+        **({"vision": vision_bytes / GIB} if family is not None else {}),
         "cuda_context": CUDA_CONTEXT_GIB,
     }
     parts = {name: round(value, 3) for name, value in parts.items()}
@@ -269,32 +290,47 @@ def estimate_peak_vram(
 # ---------------------------------------------------------------- the inverse questions
 
 
-def _fits(dims: ModelDims, settings: TrainingSettings, vram_gib: float) -> bool:
-    return estimate_peak_vram(dims, settings).fit(vram_gib) != "too_big"
+def _fits(dims: ModelDims, settings: TrainingSettings, vram_gib: float, vision: VisionLoad | None) -> bool:
+    return estimate_peak_vram(dims, settings, vision=vision).fit(vram_gib) != "too_big"
 
 
-def max_batch(dims: ModelDims, settings: TrainingSettings, vram_gib: float, limit: int = 1024) -> int:
+def max_batch(
+    dims: ModelDims,
+    settings: TrainingSettings,
+    vram_gib: float,
+    limit: int = 1024,
+    vision: VisionLoad | None = None,
+) -> int:
     """The largest micro-batch at `settings.seq` that fits `vram_gib` (0: not even one row)."""
-    return _largest(lambda b: _fits(dims, dataclasses.replace(settings, batch=b), vram_gib), 1, limit)
+    return _largest(lambda b: _fits(dims, dataclasses.replace(settings, batch=b), vram_gib, vision), 1, limit)
 
 
 def max_seq(
-    dims: ModelDims, settings: TrainingSettings, vram_gib: float, limit: int | None = None, step: int = 128
+    dims: ModelDims,
+    settings: TrainingSettings,
+    vram_gib: float,
+    limit: int | None = None,
+    step: int = 128,
+    vision: VisionLoad | None = None,
 ) -> int:
     """The longest sequence (a multiple of `step`, up to the model's context) that fits at `settings.batch`;
     0 when not even `step` tokens fit."""
     limit = limit or max(dims.context, step)
     best = _largest(
-        lambda n: _fits(dims, dataclasses.replace(settings, seq=n * step), vram_gib), 1, limit // step
+        lambda n: _fits(dims, dataclasses.replace(settings, seq=n * step), vram_gib, vision),
+        1,
+        limit // step,
     )
     return best * step
 
 
 def methods_that_fit(
-    dims: ModelDims, settings: TrainingSettings, vram_gib: float
+    dims: ModelDims, settings: TrainingSettings, vram_gib: float, vision: VisionLoad | None = None
 ) -> dict[str, MemoryEstimate]:
     """Each method's estimate with the other settings unchanged; `.fit(vram_gib)` says which fit."""
-    return {m: estimate_peak_vram(dims, dataclasses.replace(settings, method=m)) for m in METHODS}
+    return {
+        m: estimate_peak_vram(dims, dataclasses.replace(settings, method=m), vision=vision) for m in METHODS
+    }
 
 
 def _largest(ok, low: int, high: int) -> int:

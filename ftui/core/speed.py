@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from ftui.core.dims import ModelDims
 from ftui.core.memory import _effective_intermediate, _linear_shapes
+from ftui.core.memory_vision import VisionLoad, tower_flops_per_row
 from ftui.core.plan import DatasetSummary, TrainingSettings
 
 
@@ -120,7 +121,9 @@ def flops_per_token(dims: ModelDims, settings: TrainingSettings, row: int | None
     return 6 * (_active_linear_params(dims) + dims.vocab * dims.hidden) + attention
 
 
-def _micro_step_seconds(dims: ModelDims, settings: TrainingSettings, speed: GpuSpeed, row: int) -> float:
+def _micro_step_seconds(
+    dims: ModelDims, settings: TrainingSettings, speed: GpuSpeed, row: int, vision: VisionLoad | None = None
+) -> float:
     tokens = max(1, settings.batch) * max(1, row)
     checkpointed = settings.gradient_checkpointing != "none"
     passes = 3 if checkpointed else 2  # forward, recompute, backward (input gradients)
@@ -132,6 +135,12 @@ def _micro_step_seconds(dims: ModelDims, settings: TrainingSettings, speed: GpuS
     width = 2 * dims.hidden + _effective_intermediate(dims)
     traffic = ELEMENTWISE_BYTES * tokens * dims.layers * width * passes
     bandwidth = speed.memory_tb_s * 1e12 * BANDWIDTH_EFFICIENCY
+    if vision is not None:
+        from ftui.core.vision import family_for
+
+        family = family_for(dims.architecture)
+        if family is not None:
+            linear += max(1, settings.batch) * tower_flops_per_row(family, settings, vision)
     gpu = (
         (linear + head) / (speed.tflops * 1e12 * LINEAR_EFFICIENCY)
         + attention / (speed.tflops * 1e12 * ATTENTION_EFFICIENCY)
@@ -147,7 +156,12 @@ def _micro_step_seconds(dims: ModelDims, settings: TrainingSettings, speed: GpuS
 
 
 def estimate_step_time(
-    dims: ModelDims, settings: TrainingSettings, gpu: str | GpuSpeed, *, tokens_per_row: int | None = None
+    dims: ModelDims,
+    settings: TrainingSettings,
+    gpu: str | GpuSpeed,
+    *,
+    tokens_per_row: int | None = None,
+    vision: VisionLoad | None = None,
 ) -> StepTime | None:
     """Seconds per optimizer step on `gpu` with every row at `settings.seq` tokens (or `tokens_per_row`:
     Unsloth packs rows without padding, so a dataset's mean row length is what a step costs). None when
@@ -156,7 +170,7 @@ def estimate_step_time(
     if speed is None:
         return None
     row = min(settings.seq, tokens_per_row) if tokens_per_row else settings.seq
-    micro = _micro_step_seconds(dims, settings, speed, max(1, row))
+    micro = _micro_step_seconds(dims, settings, speed, max(1, row), vision)
     accum = max(settings.grad_accum, 1)
     tokens = max(1, settings.batch) * max(1, row) * accum
     return StepTime(
@@ -169,7 +183,11 @@ def estimate_step_time(
 
 
 def estimate_eta(
-    dims: ModelDims, settings: TrainingSettings, gpu: str | GpuSpeed, dataset: DatasetSummary | int
+    dims: ModelDims,
+    settings: TrainingSettings,
+    gpu: str | GpuSpeed,
+    dataset: DatasetSummary | int,
+    vision: VisionLoad | None = None,
 ) -> Eta | None:
     """How long the whole run takes: steps from the dataset's rows (or its token count when rows are
     unknown: rows packed to settings.seq), epochs or max_steps, each at the mean row length."""
@@ -187,7 +205,7 @@ def estimate_eta(
         steps = settings.max_steps
     else:
         steps = max(1, math.ceil(rows * settings.epochs / per_step_rows))
-    step = estimate_step_time(dims, settings, gpu, tokens_per_row=mean_row)
+    step = estimate_step_time(dims, settings, gpu, tokens_per_row=mean_row, vision=vision)
     if step is None:
         return None
     return Eta(

@@ -13,7 +13,7 @@ import pytest
 FTUI = str(Path(sys.executable).parent / "ftui")
 FIELDS = {
     "model", "settings", "total_gib", "breakdown", "trainable_params", "gpu", "fits", "max_batch", "max_seq",
-    "methods", "seconds_per_step", "tokens_per_second", "eta",
+    "methods", "seconds_per_step", "tokens_per_second", "eta", "vision",
 }  # fmt: skip
 
 
@@ -97,3 +97,22 @@ def test_mistakes_end_in_one_sentence(args, code, words):
     assert result.returncode == code
     assert words in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_vision_model_adds_its_images_and_the_parts_tuned():
+    tuned = estimate_json("Qwen/Qwen2.5-VL-7B-Instruct", "--gpu", "h200", "--image-size", "1024x768")
+    frozen = estimate_json(
+        "Qwen/Qwen2.5-VL-7B-Instruct", "--gpu", "h200", "--image-size", "1024x768", "--no-finetune-vision"
+    )
+    assert tuned["vision"]["family"] == "Qwen2.5-VL" and tuned["vision"]["measured"] is False
+    # Unsloth's collator scales 1024x768 to 512x384 first: 18 x 14 tokens of 28 px, + 2
+    assert tuned["vision"]["image_tokens_per_row"] == 18 * 14 + 2
+    assert frozen["trainable_params"] < tuned["trainable_params"]
+    assert frozen["breakdown"]["vision"] < tuned["breakdown"]["vision"]
+    assert sum(tuned["breakdown"].values()) == pytest.approx(tuned["total_gib"], abs=1e-6)
+    text_only = estimate_json("Qwen/Qwen2.5-VL-7B-Instruct", "--images-per-row", "0")
+    assert text_only["vision"] is None and "vision" not in text_only["breakdown"]
+    bad = ftui("Qwen/Qwen2.5-VL-7B-Instruct", "--image-size", "big")
+    assert bad.returncode == 2 and "--image-size" in bad.stderr
+    neither = ftui("Qwen/Qwen2.5-VL-7B-Instruct", "--no-finetune-attention", "--no-finetune-mlp")
+    assert neither.returncode == 2 and "attention" in neither.stderr
