@@ -87,7 +87,8 @@ FIT_WORDS = {"fits": "fits", "tight": "tight", "too_big": "too big", None: "no G
 
 
 def _text(advice) -> str:
-    lines = [f"Model kind: {advice.model_kind}    template: {advice.template or 'the tokenizer’s own'}"]
+    own = "the processor’s own" if advice.use_case == "vision" else "the tokenizer’s own"
+    lines = [f"Model kind: {advice.model_kind}    template: {advice.template or own}"]
     lines += [f"  - {r}" for r in advice.reasons]
     lines.append("")
     if advice.candidates:

@@ -63,9 +63,20 @@ def model_kind_for_rows(rows: int | None) -> Decision:
     )
 
 
-def template_for(model: Model | None, kind: str, data_format: str | None = None) -> Decision:
+def template_for(
+    model: Model | None, kind: str, data_format: str | None = None, use_case: str | None = None
+) -> Decision:
     """The chat template to train with: an instruct model keeps its own; a base model takes Alpaca
-    (single-turn rows) or Vicuna (conversations). Decision.value None means the tokenizer's own template."""
+    (single-turn rows) or Vicuna (conversations); a vision model trained on images keeps its processor's
+    own, base or instruct, whatever the row count. Decision.value None means the tokenizer's (processor's)
+    own template."""
+    if use_case == "vision" and (model is None or model.modality == "vision"):
+        return Decision(
+            None,
+            "A vision model keeps its processor's own chat template, base or instruct, whatever the number of "
+            "rows: the template places the image tokens the model was trained to read, which Alpaca or "
+            "Vicuna cannot.",
+        )
     if model is not None:
         kind = model.kind
     multi_turn = data_format in MULTI_TURN_FORMATS
@@ -138,7 +149,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Dropped:
     hf_id: str
-    category: str  # modality | use_case | license | memory | kind | ranked_lower
+    category: str  # modality | unsupported | use_case | license | memory | kind | ranked_lower
     reason: str
 
     def to_json(self) -> dict[str, str]:
@@ -222,7 +233,7 @@ def advise(plan: Plan, catalog: Catalog | None = None, limit: int = SHORTLIST) -
 
     candidates = []
     for position, review in enumerate(shortlist):
-        template = template_for(review.model, kind.value, data_format)
+        template = template_for(review.model, kind.value, data_format, plan.use_case)
         reasons = list(review.reasons)
         if position == 0 and _is_start_small(review.model) and review.method == "qlora":
             reasons.insert(
@@ -242,7 +253,7 @@ def advise(plan: Plan, catalog: Catalog | None = None, limit: int = SHORTLIST) -
         )
 
     top = candidates[0].model if candidates else None
-    template = template_for(top, kind.value, data_format)
+    template = template_for(top, kind.value, data_format, plan.use_case)
     reasons = [
         kind.reason,
         template.reason,
@@ -252,7 +263,15 @@ def advise(plan: Plan, catalog: Catalog | None = None, limit: int = SHORTLIST) -
     ]
     if not candidates:
         reasons.append(_nothing_left_reason(dropped))
-    order = {"modality": 0, "use_case": 1, "license": 2, "memory": 3, "kind": 4, "ranked_lower": 5}
+    order = {
+        "modality": 0,
+        "unsupported": 0,
+        "use_case": 1,
+        "license": 2,
+        "memory": 3,
+        "kind": 4,
+        "ranked_lower": 5,
+    }
     dropped.sort(key=lambda d: order.get(d.category, 9))
     return Advice(
         use_case=plan.use_case,
@@ -280,6 +299,10 @@ def _check_use_case(model: Model, use_case: str, dropped: list[Dropped]) -> _Rev
                     "Cannot read images: the vision use case needs a vision-capable model.",
                 )
             )
+            return None
+        why_not = _why_ftui_cannot_train(model)
+        if why_not:
+            dropped.append(Dropped(model.hf_id, "unsupported", why_not))
             return None
         return _Review(model, primary=True, reasons=["Vision-capable: reads images and text."])
     if model.use_cases == ("vision",):
@@ -314,6 +337,20 @@ def _check_use_case(model: Model, use_case: str, dropped: list[Dropped]) -> _Rev
             model.hf_id, "use_case", f"Not a {use_case} model: it is {special}; choose that use case for it."
         )
     )
+    return None
+
+
+def _why_ftui_cannot_train(model: Model) -> str | None:
+    """Why ftui cannot fine-tune this vision model on images (None: it can). ftui trains the families whose
+    image handling it knows (ftui/core/vision.py) through Unsloth's FastVisionModel."""
+    from ftui.core.vision import FAMILIES, family_for
+
+    if family_for(model.dims.architecture) is None:
+        known = ", ".join(f.name for f in FAMILIES)
+        return f"ftui cannot fine-tune it on images: its architecture ({model.dims.architecture}) is not one ftui trains ({known})."
+    repos = model.unsloth
+    if not (repos.bf16 or repos.bnb_4bit or repos.unsloth_bnb_4bit):
+        return "ftui cannot fine-tune it on images: Unsloth has no build of it."
     return None
 
 
@@ -363,8 +400,11 @@ def _check_memory(review: _Review, plan: Plan, dropped: list[Dropped]) -> bool:
 
     model = review.model
     chosen = plan.settings.method if plan.settings.method in METHODS else "qlora"
+    vision = _vision_load(plan, model)
     for method in METHODS:
-        estimate = estimate_peak_vram(model.dims, dataclasses.replace(plan.settings, method=method))
+        estimate = estimate_peak_vram(
+            model.dims, dataclasses.replace(plan.settings, method=method), vision=vision
+        )
         review.est[method] = round(estimate.total_gib, 1)
         review.fits[method] = estimate.fit(plan.gpu.vram_gib) if plan.gpu else None
     review.method = chosen
@@ -400,6 +440,18 @@ def _check_memory(review: _Review, plan: Plan, dropped: list[Dropped]) -> bool:
         )
     )
     return False
+
+
+def _vision_load(plan: Plan, model: Model):  # -> VisionLoad | None
+    """The images a row carries, for a vision model on the vision use case: the data's, else one photo."""
+    if plan.use_case != "vision" or model.modality != "vision":
+        return None
+    from ftui.core.memory_vision import VisionLoad
+
+    data = plan.dataset
+    if data is not None and data.modality == "vision" and data.image_size:
+        return VisionLoad(max(1, data.images_per_row), tuple(data.image_size))  # type: ignore[arg-type]
+    return VisionLoad()
 
 
 def _moe_note(review: _Review) -> None:
@@ -533,7 +585,7 @@ def _gpu_reason(plan: Plan) -> str:
 
 def _use_case_reason(use_case: str) -> str:
     return {
-        "vision": "Use case vision: only vision-capable models (Llama 3.2 Vision, Qwen2.5-VL, Gemma 3 4B and up, Pixtral, Phi-3.5-vision).",
+        "vision": "Use case vision: only vision models ftui can fine-tune on images (Qwen2.5-VL, Llama 3.2 Vision, Gemma 3 4B and up, Pixtral), sized with one image per row (or your data's).",
         "code": "Use case code: code models first (Qwen2.5-Coder, Codestral, DeepSeek-Coder-V2-Lite), general models after them.",
         "reasoning": "Use case reasoning: R1 distills and Qwen3 first, general models after them.",
         "general": "Use case general: strong current general models; code, reasoning-only and vision-only models are left out.",

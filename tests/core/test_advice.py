@@ -197,3 +197,49 @@ def test_nothing_fits_says_so(catalog):
 def test_advice_is_a_pure_function_of_the_plan(catalog):
     p = plan(rows=700, use_case="code", gpu=GpuChoice("A10G", 22.49))
     assert advise(p, catalog).to_json() == advise(p, catalog).to_json()
+
+
+# --- vision (issue 14) ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "rows,kind", [(299, "instruct"), (300, "either"), (999, "either"), (1000, "base"), (5000, "base")]
+)
+def test_vision_models_keep_their_processors_template_at_every_row_count(rows, kind):
+    from ftui.core.plan import DatasetSummary
+
+    data = DatasetSummary(source="x", rows=rows, format="messages", modality="vision", images_per_row=1,
+                          image_size=(800, 600))  # fmt: skip
+    advice = advise(Plan(use_case="vision", dataset=data), limit=20)
+    assert advice.model_kind == kind
+    assert advice.template is None and all(c.template is None for c in advice.candidates)
+    assert "processor's own chat template" in advice.reasons[1]
+    kinds = {c.model.kind for c in advice.candidates}
+    if kind == "instruct":
+        assert "instruct" in kinds and all(c.model.kind == "instruct" or any("no instruct version" in r for r in c.reasons) for c in advice.candidates)  # fmt: skip
+    if kind == "base":
+        assert advice.candidates[0].model.kind == "base"
+
+
+def test_only_vision_models_ftui_can_train_are_shortlisted_and_license_notes_stay():
+    advice = advise(Plan(use_case="vision"), limit=30)
+    unsupported = {d.hf_id: d.reason for d in advice.dropped if d.category == "unsupported"}
+    assert "microsoft/Phi-3.5-vision-instruct" in unsupported
+    assert "not one ftui trains" in unsupported["microsoft/Phi-3.5-vision-instruct"]
+    shortlisted = {c.model.hf_id: c for c in advice.candidates}
+    assert "microsoft/Phi-3.5-vision-instruct" not in shortlisted
+    llama = shortlisted["meta-llama/Llama-3.2-11B-Vision-Instruct"]
+    assert any("EU" in reason for reason in llama.reasons)
+
+
+def test_vision_memory_counts_the_datas_images():
+    from ftui.core.plan import DatasetSummary
+
+    small = DatasetSummary(source="x", rows=100, format="messages", modality="vision", images_per_row=1, image_size=(256, 256))  # fmt: skip
+    large = DatasetSummary(source="x", rows=100, format="messages", modality="vision", images_per_row=4, image_size=(2048, 2048))  # fmt: skip
+    by_model = {}
+    for data in (small, large):
+        advice = advise(Plan(use_case="vision", dataset=data), limit=30)
+        by_model[data.images_per_row] = {c.model.hf_id: c.est_vram_gib["lora"] for c in advice.candidates}
+    qwen = "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert by_model[4][qwen] > by_model[1][qwen]
