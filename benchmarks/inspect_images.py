@@ -95,7 +95,9 @@ def main() -> int:
         image.read_bytes()
     values = {"root": str(ROOT), "data": str(data), "rows": options.rows, "folder": str(folder)}
     ftui = min(run(FTUI.format(**values)) for _ in range(options.repeat))
-    peer = None if options.skip_datasets else min(run(DATASETS.format(**values)) for _ in range(options.repeat))
+    peer = (
+        None if options.skip_datasets else min(run(DATASETS.format(**values)) for _ in range(options.repeat))
+    )
     result = {
         "rows": options.rows,
         "images": "png" if options.png else "jpeg",

@@ -1,0 +1,85 @@
+"""Vision QLoRA and LoRA through `ftui train` on the GPU path (FastVisionModel, bitsandbytes 4-bit, Unsloth's
+collator), on Qwen2.5-VL-3B with random weights of the real dims, and the run's peak against the estimate.
+
+Skipped without an NVIDIA GPU; on the GPU machine: `bash benchmarks/training/vision_gpu.sh` (it also runs
+the H200 vision memory measurements). The estimate is held to the text estimator's standard for a single
+run: no more than 10% below the measured peak (the table's median rule is in test_memory_vision_measured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftui.core.runs import find_run
+from ftui.core.runs.records import TrainRecord
+from tests.helpers.images import colour_rows, write_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+ARCH = "Qwen/Qwen2.5-VL-3B-Instruct"
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except Exception:
+        return False
+
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.slow,
+    pytest.mark.skipif(not _cuda(), reason="needs an NVIDIA GPU"),
+]
+
+
+@pytest.fixture(scope="module")
+def qwen_vl(tmp_path_factory) -> Path:
+    sys.path.insert(0, str(ROOT / "benchmarks" / "vram"))
+    import vision_models
+
+    return vision_models.build(ARCH, tmp_path_factory.getbasetemp() / "qwen2.5-vl-3b-random", "cuda")
+
+
+@pytest.mark.parametrize("method", ["qlora", "lora"])
+def test_vision_training_on_the_gpu_and_its_peak_against_the_estimate(qwen_vl, tmp_path, runs_dir, method):
+    data = write_rows(tmp_path / "data.jsonl", colour_rows(tmp_path, 32, size=(1024, 768)))
+    result = subprocess.run(
+        [sys.executable, "-m", "ftui", "train", "--model", str(qwen_vl), "--data", str(data), "--method", method,
+         "--max-steps", "6", "--batch", "2", "--grad-accum", "1", "--seq", "1024", "--json"],
+        capture_output=True, text=True, timeout=900, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = find_run(json.loads(result.stdout)["run_id"])
+    steps = [r for r in run.metrics() if isinstance(r, TrainRecord)]
+    assert [r.step for r in steps] == list(range(1, 7)) and all(r.loss is not None for r in steps)
+    assert "CPU:" not in run.log_path.read_text()
+    status = run.read_status()
+    assert status.state == "completed" and status.peak_gpu_gib
+
+    from ftui.core.dims import dims_from_hf_config
+    from ftui.core.memory import estimate_peak_vram
+    from ftui.core.memory_vision import VisionLoad
+    from ftui.core.plan import TrainingSettings
+
+    config = json.loads((qwen_vl / "config.json").read_text())
+    dims = dims_from_hf_config(config, 3.754)
+    settings = TrainingSettings(method=method, batch=2, seq=1024, grad_accum=1)
+    estimate = estimate_peak_vram(dims, settings, vision=VisionLoad(1, (1024, 768))).total_gib
+    error = estimate / status.peak_gpu_gib - 1
+    print(f"{method}: measured {status.peak_gpu_gib:.2f} GiB, estimated {estimate:.2f} GiB ({error:+.1%})")
+    (Path(os.environ.get("OUT", tmp_path)) / f"vision-gpu-{method}.json").write_text(
+        json.dumps(
+            {"method": method, "measured_gib": status.peak_gpu_gib, "estimate_gib": estimate, "error": error}
+        )
+    )
+    assert error >= -0.10, (
+        f"estimate {estimate:.2f} GiB is {error:+.1%} against {status.peak_gpu_gib:.2f} GiB"
+    )
