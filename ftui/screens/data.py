@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Input, Static
 
@@ -21,6 +23,18 @@ from ftui.widgets.path_input import PathInput
 from ftui.widgets.plain_text import one_line, plain
 
 PREVIEW_ROWS = 2
+VISION_PREVIEW_ROWS = 12  # image rows prepared for paging with [ and ]
+IMAGE_CELLS = 14  # the preview image's width in cells: beside its text in the right pane at 80 columns
+
+
+@dataclass
+class VisionRow:
+    """A vision row as the preview shows it: its image (ready to draw) beside its turns."""
+
+    line: int
+    image: RenderableType | None
+    more_images: int
+    text: str
 
 
 @dataclass
@@ -32,6 +46,7 @@ class Inspected:
     template: str
     template_note: str
     preview: list[str]
+    vision: list[VisionRow] | None = None  # a vision dataset's rows: image and text
 
 
 def inspect_for_plan(source: str, plan: Plan) -> Inspected:
@@ -49,8 +64,35 @@ def inspect_for_plan(source: str, plan: Plan) -> Inspected:
     elif template not in template_names():
         note = f"ftui cannot render {template} without the model's tokenizer; shown here as ChatML."
         template = "chatml"
+    if report.images is not None:
+        return Inspected(report, advice, "the processor's own", "", [], vision_rows(source))
     texts = preview(source, template=template, n=PREVIEW_ROWS)
     return Inspected(report, advice, template, note, texts)
+
+
+def vision_rows(source: str, n: int = VISION_PREVIEW_ROWS) -> list[VisionRow]:
+    """The first rows that convert, each with its first image drawn (in the worker: images are decoded)."""
+    from itertools import islice
+
+    from ftui.core.data.convert import vision_examples
+    from ftui.core.data.formats import text_of_parts
+    from ftui.core.data.images import ImageProblem, UrlFetcher, open_image
+    from ftui.widgets.image_view import image_cells
+
+    fetcher = UrlFetcher()
+    rows = []
+    for example in islice(vision_examples(source, skip_bad_rows=True), n):
+        image: RenderableType | None = None
+        if example.images:
+            opened = open_image(example.images[0], fetcher)
+            image = (
+                Text(f"({opened.detail})", "dim")
+                if isinstance(opened, ImageProblem)
+                else image_cells(opened, IMAGE_CELLS, IMAGE_CELLS // 2 + 2)
+            )
+        text = "\n".join(f"{m['role']}: {text_of_parts(m['content'])}" for m in example.messages)
+        rows.append(VisionRow(example.line, image, max(0, len(example.images) - 1), text))
+    return rows
 
 
 def summary_view(report) -> RenderableType:  # type: ignore[no-untyped-def]
@@ -77,6 +119,20 @@ def summary_view(report) -> RenderableType:  # type: ignore[no-untyped-def]
         )
         if tokens.over_max_length:
             rows.append(("Too long", f"{tokens.over_max_length:,} rows over {tokens.max_length:,} tokens"))
+    images = report.images
+    if images is not None:
+        size = (
+            f"; {images.width['p50']}x{images.height['p50']} px typical"
+            if images.width and images.height
+            else ""
+        )
+        rows.append(("Images", f"{images.images:,} in {images.rows_with_images:,} rows{size}"))
+        if images.image_tokens:
+            rows.append(
+                ("", f"{images.image_tokens['p50']:,} image tokens a row as {images.tokens_for} counts them")
+            )
+        if images.outside_folder:
+            rows.append(("", f"{images.outside_folder:,} outside the data folder (allowed)"))
     return hanging([(f"{label:<8}", Text(value)) for label, value in rows])
 
 
@@ -107,6 +163,27 @@ def advice_view(inspected: Inspected) -> RenderableType:
     return hanging(lines)
 
 
+def vision_preview_view(rows: list[VisionRow], start: int) -> RenderableType:
+    if not rows:
+        return Text("No row converts to training data; see the problems above.", "yellow")
+    parts: list[RenderableType] = []
+    shown = rows[start : start + PREVIEW_ROWS]
+    for row in shown:
+        parts.append(Rule(f"row {row.line}", style="dim", align="left"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=IMAGE_CELLS, no_wrap=True)
+        grid.add_column(ratio=1)
+        text = plain(row.text)  # dataset text: literal, never markup
+        if row.more_images:
+            text.append(f"\n(+{row.more_images} more image{'s' if row.more_images > 1 else ''})", "dim")
+        grid.add_row(row.image or Text("(no image)", "dim"), text)
+        parts.append(grid)
+    if len(rows) > PREVIEW_ROWS:
+        last = min(start + PREVIEW_ROWS, len(rows))
+        parts.append(Text(f"rows {start + 1}-{last} of the first {len(rows)}; [ and ] page", "dim"))
+    return Group(*parts)
+
+
 def preview_view(texts: list[str]) -> RenderableType:
     if not texts:
         return Text("No row converts to training text; see the problems above.", "yellow")
@@ -122,6 +199,26 @@ def preview_view(texts: list[str]) -> RenderableType:
 class DataScreen(StepScreen):
     STEP = "data"
     AUTO_FOCUS = "#source"
+    BINDINGS = [
+        Binding("left_square_bracket", "page_preview(-1)", "Previous rows", key_display="["),
+        Binding("right_square_bracket", "page_preview(1)", "Next rows", key_display="]"),
+    ]
+    inspected: Inspected | None = None
+    preview_start = 0
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "page_preview":
+            rows = self.inspected.vision if self.inspected else None
+            return bool(rows) and len(rows) > PREVIEW_ROWS  # type: ignore[arg-type]
+        return True
+
+    def action_page_preview(self, step: int) -> None:
+        rows = self.inspected.vision if self.inspected else None
+        if not rows:
+            return
+        last_page = (len(rows) - 1) // PREVIEW_ROWS * PREVIEW_ROWS
+        self.preview_start = min(max(0, self.preview_start + step * PREVIEW_ROWS), last_page)
+        self.query_one("#preview", Static).update(vision_preview_view(rows, self.preview_start))
 
     def compose_step(self) -> ComposeResult:
         with VerticalScroll(id="body"):
@@ -143,7 +240,7 @@ class DataScreen(StepScreen):
                     yield Static("Base or instruct", classes="section")
                     yield Static(id="advice")
                 with VerticalScroll(id="data-right", classes="pane"):
-                    yield Static("Preview of the training text", classes="section")
+                    yield Static("Preview of the training text", id="preview-title", classes="section")
                     yield Static(id="preview")
 
     def on_mount(self) -> None:
@@ -192,5 +289,12 @@ class DataScreen(StepScreen):
         self.query_one("#summary", Static).update(summary_view(report))
         self.query_one("#problems", Static).update(problems_view(report))
         self.query_one("#advice", Static).update(advice_view(result))
-        self.query_one("#preview", Static).update(preview_view(result.preview))
+        self.inspected, self.preview_start = result, 0
+        if result.vision is not None:
+            self.query_one("#preview-title", Static).update("Preview: each row's image and text")
+            self.query_one("#preview", Static).update(vision_preview_view(result.vision, 0))
+        else:
+            self.query_one("#preview-title", Static).update("Preview of the training text")
+            self.query_one("#preview", Static).update(preview_view(result.preview))
         self.query_one("#data-panes").display = True
+        self.refresh_bindings()

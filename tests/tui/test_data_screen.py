@@ -98,3 +98,35 @@ async def test_tab_completes_a_path_as_a_shell_does_and_otherwise_moves_on(make_
         await wait_until(pilot, lambda: not field.completion, "the completion to be used up")
         await pilot.press("tab")  # nothing left to complete: the usual next field
         assert not field.has_focus
+
+
+async def test_a_vision_dataset_shows_each_rows_image_beside_its_text_and_pages_by_keys(make_app, tmp_path):
+    import pytest
+
+    pytest.importorskip("textual_image", reason="textual-image draws the preview's images (pyproject.toml)")
+    from tests.helpers.images import colour_rows, write_rows
+
+    data = write_rows(tmp_path / "colours.jsonl", colour_rows(tmp_path, 6, size=(40, 40)))
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await submit(pilot, app, str(data))
+        await wait_for_text(app, pilot, "#data-status", "Read every row")
+        assert app.plan.dataset.modality == "vision" and app.plan.dataset.image_size == (40, 40)
+        summary = text_of(app.screen.query_one("#summary"))
+        assert "6 in 6 rows" in summary and "image tokens" in summary
+        preview = app.screen.query_one("#preview")
+
+        def shown() -> str:
+            return "\n".join(
+                "".join(s.text for s in strip) for strip in preview.render_lines(preview.region.reset_offset)
+            )
+
+        await pilot.pause()
+        first = shown()
+        assert "row 1" in first and "row 2" in first and "▀" in first  # the image, as half blocks
+        assert "user: <image>what colour is this" in text_of(preview)
+        await pilot.press("escape", "right_square_bracket")
+        await wait_until(pilot, lambda: "row 3" in text_of(preview), "the next page of rows")
+        assert "rows 3-4 of the first 6" in text_of(preview)
+        await pilot.press("left_square_bracket")
+        await wait_until(pilot, lambda: "row 1" in text_of(preview), "the first page again")
