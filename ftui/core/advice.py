@@ -446,12 +446,9 @@ def _vision_load(plan: Plan, model: Model):  # -> VisionLoad | None
     """The images a row carries, for a vision model on the vision use case: the data's, else one photo."""
     if plan.use_case != "vision" or model.modality != "vision":
         return None
-    from ftui.core.memory_vision import VisionLoad
+    from ftui.core.memory_vision import vision_load_for
 
-    data = plan.dataset
-    if data is not None and data.modality == "vision" and data.image_size:
-        return VisionLoad(max(1, data.images_per_row), tuple(data.image_size))  # type: ignore[arg-type]
-    return VisionLoad()
+    return vision_load_for(plan, model.dims.architecture)
 
 
 def _moe_note(review: _Review) -> None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftui.core.plan import TrainingSettings
-from ftui.core.vision import Mllama, VisionFamily
+from ftui.core.plan import Plan, TrainingSettings
+from ftui.core.vision import Mllama, VisionFamily, family_for
 
 # Bytes per patch, per unit of tower width (w) and MLP width (m): first principles, bf16 activations.
 TUNED_KEPT_PER_LAYER_W = 2.0  # each layer's input, kept for the recompute
@@ -42,6 +42,18 @@ class VisionLoad:
 
     images_per_row: int = 1
     image_size: tuple[int, int] = (1024, 1024)
+
+
+def vision_load_for(plan: Plan, architecture: str) -> VisionLoad | None:
+    """The images a row carries for this plan and model: the data's when it has images, one 1024x1024 image
+    on the vision use case before the data is read; None for a text plan or a model of no vision family."""
+    if family_for(architecture) is None:
+        return None
+    data = plan.dataset
+    if data is not None and data.modality == "vision":
+        size = tuple(data.image_size) if data.image_size else VisionLoad().image_size
+        return VisionLoad(max(1, data.images_per_row), size)  # type: ignore[arg-type]
+    return VisionLoad() if plan.use_case == "vision" else None
 
 
 @dataclass(frozen=True)

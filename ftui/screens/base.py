@@ -117,7 +117,10 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
         dims = dims_for(plan.model)
     except UserError as error:
         return PlanEstimate(problem=str(error))
-    memory = estimate_peak_vram(dims, plan.settings)
+    from ftui.core.memory_vision import vision_load_for
+
+    vision = vision_load_for(plan, dims.architecture)
+    memory = estimate_peak_vram(dims, plan.settings, vision=vision)
     fit = memory.fit(plan.gpu.vram_gib) if plan.gpu else None
     seconds = steps = tps = None
     if plan.gpu and plan.dataset:
@@ -125,7 +128,7 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
             from ftui.core.speed import estimate_eta
         except ImportError:  # the time estimator is not part of this build
             estimate_eta = None
-        eta = estimate_eta(dims, plan.settings, plan.gpu.name, plan.dataset) if estimate_eta else None
+        eta = estimate_eta(dims, plan.settings, plan.gpu.name, plan.dataset, vision) if estimate_eta else None
         if eta is not None:
             seconds, steps, tps = eta.seconds, eta.steps, eta.step.tokens_per_second
     return PlanEstimate(gib=memory.total_gib, fit=fit, seconds=seconds, steps=steps, tokens_per_second=tps)

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -27,6 +27,7 @@ from ftui.widgets.run_view import STATE_STYLE
 
 REFRESH_S = 2.0
 SAMPLE_CHARS = 400  # per output cell: enough to compare, not a wall of text
+SAMPLE_IMAGE_CELLS = 16  # a vision sample's image, drawn above its question
 
 
 @dataclass
@@ -37,6 +38,7 @@ class RunRow:
     summary: RunSummary
     curve: list[tuple[int, float]] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
+    pictures: dict[str, RenderableType] = field(default_factory=dict)  # a sample image's path -> drawn
 
 
 def duration(summary: RunSummary) -> str:
@@ -69,8 +71,23 @@ def read_runs(runs_dir: Any, selected: set[str]) -> list[RunRow]:
                 (r.step, r.loss) for r in run.metrics() if isinstance(r, TrainRecord) and r.loss is not None
             ]
             row.samples = run.samples()
+            row.pictures = _pictures(row.samples)
         rows.append(row)
     return rows
+
+
+_drawn: dict[str, RenderableType] = {}  # sample images drawn once: the runs step rereads every 2 s
+
+
+def _pictures(samples: list[Sample]) -> dict[str, RenderableType]:
+    """Vision samples' first images, drawn here in the worker (decoding is not for the event loop)."""
+    wanted = {sample.images[0] for sample in samples if sample.images}
+    if wanted - set(_drawn):
+        from ftui.widgets.image_view import image_cells
+
+        for path in wanted - set(_drawn):
+            _drawn[path] = image_cells(path, SAMPLE_IMAGE_CELLS, SAMPLE_IMAGE_CELLS // 2)
+    return {path: _drawn[path] for path in wanted}
 
 
 def samples_view(rows: list[RunRow]) -> RenderableType:
@@ -86,14 +103,18 @@ def samples_view(rows: list[RunRow]) -> RenderableType:
     for row in chosen:
         table.add_column(one_line(row.summary.model or row.run.run_id, 40), ratio=1)
     prompts: dict[Any, str] = {}
+    pictures: dict[Any, RenderableType] = {}
     outputs: dict[str, dict[Any, str]] = {}
     for row in chosen:
         for sample in row.samples:
             key = sample.line if sample.line is not None else sample.prompt
             prompts.setdefault(key, sample.prompt)
+            if sample.images and sample.images[0] in row.pictures:
+                pictures.setdefault(key, row.pictures[sample.images[0]])
             outputs.setdefault(row.run.run_id, {})[key] = sample.output
     for key, prompt in prompts.items():
-        cells: list[RenderableType] = [plain(prompt[-SAMPLE_CHARS:])]
+        question = plain(prompt[-SAMPLE_CHARS:])
+        cells: list[RenderableType] = [Group(pictures[key], question) if key in pictures else question]
         for row in chosen:
             cells.append(plain(outputs.get(row.run.run_id, {}).get(key, "")[:SAMPLE_CHARS]))
         table.add_row(*cells)

@@ -65,6 +65,21 @@ FIELDS: tuple[Field, ...] = (
     Field("python", "Python", "path", optional=True, placeholder="this ftui's Python"),
 )
 SETTING_KEYS = {f.name for f in dataclasses.fields(TrainingSettings)}
+# Vision runs: which parts get adapters (Unsloth's finetune_* flags), as two one-line choices.
+LAYER_CHOICES = (
+    ("vision + language", (True, True)),
+    ("language only", (False, True)),
+    ("vision only", (True, False)),
+)
+MODULE_CHOICES = (
+    ("attention + MLP", (True, True)),
+    ("attention only", (True, False)),
+    ("MLP only", (False, True)),
+)
+
+
+def is_vision_plan(plan: Plan) -> bool:
+    return plan.use_case == "vision" or (plan.dataset is not None and plan.dataset.modality == "vision")
 
 
 class FormError(ValueError):
@@ -179,6 +194,10 @@ class TrainScreen(StepScreen):
                     yield Choice(
                         [(METHOD_LABELS[m], m) for m in METHODS], self.plan.settings.method, id="method"
                     )
+                    yield Label("Tune", classes="vision-part")
+                    yield Choice(LAYER_CHOICES, self._layers(), id="vision-layers", classes="vision-part")
+                    yield Label("Modules", classes="vision-part")
+                    yield Choice(MODULE_CHOICES, self._modules(), id="vision-modules", classes="vision-part")
                     for field in FIELDS:
                         yield Label(field.label)
                         if field.kind == "path":
@@ -189,6 +208,14 @@ class TrainScreen(StepScreen):
                 yield Static(id="estimate")
                 yield Static(id="form-status", classes="hint")
             yield RunView(nvml=self.ftui.nvml, gauge_interval=self.ftui.gauge_interval, id="run-view")
+
+    def _layers(self) -> tuple[bool, bool]:
+        s = self.plan.settings
+        return (s.finetune_vision_layers, s.finetune_language_layers)
+
+    def _modules(self) -> tuple[bool, bool]:
+        s = self.plan.settings
+        return (s.finetune_attention_modules, s.finetune_mlp_modules)
 
     def on_mount(self) -> None:
         for field_input in self.query(Input):
@@ -213,12 +240,16 @@ class TrainScreen(StepScreen):
             if field_input.value != value:
                 field_input.value = value
         self.query_one("#method", Choice).value = self.plan.settings.method
+        self.query_one("#vision-layers", Choice).value = self._layers()
+        self.query_one("#vision-modules", Choice).value = self._modules()
         self._form_settings = copy.deepcopy(self.plan.settings)
 
     def show_plan(self) -> None:
         hardware = self.ftui.hardware
         if hardware is not None and hardware.gpus:
             self.query_one(RunView).show_gauge()
+        for part in self.query(".vision-part"):
+            part.display = is_vision_plan(self.plan)
         if self.query_one(ContentSwitcher).current == "train-form":
             self._fill_form()
         self._show_plan_line()
@@ -243,7 +274,17 @@ class TrainScreen(StepScreen):
     def _read(self) -> tuple[TrainingSettings, dict[str, str | None]]:
         values = {field.key: self.query_one(f"#field-{field.key}", Input).value for field in FIELDS}
         method = str(self.query_one("#method", Choice).value)
-        return read_form(values, method, self.plan.settings)
+        settings, extras = read_form(values, method, self.plan.settings)
+        vision, language = self.query_one("#vision-layers", Choice).value
+        attention, mlp = self.query_one("#vision-modules", Choice).value
+        settings = dataclasses.replace(
+            settings,
+            finetune_vision_layers=vision,
+            finetune_language_layers=language,
+            finetune_attention_modules=attention,
+            finetune_mlp_modules=mlp,
+        )
+        return settings, extras
 
     @on(Input.Changed)
     @on(Choice.Changed)

@@ -42,9 +42,14 @@ class Choice(Widget, can_focus=True):
             return self.choice
 
     def __init__(
-        self, options: Sequence[tuple[str, Any]], value: Any = None, *, id: str | None = None
+        self,
+        options: Sequence[tuple[str, Any]],
+        value: Any = None,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
     ) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes=classes)
         self.options = list(options)
         self.set_reactive(Choice.index, self._index_of(value))
 

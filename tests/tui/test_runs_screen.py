@@ -61,3 +61,23 @@ async def test_no_runs_yet_says_where_it_looked(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         line = await wait_for_text(app, pilot, "#runs-line", "0 runs")
         assert str(tmp_path / "runs") in line.replace("\n", "")
+
+
+async def test_vision_samples_show_the_image_above_the_question_beside_the_answers(make_app, tmp_path):
+    import pytest
+
+    pytest.importorskip("textual_image", reason="textual-image draws the samples' images (pyproject.toml)")
+    from tests.helpers.images import write_png
+
+    image = str(write_png(tmp_path / "red.png", (64, 64), (220, 30, 30)))
+    runs = tmp_path / "runs"
+    sample = {"line": 7, "prompt": "<image>what colour is this", "reference": "red", "images": [image]}
+    write_run(runs, "20260105-100000-qwen2.5-vl", model="Qwen/Qwen2.5-VL-7B-Instruct", samples=[{**sample, "output": "red"}])  # fmt: skip
+    write_run(runs, "20260105-110000-gemma-3", model="google/gemma-3-4b-it", samples=[{**sample, "output": "crimson"}])  # fmt: skip
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot, 2)
+        await pilot.press("space", "down", "space")
+        shown = await wait_for_text(app, pilot, "#samples", "crimson")
+        assert "<image>what colour is this" in shown and "red" in shown
+        assert "▀" in shown  # the image, drawn as half blocks above the question

@@ -182,3 +182,37 @@ async def test_x_asks_the_live_run_to_stop(make_app, tmp_path):
     ):
         await pilot.press("x")
         assert process.wait(timeout=5) == -signal.SIGTERM
+
+
+async def test_a_vision_plan_chooses_which_parts_to_tune_and_the_estimate_follows(make_app):
+    from ftui.core.plan import DatasetSummary, GpuChoice
+
+    data = DatasetSummary(source="imgs.jsonl", rows=200, format="messages", total_tokens=80_000,
+                          modality="vision", images_per_row=1, image_size=(1024, 768))  # fmt: skip
+    plan = Plan(use_case="vision", model="Qwen/Qwen2.5-VL-7B-Instruct", dataset=data,
+                gpu=GpuChoice("H200", 140.0))  # fmt: skip
+    app = make_app(plan, start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        layers = app.screen.query_one("#vision-layers")
+        await wait_until(pilot, lambda: layers.display, "the vision choices shown for a vision plan")
+        estimate = app.screen.query_one("#estimate")
+        await wait_until(pilot, lambda: "GiB" in text_of(estimate), "the first estimate")
+        before = text_of(estimate)
+        layers.focus()
+        await pilot.press("right")  # vision + language -> language only
+        await wait_until(
+            pilot, lambda: not app.plan.settings.finetune_vision_layers, "the vision layers frozen"
+        )
+        assert app.plan.settings.finetune_language_layers
+        await wait_until(pilot, lambda: text_of(estimate) != before, "the estimate for the frozen tower")
+        modules = app.screen.query_one("#vision-modules")
+        modules.focus()
+        await pilot.press("right")  # attention + MLP -> attention only
+        await wait_until(pilot, lambda: not app.plan.settings.finetune_mlp_modules, "the MLP left out")
+
+
+async def test_a_text_plan_does_not_show_the_vision_choices(make_app):
+    app = make_app(Plan(model="Qwen/Qwen2.5-7B-Instruct"), start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not app.screen.query_one("#vision-layers").display
