@@ -401,7 +401,10 @@ def _data_has_images(config: RunConfig) -> bool:
         from ftui.core.data.convert import detect
         from ftui.core.data.readers import open_source
 
-        return detect(open_source(config.data), config.format, config.mapping or None).vision
+        source = open_source(config.data)
+        if source.origin == "stream":  # not on this machine: the trainer reads it, resolving must not
+            return False
+        return detect(source, config.format, config.mapping or None).vision
     except Exception:  # a Hub dataset not cached, an unreadable file: the trainer says what is wrong
         return False
 

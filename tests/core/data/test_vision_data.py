@@ -206,3 +206,30 @@ def test_pixtral_image_tokens_match_its_own_rule(size):
     out_h, out_w = get_resize_output_image_size(image, 1024, (16, 16))
     rows, cols = _num_image_tokens((out_h, out_w), (16, 16))
     assert family.image_tokens(*size) == rows * cols + rows
+
+
+def test_a_hub_dataset_id_with_an_image_feature_from_the_local_caches(tmp_path, monkeypatch):
+    import datasets
+
+    from tests.helpers.images import write_png
+
+    paths = [str(write_png(tmp_path / "src" / f"{i}.png", (30 + i, 20), (i * 50, 0, 0))) for i in range(3)]
+    features = datasets.Features({"image": datasets.Image(), "text": datasets.Value("string")})
+    table = datasets.Dataset.from_dict({"image": paths, "text": ["a", "b", "c"]}, features=features)
+    hub = tmp_path / "hub"
+    snapshot = hub / "datasets--me--pics" / "snapshots" / "abc123" / "data"
+    snapshot.mkdir(parents=True)
+    table.to_parquet(str(snapshot / "train-00000-of-00001.parquet"))  # the Image feature embeds the bytes
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    report = inspect("me/pics")
+    assert (report.kind, report.format, report.usable_rows) == ("parquet", "text", 3)
+    assert report.columns["image"] == "image" and report.images.width["max"] == 32
+
+    built = tmp_path / "datasets" / "me___shots" / "default" / "0.0.0" / "f00"
+    table.save_to_disk(str(tmp_path / "saved"))  # Arrow stream files, as the datasets cache holds them
+    built.mkdir(parents=True)
+    arrow = next((tmp_path / "saved").glob("*.arrow"))
+    (built / "shots-train.arrow").write_bytes(arrow.read_bytes())
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
+    report = inspect("me/shots")
+    assert (report.kind, report.usable_rows, report.images.images) == ("arrow", 3, 3)
