@@ -71,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_length is not None and args.max_length < 1:
         raise UsageError("--max-length must be a positive number of tokens.")
-    if args.preview and not args.template:
-        raise UsageError("--preview needs --template (e.g. --template chatml) to know what text to show.")
     if args.model:
         from ftui.core.run_config import check_local
 
@@ -88,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
     )
     payload = report.to_json()
     shown: list[str] = []
-    if args.preview:
+    if args.preview and report.images is not None:
+        shown = _vision_preview(args.path, report, args.preview)
+        payload["preview"] = shown
+    elif args.preview and not args.template:
+        raise UsageError("--preview needs --template (e.g. --template chatml) to know what text to show.")
+    elif args.preview:
         from ftui.core.data.tokens import find_tokenizer
 
         # The model's own EOS when its tokenizer is here; otherwise a visible stand-in, never a guess.
@@ -107,9 +110,28 @@ def run(args: argparse.Namespace) -> int:
 
     def text() -> str:
         out = report.to_text()
+        how = "images and turns" if report.images is not None else args.template
         for index, sample in enumerate(shown, 1):
-            out += f"\n--- training text {index} ({args.template}) ---\n{sample}"
+            out += f"\n--- training text {index} ({how}) ---\n{sample}"
         return out
 
     emit(args, payload, text)
     return 0
+
+
+def _vision_preview(path: str, report, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """A vision row as text: its images (where they are) and its turns, <image> where each image sits; the
+    model's processor renders the rest (its template places the image tokens)."""
+    from itertools import islice
+
+    from ftui.core.data.convert import vision_examples
+    from ftui.core.data.formats import text_of_parts
+
+    shown = []
+    for example in islice(
+        vision_examples(path, format=report.format, mapping=report.columns, skip_bad_rows=True), count
+    ):
+        lines = [f"image {i}: {ref.given}" for i, ref in enumerate(example.images, 1)]
+        lines += [f"{m['role']}: {text_of_parts(m['content'])}" for m in example.messages]
+        shown.append("\n".join(lines))
+    return shown

@@ -233,3 +233,22 @@ def test_a_hub_dataset_id_with_an_image_feature_from_the_local_caches(tmp_path, 
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "datasets"))
     report = inspect("me/shots")
     assert (report.kind, report.usable_rows, report.images.images) == ("arrow", 3, 3)
+
+
+def test_the_cli_reports_images_and_previews_a_vision_row(tmp_path):
+    import subprocess
+    import sys
+
+    data = write_rows(tmp_path / "data.jsonl", colour_rows(tmp_path, 3))
+    result = subprocess.run(
+        [sys.executable, "-m", "ftui", "inspect", str(data), "--preview", "1", "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["modality"] == "vision" and out["images"]["images"] == 3
+    assert out["preview"] == ["image 1: images/0000.png\nuser: <image>what colour is this\nassistant: red"]
+    text = subprocess.run(
+        [sys.executable, "-m", "ftui", "inspect", str(data)], capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "Images: 3 in 3 rows" in text and "Image tokens per row (Qwen2.5-VL)" in text
