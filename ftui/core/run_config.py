@@ -193,7 +193,9 @@ class RunConfig:
             format=plan.dataset.format if plan.dataset and plan.dataset.format != "unknown" else None,
             name=name,
             python=python,
-            modality="vision" if plan.use_case == "vision" else "text",
+            modality="vision"
+            if plan.use_case == "vision" or (plan.dataset is not None and plan.dataset.modality == "vision")
+            else "text",
         )
         config.validate()
         return config
