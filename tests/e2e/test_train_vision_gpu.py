@@ -1,7 +1,7 @@
 """Vision QLoRA and LoRA through `ftui train` on the GPU path (FastVisionModel, bitsandbytes 4-bit, Unsloth's
 collator), on Qwen2.5-VL-3B with random weights of the real dims, and the run's peak against the estimate.
 
-Skipped without an NVIDIA GPU; on the GPU machine: `bash benchmarks/training/vision_gpu.sh` (it also runs
+Skipped without an NVIDIA GPU; on the GPU machine: `bash benchmarks/training/vision_gpu.sh train` (`measure` runs
 the H200 vision memory measurements). The estimate is held to the text estimator's standard for a single
 run: no more than 10% below the measured peak (the table's median rule is in test_memory_vision_measured).
 """
