@@ -57,7 +57,8 @@ def _docstring_text(text: str) -> str:
 
 
 @cache
-def _template() -> Any:
+def _environment() -> Any:
+    """The Jinja environment of ftui's script templates (the text one here, the vision one in script_vision)."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -70,7 +71,11 @@ def _template() -> Any:
     )
     environment.filters["py"] = repr  # a Python literal: quotes, newlines and backslashes escaped
     environment.filters["docstring"] = _docstring_text
-    return environment.get_template(TEMPLATE)
+    return environment
+
+
+def _template() -> Any:
+    return _environment().get_template(TEMPLATE)
 
 
 def generate_script(config: RunConfig) -> str:
