@@ -37,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     gpu.add_argument(
         "--vram-gib", type=types.GIB, metavar="X", help="plan for a GPU with this much memory (GiB)"
     )
+    parser.add_argument(
+        "--gpus",
+        type=types.COUNT,
+        default=1,
+        metavar="N",
+        help="plan for N such cards (default 1): a model that fits one trains with a copy on each (DDP), "
+        "one that does not is sharded over them",
+    )
     parser.add_argument("--method", choices=METHODS, default="qlora", help="training method (default qlora)")
     parser.add_argument(
         "--format",
@@ -66,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(
                 f"ftui does not know the GPU {args.gpu!r}; use one of {names}, or give --vram-gib."
             )
-        gpu = GpuChoice(name=card.name, vram_gib=card.memory_gib, bf16=card.bf16)
+        gpu = GpuChoice(name=card.name, vram_gib=card.memory_gib, bf16=card.bf16, count=args.gpus)
     elif args.vram_gib is not None:
         if args.vram_gib <= 0:
             raise UsageError(f"--vram-gib must be more than 0, not {args.vram_gib:g}.")
-        gpu = GpuChoice(name=f"{args.vram_gib:g} GiB GPU", vram_gib=args.vram_gib)
+        gpu = GpuChoice(name=f"{args.vram_gib:g} GiB GPU", vram_gib=args.vram_gib, count=args.gpus)
+    elif args.gpus > 1:
+        raise UsageError("--gpus N plans for N cards of a kind: name it with --gpu NAME or --vram-gib X.")
     plan = Plan(
         use_case=args.use_case,
         license_policy=args.license,
@@ -97,8 +107,10 @@ def _text(advice) -> str:
         m = c.model
         est = c.est_vram_gib[c.method]
         lines.append(f"{n}. {m.hf_id}  ({m.params_b:g}B {m.kind}, {m.license})")
+        how = {"fsdp": ", sharded", "ddp": ", a copy per GPU"}.get(c.strategy.get(c.method, ""), "")
+        per = " per GPU" if advice.gpu is not None and advice.gpu.count > 1 else ""
         lines.append(
-            f"   load {c.recommended_repo}  {c.method}: ~{est:.1f} GiB, {FIT_WORDS[c.fits[c.method]]}"
+            f"   load {c.recommended_repo}  {c.method}: ~{est:.1f} GiB{per}{how}, {FIT_WORDS[c.fits[c.method]]}"
         )
         lines += [f"   - {r}" for r in c.reasons]
     if advice.dropped:

@@ -75,6 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         vision.add_argument(
             f"--finetune-{part}", action=argparse.BooleanOptionalAction, default=True, help=what
         )
+    parser.add_argument(
+        "--gpus",
+        type=types.COUNT,
+        default=1,
+        metavar="N",
+        help="GPUs to train on (default 1): adds the per-GPU peak with DDP and sharded, and which ftui uses",
+    )
     add_json_flag(parser)
     parser.set_defaults(func=run)
 
@@ -197,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
         "tokens_per_second": None,
         "eta": None,
         "vision": _vision_json(dims, settings, vision),
+        **_several_gpus(dims, settings, args.gpus, vram, gpu_name, vision),
     }
     for method, other in methods_that_fit(dims, settings, vram or 0, vision=vision).items():
         payload["methods"][method] = {
@@ -247,6 +255,21 @@ def _vision_json(dims, settings, vision) -> dict | None:  # type: ignore[no-unty
     }
 
 
+def _several_gpus(dims, settings, gpus: int, vram: float | None, card: str | None, vision) -> dict:  # type: ignore[no-untyped-def]
+    """`gpus`, `strategy`, `strategy_reason`, `per_gpu`: the per-GPU peak of each way to use the GPUs."""
+    from ftui.core.sharding import choose_way
+
+    choice = choose_way(dims, settings, gpus, vram, card=card, vision=vision)
+    return {
+        "gpus": gpus,
+        "strategy": choice.way,
+        "strategy_reason": choice.reason,
+        "per_gpu": None
+        if gpus == 1
+        else {way: estimate.to_json(vram) for way, estimate in choice.options.items()},
+    }
+
+
 def _duration(seconds: float) -> str:
     minutes = round(seconds / 60)
     if minutes < 1:
@@ -282,6 +305,20 @@ def _text(p: dict) -> str:
             f"{m} {e['total_gib']:.1f} GiB ({e['fits'].replace('_', ' ')})" for m, e in p["methods"].items()
         )
         lines.append(f"  methods: {others}")
+    if p["per_gpu"]:
+        where = f"{p['gpus']} x {gpu['name'] or 'GPU'}" if gpu else f"{p['gpus']} GPUs"
+        lines.append(f"On {where}, per GPU:")
+        from ftui.core.sharding import WAY_WORDS
+
+        for way, e in p["per_gpu"].items():
+            fit = f" ({FIT_WORDS[e['fits']]})" if e["fits"] else ""
+            loading = (
+                f"; {e['loading_gib']:.1f} GiB while it loads"
+                if e["loading_gib"] >= e["training_gib"]
+                else ""
+            )
+            lines.append(f"  {WAY_WORDS[way]:34} {e['total_gib']:5.1f} GiB{fit}{loading}")
+        lines.append(f"  ftui uses {p['strategy']}: {p['strategy_reason']}")
     if p["seconds_per_step"] is not None:
         lines.append(
             f"Time: {p['seconds_per_step']:.2f} s per step ({s['batch']} x {s['grad_accum']} rows), "

@@ -123,9 +123,10 @@ class Candidate:
     recommended_repo: str
     method: str  # the method the fit and repo are for
     fits: dict[str, str | None]  # method -> fits | tight | too_big; None without a GPU
-    est_vram_gib: dict[str, float]  # method -> peak GiB
+    est_vram_gib: dict[str, float]  # method -> peak GiB (per GPU, the way `strategy` says)
     template: str | None
     reasons: tuple[str, ...]
+    strategy: dict[str, str] = field(default_factory=dict)  # method -> single | ddp | fsdp
 
     def to_json(self) -> dict[str, Any]:
         m = self.model
@@ -141,6 +142,7 @@ class Candidate:
             "gated": m.gated,
             "fits": self.fits,
             "est_vram_gib": self.est_vram_gib,
+            "strategy": self.strategy,
             "template": self.template,
             "reasons": list(self.reasons),
         }
@@ -174,7 +176,12 @@ class Advice:
             "license_policy": self.license_policy,
             "gpu": None
             if self.gpu is None
-            else {"name": self.gpu.name, "vram_gib": self.gpu.vram_gib, "bf16": self.gpu.bf16},
+            else {
+                "name": self.gpu.name,
+                "vram_gib": self.gpu.vram_gib,
+                "bf16": self.gpu.bf16,
+                "count": self.gpu.count,
+            },
             "method": self.method,
             "model_kind": self.model_kind,
             "template": self.template,
@@ -195,6 +202,9 @@ class _Review:
     method: str = "qlora"
     fits: dict[str, str | None] = field(default_factory=dict)
     est: dict[str, float] = field(default_factory=dict)
+    strategy: dict[str, str] = field(default_factory=dict)
+    single: dict[str, float] = field(default_factory=dict)  # one GPU's peak, when planning for several
+    loading: dict[str, bool] = field(default_factory=dict)  # the peak is while loading, not training
 
 
 def effective_policy(plan: Plan) -> str:
@@ -247,6 +257,7 @@ def advise(plan: Plan, catalog: Catalog | None = None, limit: int = SHORTLIST) -
                 method=review.method,
                 fits=review.fits,
                 est_vram_gib=review.est,
+                strategy=review.strategy,
                 template=template.value,
                 reasons=tuple(reasons),
             )
@@ -396,18 +407,30 @@ def _check_license(review: _Review, lic: License | None, policy: str, dropped: l
 
 
 def _check_memory(review: _Review, plan: Plan, dropped: list[Dropped]) -> bool:
-    from ftui.core.memory import estimate_peak_vram
+    from ftui.core.sharding import choose_way
 
     model = review.model
     chosen = plan.settings.method if plan.settings.method in METHODS else "qlora"
     vision = _vision_load(plan, model)
+    count = plan.gpu.count if plan.gpu else 1
     for method in METHODS:
-        estimate = estimate_peak_vram(
-            model.dims, dataclasses.replace(plan.settings, method=method), vision=vision
+        settings = dataclasses.replace(plan.settings, method=method)
+        choice = choose_way(
+            model.dims,
+            settings,
+            count,
+            plan.gpu.vram_gib if plan.gpu else None,
+            card=plan.gpu.name if plan.gpu else None,
+            vision=vision,
         )
-        review.est[method] = round(estimate.total_gib, 1)
-        review.fits[method] = estimate.fit(plan.gpu.vram_gib) if plan.gpu else None
+        review.est[method] = round(choice.estimate.total_gib, 1)
+        review.fits[method] = choice.fits
+        review.strategy[method] = choice.way
+        review.single[method] = round(choice.options.get("ddp", choice.estimate).total_gib, 1)
+        review.loading[method] = choice.estimate.loading_gib > choice.estimate.training_gib
     review.method = chosen
+    if plan.gpu is not None and count > 1:
+        return _check_memory_on_several(review, plan, chosen, dropped)
     if plan.gpu is None:
         review.reasons.append(
             f"{METHOD_WORDS[chosen]} needs about {review.est[chosen]:.1f} GiB at its peak; pick a GPU to check the fit."
@@ -449,6 +472,51 @@ def _vision_load(plan: Plan, model: Model):  # -> VisionLoad | None
     from ftui.core.memory_vision import vision_load_for
 
     return vision_load_for(plan, model.dims.architecture)
+
+
+def _check_memory_on_several(review: _Review, plan: Plan, chosen: str, dropped: list[Dropped]) -> bool:
+    """N cards: a whole copy per GPU (DDP) when it fits, else sharded over them; the method asked for
+    sharded before a lighter method whole (closest to what was asked)."""
+    gpu = plan.gpu
+    assert gpu is not None
+    cards = f"{gpu.count} x {gpu.name}"
+    fitting = [m for m in METHODS[: METHODS.index(chosen) + 1] if review.fits[m] in ("fits", "tight")]
+    if not fitting:
+        dropped.append(
+            Dropped(
+                review.model.hf_id,
+                "memory",
+                f"Too big for {cards}: even QLoRA sharded over the {gpu.count} needs about "
+                f"{review.est['qlora']:.1f} GiB per GPU of their {gpu.vram_gib:.1f} GiB each"
+                + (
+                    " (while loading: Unsloth loads the whole 4-bit model on every GPU before it shards it)."
+                    if review.loading.get("qlora")
+                    else "."
+                ),
+            )
+        )
+        return False
+    method = chosen if chosen in fitting else fitting[-1]
+    review.method = method
+    word = "fits" if review.fits[method] == "fits" else "fits only just (under 10% to spare)"
+    if review.strategy[method] == "fsdp":
+        review.reasons.append(
+            f"{METHOD_WORDS[method]} needs about {review.single[method]:.1f} GiB on each GPU with a whole copy, "
+            f"more than the {gpu.vram_gib:.1f} GiB of one {gpu.name}; sharded over {gpu.count} (Unsloth's FSDP2) "
+            f"about {review.est[method]:.1f} GiB each: {word} on {gpu.count} with sharding."
+        )
+    else:
+        review.reasons.append(
+            f"{METHOD_WORDS[method]} needs about {review.est[method]:.1f} GiB on each of the {cards} "
+            f"({gpu.vram_gib:.1f} GiB each), a whole copy per GPU (DDP): {word}."
+        )
+    if method != chosen:
+        review.reasons.append(
+            f"{METHOD_WORDS[chosen]} does not fit {cards} even sharded ({review.est[chosen]:.1f} GiB per GPU); "
+            f"{METHOD_WORDS[method]} does."
+        )
+    _moe_note(review)
+    return True
 
 
 def _moe_note(review: _Review) -> None:
@@ -574,7 +642,14 @@ def _gpu_reason(plan: Plan) -> str:
         return f"No GPU chosen: memory estimates for {method} are shown but nothing is dropped for size; pass --gpu or --vram-gib."
     where = "detected on this machine" if gpu.detected else "chosen"
     fallback = "" if plan.settings.method == "qlora" else " (a lighter method is offered where it fits)"
-    text = f"GPU: {gpu.name} ({gpu.vram_gib:.1f} GiB, {where}); models that do not fit with {method}{fallback} are dropped."
+    if gpu.count > 1:
+        text = (
+            f"GPU: {gpu.count} x {gpu.name} ({gpu.vram_gib:.1f} GiB each, {where}); a model trains with a whole "
+            f"copy on each (DDP) when it fits one, else sharded over the {gpu.count}; models that do not fit "
+            f"with {method} even sharded{fallback} are dropped."
+        )
+    else:
+        text = f"GPU: {gpu.name} ({gpu.vram_gib:.1f} GiB, {where}); models that do not fit with {method}{fallback} are dropped."
     if not gpu.bf16:
         text += " It has no bf16, so training runs in fp16."
     return text

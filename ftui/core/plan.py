@@ -64,9 +64,10 @@ class GpuChoice:
     """The card the plan is for: the one detected on this machine, or one the user would rent."""
 
     name: str
-    vram_gib: float
+    vram_gib: float  # of one card
     bf16: bool = True
     detected: bool = False
+    count: int = 1  # cards of this kind the plan trains on ("2 x RTX 4090")
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def test_models_text_is_a_table():
 
 CANDIDATE_FIELDS = {
     "hf_id", "recommended_repo", "method", "params_b", "kind", "modality", "license", "commercial_use", "gated",
-    "fits", "est_vram_gib", "template", "reasons",
+    "fits", "est_vram_gib", "strategy", "template", "reasons",
 }  # fmt: skip
 
 
@@ -70,11 +70,12 @@ def test_advise_json_shape_and_row_rule(rows, kind):
         "use_case", "license_policy", "gpu", "method", "model_kind", "template", "reasons", "candidates", "dropped",
     }  # fmt: skip
     assert advice["model_kind"] == kind
-    assert advice["gpu"] == {"name": "RTX 4090", "vram_gib": 23.99, "bf16": True}
+    assert advice["gpu"] == {"name": "RTX 4090", "vram_gib": 23.99, "bf16": True, "count": 1}
     assert advice["reasons"] and all(isinstance(r, str) for r in advice["reasons"])
     for candidate in advice["candidates"]:
         assert set(candidate) == CANDIDATE_FIELDS
         assert set(candidate["fits"]) == set(candidate["est_vram_gib"]) == {"qlora", "lora", "full"}
+        assert set(candidate["strategy"].values()) == {"single"}  # one card: no DDP, no sharding
         assert candidate["fits"][candidate["method"]] in ("fits", "tight")
         assert candidate["reasons"]
     for dropped in advice["dropped"]:
@@ -251,3 +252,20 @@ def test_dims_of_a_repo_outside_the_catalog_come_from_the_hub_when_online(online
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["4", "256", "2"]
+
+
+def test_advise_on_two_cards_turns_too_big_into_fits_with_sharding():
+    # Qwen3-30B-A3B: every expert is held, about 18 GiB in 4 bits, more than one 24 GB card trains it in.
+    one = ftui_json("advise", "--rows", "100", "--gpu", "rtx 4090", "--limit", "100")
+    dropped = {d["hf_id"]: d for d in one["dropped"]}
+    assert dropped["Qwen/Qwen3-30B-A3B"]["category"] == "memory"
+    two = ftui_json("advise", "--rows", "100", "--gpus", "2", "--gpu", "rtx 4090", "--limit", "100")
+    assert two["gpu"]["count"] == 2
+    kept = {c["hf_id"]: c for c in two["candidates"]}
+    assert "Qwen/Qwen3-30B-A3B" in kept, "it fits two 24 GB cards with sharding"
+    candidate = kept["Qwen/Qwen3-30B-A3B"]
+    assert candidate["strategy"]["qlora"] == "fsdp" and candidate["fits"]["qlora"] in ("fits", "tight")
+    assert any("fits on 2 with sharding" in reason for reason in candidate["reasons"])
+    assert kept["Qwen/Qwen3-8B"]["strategy"]["qlora"] == "ddp"  # what fits one card keeps a copy on each
+    text = ftui("advise", "--rows", "100", "--gpus", "2")
+    assert text.returncode == 2 and "--gpu NAME or --vram-gib X" in text.stderr

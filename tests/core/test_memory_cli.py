@@ -13,7 +13,8 @@ import pytest
 FTUI = str(Path(sys.executable).parent / "ftui")
 FIELDS = {
     "model", "settings", "total_gib", "breakdown", "trainable_params", "gpu", "fits", "max_batch", "max_seq",
-    "methods", "seconds_per_step", "tokens_per_second", "eta", "vision",
+    "methods", "seconds_per_step", "tokens_per_second", "eta", "vision", "gpus", "strategy", "strategy_reason",
+    "per_gpu",
 }  # fmt: skip
 
 
@@ -116,3 +117,26 @@ def test_a_vision_model_adds_its_images_and_the_parts_tuned():
     assert bad.returncode == 2 and "--image-size" in bad.stderr
     neither = ftui("Qwen/Qwen2.5-VL-7B-Instruct", "--no-finetune-attention", "--no-finetune-mlp")
     assert neither.returncode == 2 and "attention" in neither.stderr
+
+
+def test_several_gpus_give_the_per_gpu_peak_for_ddp_and_sharded_and_the_way_ftui_uses():
+    one = estimate_json("Qwen/Qwen2.5-32B-Instruct", "--gpu", "rtx 4090", "--batch", "4", "--seq", "4096")
+    assert one["gpus"] == 1 and one["strategy"] == "single" and one["per_gpu"] is None
+    assert one["fits"] == "too_big"
+    two = estimate_json(
+        "Qwen/Qwen2.5-32B-Instruct", "--gpus", "2", "--gpu", "rtx 4090", "--batch", "4", "--seq", "4096"
+    )
+    assert two["gpus"] == 2 and two["total_gib"] == one["total_gib"]  # the one-GPU fields stay as they were
+    ddp, fsdp = two["per_gpu"]["ddp"], two["per_gpu"]["fsdp"]
+    assert ddp["fits"] == "too_big" and fsdp["fits"] == "fits"
+    assert two["strategy"] == "fsdp" and "Sharded over 2 GPUs" in two["strategy_reason"]
+    for way in (ddp, fsdp):
+        assert set(way) == {"total_gib", "training_gib", "loading_gib", "breakdown", "fits"}
+        assert sum(way["breakdown"].values()) == pytest.approx(way["training_gib"], abs=1e-2)
+        assert way["total_gib"] == max(way["training_gib"], way["loading_gib"])
+    text = ftui(
+        "Qwen/Qwen2.5-32B-Instruct", "--gpus", "2", "--gpu", "rtx 4090", "--batch", "4", "--seq", "4096"
+    )
+    assert "On 2 x RTX 4090, per GPU:" in text.stdout and "ftui uses fsdp" in text.stdout
+    bad = ftui("Qwen/Qwen2.5-32B-Instruct", "--gpus", "0")
+    assert bad.returncode == 2 and "--gpus is a number of GPUs" in bad.stderr
