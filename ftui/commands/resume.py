@@ -30,12 +30,20 @@ def run(args: argparse.Namespace) -> int:
     from ftui.core.runs import find_run, resume
 
     found = find_run(args.run, args.runs_dir)
+    if found.read_status().slurm_job_id:
+        return _resume_in_slurm(args, found)
     process = resume(found)
     checkpoint = found.last_checkpoint()
     where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
     for warning in found.read_status().warnings:
         if warning.startswith("The dataset"):
             print(f"ftui: warning: {warning}", file=sys.stderr, flush=True)
+    from ftui.core.launch import join_command
+
+    nodes = found.config().settings.nodes
+    joins = "".join(
+        f"\nStart node {k} on its machine with `{join_command(found, k)}`." for k in range(1, nodes)
+    )
     if args.detach:
         emit(
             args,
@@ -45,13 +53,56 @@ def run(args: argparse.Namespace) -> int:
                 "state": "starting",
                 "resumed_from": str(checkpoint) if checkpoint else None,
             },
-            f"Resumed {found.run_id} {where} (pid {process.pid}); `ftui runs {found.run_id} --follow` attaches.",
+            f"Resumed {found.run_id} {where} (pid {process.pid}); `ftui runs {found.run_id} --follow` attaches."
+            + joins,
         )
         return 0
     out = sys.stderr if args.json else sys.stdout
     print(
-        f"Resuming {found.run_id} {where} (pid {process.pid}); Ctrl-C detaches, the run goes on.",
+        f"Resuming {found.run_id} {where} (pid {process.pid}); Ctrl-C detaches, the run goes on.{joins}",
         file=out,
         flush=True,
     )
     return follow_and_report(args, found, process, from_now=True)
+
+
+def _resume_in_slurm(args: argparse.Namespace, found) -> int:  # type: ignore[no-untyped-def]
+    """A run that went through Slurm resumes through Slurm: a new job, from the last checkpoint."""
+    import sys
+
+    from ftui.commands._follow import follow_and_report
+    from ftui.core.errors import UserError
+    from ftui.core.slurm import submit
+
+    status = found.status()
+    if status.is_live:
+        raise UserError(
+            f"Run {found.run_id} is {status.state} (Slurm job {status.slurm_job_id}); follow it with "
+            f"`ftui runs {found.run_id} --follow`, or stop it first."
+        )
+    finished = found.finished()
+    if status.state == "completed" or finished:
+        raise UserError(
+            f"Run {found.run_id} already completed; to train longer, start a new run with more steps."
+        )
+    checkpoint = found.last_checkpoint()
+    job = submit(found, resume=True)
+    where = f"from {checkpoint.name}" if checkpoint else "from the start (no checkpoint yet)"
+    words = f"Resubmitted {found.run_id} to Slurm as job {job}, {where}."
+    if args.detach:
+        emit(
+            args,
+            {
+                "run_id": found.run_id,
+                "pid": None,
+                "state": "starting",
+                "slurm_job_id": job,
+                "resumed_from": str(checkpoint) if checkpoint else None,
+            },
+            words,
+        )
+        return 0
+    print(
+        words + " Ctrl-C detaches, the job goes on.", file=sys.stderr if args.json else sys.stdout, flush=True
+    )
+    return follow_and_report(args, found, from_now=True)

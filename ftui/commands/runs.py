@@ -49,7 +49,8 @@ def _table(summaries: list[RunSummary]) -> str:
         step = f"{s.step}/{s.max_steps}" if s.max_steps else str(s.step if s.step is not None else "-")
         loss = "-" if s.loss is None else f"{s.loss:.4f}"
         eval_loss = "-" if s.eval_loss is None else f"{s.eval_loss:.4f}"
-        rows.append((s.run_id, s.state, step, loss, eval_loss, one_line(s.model or "?")))
+        state = f"{s.state} (slurm {s.slurm_state})" if s.slurm_state else s.state
+        rows.append((s.run_id, state, step, loss, eval_loss, one_line(s.model or "?")))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])) + "  " + r[-1] for r in rows]
     for s in summaries:
@@ -69,6 +70,13 @@ def _detail(summary: RunSummary, tail: list[str]) -> str:
         "eval_loss",
         "tokens_per_second",
         "peak_gpu_gib",
+        "stack",
+        "sharding",
+        "world_size",
+        "nodes",
+        "failed_rank",
+        "slurm_job_id",
+        "slurm_state",
         "started_at",
         "ended_at",
         "pid",

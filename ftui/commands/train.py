@@ -6,7 +6,7 @@ import argparse
 
 from ftui.commands import _types as types
 from ftui.commands._output import add_json_flag
-from ftui.core.plan import METHODS
+from ftui.core.plan import METHODS, SHARDING
 
 ORDER = 70
 # --finetune-X / --no-finetune-X -> TrainingSettings.finetune_X_... (vision runs only)
@@ -88,7 +88,55 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=types.text("a path to a Python"),
         help="the Python that trains (an env with Unsloth); default: this one",
     )
-    parser.add_argument("--gpus", help="GPU indices, e.g. 0,1 (several: torchrun, one model copy per GPU)")
+    parser.add_argument(
+        "--gpus",
+        help="GPU indices, e.g. 0,1 (several: torchrun, a process per GPU; per machine with --nodes)",
+    )
+    several = parser.add_argument_group("several GPUs and machines")
+    several.add_argument(
+        "--sharding",
+        choices=SHARDING,
+        help="several GPUs: ddp (a whole model copy per GPU), fsdp (sharded over them), auto (default: "
+        "ddp when the estimate fits one GPU, else fsdp)",
+    )
+    several.add_argument(
+        "--nodes", type=types.COUNT, help="machines in the job (default 1); start the others with --join"
+    )
+    several.add_argument(
+        "--rdzv-endpoint",
+        metavar="HOST:PORT",
+        type=types.text("host:port", 300),
+        help="where the machines meet (torchrun's c10d rendezvous; default this machine and a port of the run)",
+    )
+    several.add_argument(
+        "--join-timeout",
+        type=types.COUNT,
+        metavar="S",
+        help="seconds to wait for every machine to join (default 600)",
+    )
+    several.add_argument(
+        "--collective-timeout",
+        type=types.COUNT,
+        metavar="S",
+        help="seconds a collective (NCCL/gloo) may wait before the run fails (default 600)",
+    )
+    several.add_argument(
+        "--join",
+        metavar="RUN",
+        type=types.text("a run"),
+        help="join a run on several machines from this one (with --node K)",
+    )
+    several.add_argument("--node", type=types.COUNT, help="with --join: this machine's number, 1 to nodes-1")
+    several.add_argument(
+        "--slurm", action="store_true", help="submit the run to Slurm with sbatch (srun starts each node)"
+    )
+    several.add_argument(
+        "--slurm-option",
+        action="append",
+        metavar="OPT",
+        type=types.text("an sbatch option", 300),
+        help="an sbatch option for --slurm, e.g. --slurm-option=--partition=gpu (repeatable)",
+    )
     parser.add_argument(
         "--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)"
     )
@@ -127,6 +175,12 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
         python=args.python,
         gpus=parse_gpus(args.gpus),
         **{SETTING_OF_PART[part]: getattr(args, f"finetune_{part}") for part in PARTS},
+        sharding=args.sharding,
+        nodes=args.nodes,
+        rdzv_endpoint=args.rdzv_endpoint,
+        join_timeout_s=args.join_timeout,
+        collective_timeout_s=args.collective_timeout,
+        slurm_options=tuple(args.slurm_option) if args.slurm_option else None,
     )
     base_dir = None
     if args.config:
@@ -149,12 +203,42 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from ftui.commands._follow import follow_and_report
     from ftui.commands._output import emit
+    from ftui.core.launch import join_command, plan_launch
     from ftui.core.runs import create_run, start
 
+    if args.join or args.node is not None:
+        return _join(args)
     config = build_config(args)
+    if args.slurm:
+        from ftui.core.errors import UserError
+        from ftui.core.slurm import sbatch_missing
+
+        missing = sbatch_missing()
+        if missing:
+            raise UserError(missing)
+    plan = plan_launch(config)
     created = create_run(config, args.runs_dir)
+    out = sys.stderr if args.json else sys.stdout
+    joins = [join_command(created, k) for k in range(1, config.settings.nodes)]
+    launch = _launch_words(plan)
+    if args.slurm:
+        from ftui.core.slurm import submit
+
+        job = submit(created)
+        payload = {"run_id": created.run_id, "path": str(created.path), "pid": None, "state": "starting"}
+        payload.update(
+            slurm_job_id=job, sharding=plan.sharding, sharding_reason=plan.reason, node_commands=[]
+        )
+        words = f"Submitted {created.run_id} to Slurm as job {job} ({launch}); output in {created.path}."
+        if args.detach:
+            emit(args, payload, words + f"\nFollow it with `ftui runs {created.run_id} --follow`.")
+            return 0
+        print(words + " Ctrl-C detaches, the job goes on.", file=out, flush=True)
+        return follow_and_report(args, created)
     process = start(created)
     if args.detach:
         payload = {
@@ -162,20 +246,74 @@ def run(args: argparse.Namespace) -> int:
             "path": str(created.path),
             "pid": process.pid,
             "state": "starting",
+            "sharding": plan.sharding,
+            "sharding_reason": plan.reason if plan.sharding else None,
+            "node_commands": joins,
         }
         emit(
             args,
             payload,
-            f"Started {created.run_id} (pid {process.pid}) in {created.path}.\n"
-            f"Follow it with `ftui runs {created.run_id} --follow`; stop it with `ftui stop {created.run_id}`.",
+            f"Started {created.run_id} (pid {process.pid}, {launch}) in {created.path}.\n"
+            + "".join(
+                f"Start node {k} on its machine with `{cmd}`.\n" for k, cmd in enumerate(joins, start=1)
+            )
+            + f"Follow it with `ftui runs {created.run_id} --follow`; stop it with `ftui stop {created.run_id}`.",
         )
         return 0
-    import sys
-
-    out = sys.stderr if args.json else sys.stdout
     print(
-        f"Run {created.run_id} in {created.path} (pid {process.pid}); Ctrl-C detaches, the run goes on.",
+        f"Run {created.run_id} in {created.path} (pid {process.pid}, {launch}); Ctrl-C detaches, the run goes on.",
         file=out,
         flush=True,
     )
+    for k, command in enumerate(joins, start=1):
+        print(f"Start node {k} on its machine with: {command}", file=out, flush=True)
     return follow_and_report(args, created, process)
+
+
+def _launch_words(plan) -> str:  # type: ignore[no-untyped-def]
+    """'2 processes, sharded (Unsloth's FSDP2): <why>' for the first line of `ftui train`."""
+    if plan.world_size == 1:
+        return "one process"
+    machines = f" on each of {plan.nodes} machines" if plan.nodes > 1 else ""
+    return f"{plan.per_node} process(es){machines}; {plan.reason}"
+
+
+def _join(args: argparse.Namespace) -> int:
+    """`ftui train --join RUN --node K`: this machine's part of a run on several."""
+    import socket
+    import sys
+
+    from ftui.commands._follow import follow_and_report
+    from ftui.core.errors import UsageError
+    from ftui.core.launch import join
+    from ftui.core.run_config import parse_gpus
+    from ftui.core.runs import find_run
+
+    if not args.join or args.node is None:
+        raise UsageError("--join RUN and --node K go together: `ftui train --join RUN --node 1`.")
+    run = find_run(args.join, args.runs_dir)
+    process = join(run, args.node, gpus=parse_gpus(args.gpus))
+    out = sys.stderr if args.json else sys.stdout
+    if args.detach:
+        from ftui.commands._output import emit
+
+        payload = {
+            "run_id": run.run_id,
+            "path": str(run.path),
+            "pid": process.pid,
+            "state": "starting",
+            "node": args.node,
+        }
+        emit(
+            args,
+            payload,
+            f"Node {args.node} of {run.run_id} started on {socket.gethostname()} (pid {process.pid}).",
+        )
+        return 0
+    print(
+        f"Node {args.node} of {run.run_id} started on {socket.gethostname()} (pid {process.pid}); "
+        "Ctrl-C detaches, the run goes on.",
+        file=out,
+        flush=True,
+    )
+    return follow_and_report(args, run, process, from_now=True)

@@ -17,6 +17,8 @@ METHODS: tuple[str, ...] = ("qlora", "lora", "full")
 # can list them without importing the inspector.
 DATA_FORMATS: tuple[str, ...] = ("alpaca", "sharegpt", "messages", "prompt_completion", "text")
 
+SHARDING: tuple[str, ...] = ("auto", "ddp", "fsdp")
+
 GradientCheckpointing = Literal["unsloth", "plain", "none"]
 
 ALL_LINEAR: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -50,7 +52,15 @@ class TrainingSettings:
     save_steps: int = 50
     save_merged: bool = False  # also write a merged 16-bit model
     save_gguf: str | None = None  # e.g. "q4_k_m"; needs llama.cpp
-    gpus: tuple[int, ...] = ()  # more than one: torchrun, one model copy per GPU
+    gpus: tuple[int, ...] = ()  # more than one: torchrun, a process per GPU (per machine with `nodes`)
+    # Several GPUs: "ddp" keeps a whole model copy on each, "fsdp" shards it over them (Unsloth's native
+    # FSDP2); "auto" takes DDP when the estimate fits one GPU, else FSDP (ftui.core.sharding).
+    sharding: str = "auto"
+    nodes: int = 1  # machines in the job: torchrun's c10d rendezvous joins them (ftui.core.launch)
+    rdzv_endpoint: str | None = None  # host:port of the machine that made the run; default its name
+    join_timeout_s: int = 600  # a machine that has not joined the rendezvous by then fails the job
+    collective_timeout_s: int = 600  # NCCL/gloo: a collective that waits longer fails the run
+    slurm_options: tuple[str, ...] = ()  # extra sbatch options for `--slurm`, e.g. "--partition=gpu"
     # Vision models only: which parts get LoRA adapters (Unsloth's FastVisionModel.get_peft_model flags;
     # its defaults). The image tower's layers, the language model's, and in them attention and/or the MLP.
     finetune_vision_layers: bool = True

@@ -266,6 +266,9 @@ class RunConfig:
                     "turn one on (--finetune-attention or --finetune-mlp)."
                 )
         self._check_names(source)
+        from ftui.core.launch import validate_launch
+
+        validate_launch(s, source=source)
 
     def _check_names(self, source: str) -> None:
         """Names the trainer would only reject after it started: an optimizer whose memory ftui does not

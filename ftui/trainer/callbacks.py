@@ -20,26 +20,44 @@ GIB = 1024**3
 _STATUS_EVERY_S = 2.0  # status.json is rewritten at most this often during training
 
 
+def stop_asked_in_file(run: RunDirectory | None) -> bool:
+    """`ftui stop` on any machine writes stop_requested_at (and signals what it can reach): a run on
+    other machines, or under Slurm, stops through the file."""
+    if run is None:
+        return False
+    try:
+        return run.read_status().stop_requested_at is not None
+    except Exception:  # a status being replaced: ask again at the next step
+        return False
+
+
+def stop_agreed(stop: GracefulStop, run: RunDirectory | None, main: bool) -> bool:
+    """Whether to stop, decided the same on every rank (rank 0 also reads the file). Every rank must stop
+    at the same point, or the next collective waits forever."""
+    requested = stop.requested or (main and stop_asked_in_file(run))
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        import torch
+
+        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
+        flag = torch.tensor([1 if requested else 0], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        requested = bool(flag.item())
+    if requested:
+        stop.requested = True
+    return requested
+
+
 class StopCallback(TrainerCallback):
     """At the end of each step: stop (with a checkpoint) if a stop was asked for, on every rank at once."""
 
-    def __init__(self, stop: GracefulStop):
+    def __init__(self, stop: GracefulStop, run: RunDirectory | None = None):
         self.stop = stop
+        self.run = run
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        requested = self.stop.requested
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            # Every rank must stop at the same step, or the next collective waits forever.
-            import torch
-
-            device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
-            flag = torch.tensor([1 if requested else 0], device=device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            requested = bool(flag.item())
-        if requested:
-            self.stop.requested = True
+        if stop_agreed(self.stop, self.run, state.is_world_process_zero):
             control.should_save = True
             control.should_training_stop = True
         return control

@@ -20,7 +20,7 @@ from ftui.core.errors import UserError
 from ftui.core.run_config import RunConfig
 from ftui.core.runs.directory import RunDirectory
 from ftui.core.runs.records import Sample, now_iso
-from ftui.trainer import redact
+from ftui.trainer import ranks, redact, sharding
 from ftui.trainer.faults import FaultContext, classify
 from ftui.trainer.signals import GracefulStop
 
@@ -38,8 +38,10 @@ def log(message: str) -> None:
 
 def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> int:
     run = RunDirectory(Path(run_dir).resolve())
-    rank, world = _rank()
-    main = rank == 0
+    me = ranks.this_rank()
+    world = me.world
+    main = me.main
+    ranks.register(run, me)
     token = redact.known_token()
     secrets = (token,) if token else ()
     redact.install(secrets)
@@ -65,13 +67,33 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
         if main:
             run.update_status(
                 state="starting",
-                phase="importing unsloth",
+                phase="checking the launch" if me.distributed else "importing unsloth",
                 trainer_pid=os.getpid(),
                 world_size=world,
                 pid=run.read_status().pid or os.getpid(),
             )
+        if me.distributed:
+            # Seconds, not minutes: every rank is there, has its GPU, and the collectives work.
+            from ftui.trainer.launch_check import check_launch
+
+            ranks.update(run, me, state="checking")
+            check_launch(
+                me,
+                collective_timeout_s=config.settings.collective_timeout_s,
+                sharded=sharding.is_sharded(),
+            )
+            ranks.update(run, me, state="running")
+            if me.local_rank == 0:  # its machine has joined and passed the check
+                from ftui.core.members import record_node
+
+                record_node(run, me.node, state="running")
+            if main:
+                run.update_status(phase="importing unsloth")
         outcome = _train(
             run, config, resume=resume, stop=stop, context=context, state=state, main=main, token=token
+        )
+        ranks.update(
+            run, me, state=outcome.get("state", "completed"), peak_gpu_gib=outcome.get("peak_gpu_gib")
         )
         if main:
             run.update_status(**{**outcome, "ended_at": now_iso(), "phase": None})
@@ -80,11 +102,26 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
         traceback.print_exc()
         if isinstance(error, KeyboardInterrupt):
             fault_state, sentence = "stopped", "Stopped before training began; nothing was trained."
+        elif me.distributed and ranks.is_collective_error(error):
+            fault_state, sentence = "failed", ranks.collective_sentence(me, error, _trained_step(state))
         else:
             fault = classify(error, context)
             fault_state, sentence = fault.state, fault.error
-        if main:
-            saved = _save_after_fault(run, state)
+        collective = me.distributed and ranks.is_collective_error(error)
+        if me.distributed and not isinstance(error, KeyboardInterrupt):
+            ranks.failed(run, me, state=fault_state, sentence=sentence, error=error)
+        if main and collective:
+            # Another rank went first: the launcher names it once torchrun has seen every rank end.
+            if not sharding.is_sharded():
+                _save_after_fault(run, state)
+            checkpoint = run.last_checkpoint()
+            run.update_status(
+                phase="a training process went away; stopping",
+                last_checkpoint=str(checkpoint) if checkpoint else None,
+            )
+            print(f"[ftui] {sentence}", file=sys.stderr, flush=True)
+        elif main:
+            saved = _save_after_fault(run, state) if not sharding.is_sharded() else False
             checkpoint = run.last_checkpoint()
             if checkpoint and fault_state != "stopped":
                 sentence += (
@@ -104,9 +141,16 @@ def run_training(run_dir: str | os.PathLike[str], *, resume: bool = False) -> in
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        if main:
-            redact.scrub_file(str(run.log_path), secrets)
+        if me.local_rank == 0:  # each machine's first rank cleans that machine's log
+            from ftui.core.launch import node_log
+
+            redact.scrub_file(str(run.path / node_log(me.node)), secrets)
     return code
+
+
+def _trained_step(state: dict[str, Any]) -> int | None:
+    trainer = state.get("trainer")
+    return getattr(getattr(trainer, "state", None), "global_step", None) if trainer is not None else None
 
 
 def _train(
@@ -136,8 +180,14 @@ def _train(
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from ftui.trainer.callbacks import GpuMemory, MetricsCallback, StopCallback
+    from ftui.trainer.callbacks import GpuMemory, MetricsCallback, StopCallback, stop_agreed
     # isort: on
+
+    sharded = sharding.is_sharded()
+    if sharded:
+        sharding.require_native_fsdp2()
+    if main:
+        run.update_status(stack=sharding.stack_name(sharded))
 
     if torch.cuda.is_available() and world > 1:
         # One model copy per GPU: this rank's GPU becomes the current one before anything touches CUDA.
@@ -175,7 +225,7 @@ def _train(
         f"{len(sample_rows)} held-out prompts for samples; template {template}"
         + (f"; {sum(len(t.images) for t in texts)} images checked" if vision else "")
     )
-    if stop.requested:
+    if stop_agreed(stop, run, main):
         return {"state": "stopped", "error": None}
 
     # 2. The model.
@@ -213,7 +263,7 @@ def _train(
             random_state=settings.seed,
         )
     state["model"], state["tokenizer"], state["full"] = model, tokenizer, full
-    if stop.requested:
+    if stop_agreed(stop, run, main):
         return {"state": "stopped", "error": None}
 
     # 3. The trainer.
@@ -252,6 +302,7 @@ def _train(
         fp16=gpu and not bf16,
         dataset_num_proc=1,
         ddp_find_unused_parameters=False if world > 1 else None,
+        ddp_timeout=settings.collective_timeout_s,  # bounded: a rank that stops answering fails the run
     )
     memory = GpuMemory()
     metrics = MetricsCallback(run, memory)
@@ -270,7 +321,7 @@ def _train(
         model=model,
         processing_class=tokenizer,
         args=args,
-        callbacks=[metrics, StopCallback(stop)],
+        callbacks=[metrics, StopCallback(stop, run)],
         **datasets,
     )
     if settings.responses_only and not vision:  # vision: the collator masks the prompts
@@ -301,7 +352,8 @@ def _train(
     }
     if main:
         run.update_status(phase="saving")
-        outcome["output"] = _save_output(run, model, tokenizer, full)
+    outcome["output"] = _save_output(run, model, tokenizer, full, trainer=trainer, main=main, sharded=sharded)
+    if main:
         last = run.last_checkpoint()
         outcome["last_checkpoint"] = str(last) if last else None
     warnings = list(metrics.warnings)
@@ -310,14 +362,27 @@ def _train(
         log(f"stopped at step {trainer.state.global_step}; adapter saved in {outcome.get('output')}")
     else:
         outcome["state"] = "completed"
-        if main and sample_rows and not stop.requested:
-            run.update_status(phase="generating samples")
-            if vision:
-                vision_path.write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader)
+        # Sharded, generating and exporting gather the weights: every rank takes part, rank 0 writes.
+        if (main or sharded) and sample_rows and not stop.requested:
+            if main:
+                run.update_status(phase="generating samples")
+            if vision and sharded:
+                # Generating from a sharded vision model needs every rank in lockstep through the
+                # processor's image path, which Unsloth's vision generate does not do; the adapter is saved.
+                if main:
+                    log(
+                        "samples skipped: a vision model sharded over several GPUs; try the run with ftui chat"
+                    )
+            elif vision:
+                if main:
+                    vision_path.write_samples(
+                        run, model, tokenizer, sample_rows, config.max_new_tokens, loader
+                    )
             else:
-                _write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader)
-        if main and (settings.save_merged or settings.save_gguf):
-            run.update_status(phase="exporting")
+                _write_samples(run, model, tokenizer, sample_rows, config.max_new_tokens, loader, main=main)
+        if (main or sharded) and (settings.save_merged or settings.save_gguf):
+            if main:
+                run.update_status(phase="exporting")
             from ftui.trainer.export import export
 
             warnings += export(run, model, tokenizer, settings, full)
@@ -410,11 +475,20 @@ def _dims_of(model: Any) -> Any:
         return None
 
 
-def _save_output(run: RunDirectory, model: Any, tokenizer: Any, full: bool) -> str:
+def _save_output(
+    run: RunDirectory,
+    model: Any,
+    tokenizer: Any,
+    full: bool,
+    *,
+    trainer: Any = None,
+    main: bool = True,
+    sharded: bool = False,
+) -> str:
     target = run.model_dir if full else run.adapter_dir
-    model.save_pretrained(str(target))
-    tokenizer.save_pretrained(str(target))
-    log(f"saved the {'model' if full else 'LoRA adapter'} and tokenizer in {target}")
+    sharding.save_output(trainer, model, tokenizer, str(target), main=main, sharded=sharded)
+    if main:
+        log(f"saved the {'model' if full else 'LoRA adapter'} and tokenizer in {target}")
     return str(target)
 
 
@@ -436,7 +510,14 @@ def _save_after_fault(run: RunDirectory, state: dict[str, Any]) -> bool:
 
 
 def _write_samples(
-    run: RunDirectory, model: Any, tokenizer: Any, rows: list[Any], max_new_tokens: int, loader: Any
+    run: RunDirectory,
+    model: Any,
+    tokenizer: Any,
+    rows: list[Any],
+    max_new_tokens: int,
+    loader: Any,
+    *,
+    main: bool = True,
 ) -> None:
     """Generations on held-out prompts, greedy, for the compare screen: prompt, reference, output."""
     import torch
@@ -469,6 +550,8 @@ def _write_samples(
                 new_tokens=int(new.shape[0]),
             )
         )
+    if not main:
+        return
     run.write_samples(samples)
     log(
         f"wrote {len(rows)} sample generations in {time.monotonic() - started:.1f} s to {run.samples_path.name}"

@@ -158,8 +158,9 @@ def test_several_gpus_launch_under_torchrun(run):
     config = RunConfig(model="m", data="d")
     config.settings.gpus = (0, 1)
     command = trainer_command(config, run)
-    assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-    assert command[-3:] == ["-m", "ftui.trainer", str(run.path)]
+    # ftui's launcher is torchrun (torch.distributed.run, in process), given torchrun's own flags.
+    assert command[1:5] == ["-m", "ftui.trainer.launch", str(run.path), "--node=0"]
+    assert command[command.index("--") + 1 :] == ["--standalone", "--nproc-per-node=2", "--max-restarts=0"]
     config.settings.gpus = (1,)
     assert trainer_command(config, run, resume=True)[1:] == ["-m", "ftui.trainer", str(run.path), "--resume"]
 

@@ -318,7 +318,9 @@ def test_two_processes_under_torchrun_log_each_step_once_from_rank_zero(tiny_mod
     run = find_run(summary["run_id"], runs_dir)
     status = run.read_status()
     assert status.state == "completed"
-    assert "torch.distributed.run" in status.command and "--nproc-per-node=2" in status.command
+    assert "ftui.trainer.launch" in status.command and "--nproc-per-node=2" in status.command
+    assert status.sharding == "ddp" and status.stack.startswith("unsloth 2026.10.9 (DDP)")
+    assert [(r.rank, r.state) for r in status.ranks] == [(0, "completed"), (1, "completed")]
     assert [r.step for r in train_steps(run)] == list(range(1, 7))  # once each: rank 1 writes nothing
     assert (run.adapter_dir / "adapter_config.json").exists()
     assert run.log_path.read_text().count("[ftui] device:") == 2  # both ranks started

@@ -16,7 +16,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Protocol
@@ -87,9 +86,16 @@ def process_alive(status: ProcessRecord) -> bool | None:
 
 
 def is_alive(run: RunDirectory, status: RunStatus) -> bool | None:
-    """The run's training: a trainer holds its lock (certain, on this host), else its process is there."""
+    """The run's training: a trainer holds its lock (certain, on this host), else its process is there
+    (a Slurm job: Slurm says whether it is)."""
     if run.trainer_holder() is not None:
         return True
+    if status.slurm_job_id:
+        from ftui.core.slurm import job_alive
+
+        return job_alive(status.slurm_job_id)
+    if status.slurm_state == "UNSUBMITTED":
+        return None  # a job script written for the user to submit: nothing to check until they do
     return process_alive(status)
 
 
@@ -114,11 +120,20 @@ def _reconcile_locked(run: RunDirectory) -> RunStatus:
             ended_at=now_iso(),
             log_tail=tail,
             phase=None,
-            error=_dead_process_sentence(status, last, run.last_checkpoint()),
+            error=_dead_slurm_job_sentence(status, run)
+            or _dead_process_sentence(status, last, run.last_checkpoint()),
             updated_at=now_iso(),
         )
         run.write_status(status)
     return status
+
+
+def _dead_slurm_job_sentence(status: RunStatus, run: RunDirectory) -> str | None:
+    if not status.slurm_job_id:
+        return None
+    from ftui.core.slurm import ended_sentence
+
+    return ended_sentence(status.slurm_job_id, run)
 
 
 def _dead_process_sentence(status: RunStatus, last_line: str, checkpoint: Path | None) -> str:
@@ -182,26 +197,18 @@ def create_run(config: RunConfig, runs_dir: str | os.PathLike[str] | None = None
 
 
 def trainer_command(config: RunConfig, run: RunDirectory, *, resume: bool = False) -> list[str]:
-    """The command line of the training process: the user's Python or ours; torchrun for several GPUs."""
-    python = config.python or sys.executable
-    tail = ["-m", "ftui.trainer", str(run.path)] + (["--resume"] if resume else [])
-    gpus = config.settings.gpus
-    if len(gpus) > 1:
-        return [python, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={len(gpus)}", *tail]
-    return [python, *tail]
+    """The command line of the training process: the user's Python or ours; for several GPUs or machines,
+    torchrun through ftui's launcher (ftui.core.launch)."""
+    from ftui.core.launch import node_command
+
+    return node_command(config, run, resume=resume)
 
 
 def trainer_environment(config: RunConfig) -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if config.settings.gpus:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in config.settings.gpus)
-    if config.python:
-        # Another interpreter finds this ftui's trainer through PYTHONPATH (it needs unsloth, not ftui).
-        package_root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    return env
+    """The training process's environment, with the sharding decided for several GPUs (ftui.core.launch)."""
+    from ftui.core.launch import node_environment
+
+    return node_environment(config)
 
 
 def data_fingerprint(data: str) -> str | None:
@@ -316,6 +323,9 @@ def start(run: RunDirectory, *, resume: bool = False) -> subprocess.Popen:
             command=command,
             stop_requested_at=None,
             resumed_from=str(checkpoint) if checkpoint else None,
+            nodes=[],
+            ranks=[],
+            failed_rank=None,
         )
     return process
 
@@ -427,9 +437,11 @@ def stop(run: RunDirectory, *, wait: float | None = None) -> RunStatus:
     status = run.status()
     if not status.is_live:
         raise _not_running(run, status, "stop")
-    if not _signal(run, status, signal.SIGTERM):
-        return run.status()
+    # The file reaches a run on other machines or under Slurm (rank 0 reads it after each step); the
+    # signal reaches the training processes on this machine at once.
     run.update_status(stop_requested_at=now_iso())
+    if not _signal(run, status, signal.SIGTERM) and is_alive(run, status) is False:
+        return run.status()
     if wait:
         from ftui.core.runs.follow import wait_until_final
 
@@ -444,6 +456,10 @@ def kill(run: RunDirectory) -> RunStatus:
     if not status.is_live:
         raise _not_running(run, status, "kill")
     killed = _signal(run, status, signal.SIGKILL)
+    if status.slurm_job_id:
+        from ftui.core.slurm import cancel
+
+        killed = cancel(status.slurm_job_id) or killed  # the whole job, on every node
     with run.locked():
         if not killed:
             return _reconcile_locked(run)  # it was gone already: say how it ended, not that we killed it

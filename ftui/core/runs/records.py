@@ -40,6 +40,38 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")  # noqa: UP017
 
 
+class NodeStatus(msgspec.Struct, kw_only=True):
+    """One machine of a run on several (torchrun's c10d rendezvous): its launcher, written by that launcher."""
+
+    node: int  # ftui's number for the machine: 0 made the run, 1.. joined it (`ftui train --join`)
+    host: str | None = None
+    pid: int | None = None  # the node's launcher (torchrun's agent, run by `python -m ftui.trainer.launch`)
+    state: str = "waiting"  # waiting (for the rendezvous) | running | completed | failed | stopped
+    log: str | None = None  # the file in the run folder its processes write to
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: str | None = None
+
+
+class RankStatus(msgspec.Struct, kw_only=True):
+    """One training process of a run on several processes, written by that process (or by its node's
+    launcher when it died without a word)."""
+
+    rank: int
+    node: int | None = None  # ftui's node number (NodeStatus.node)
+    local_rank: int | None = None
+    host: str | None = None
+    pid: int | None = None
+    device: str | None = None
+    state: str = "starting"  # starting | checking (the launch) | running | completed | failed | oom | stopped
+    peak_gpu_gib: float | None = None  # its GPU's peak, driver level, when it ended
+    exit_code: int | None = None  # as its launcher saw it; negative: killed by that signal
+    signal: str | None = None  # the signal that ended it (SIGKILL, SIGSEGV, ...)
+    error: str | None = None  # its own last word, one sentence
+    collective: bool = False  # the error came from another rank going away (a collective failed)
+    failed_at: float | None = None  # Unix seconds
+
+
 class RunStatus(msgspec.Struct, kw_only=True):
     """status.json. Written under a lock by an atomic rename, so a reader never sees half of it."""
 
@@ -65,6 +97,17 @@ class RunStatus(msgspec.Struct, kw_only=True):
     output: str | None = None  # the adapter (or full model) folder, once saved
     device: str | None = None
     world_size: int | None = None
+    # Several processes or machines (ftui.core.launch): how the model is spread, on what, and who runs.
+    stack: str | None = None  # what trains: "unsloth 2026.10.9" (its native FSDP2 when sharded)
+    sharding: str | None = None  # "ddp" (a model copy per GPU) | "fsdp" (sharded) | None (one process)
+    sharding_reason: str | None = None  # why, in words (the estimate against the GPUs)
+    node_count: int | None = None  # machines in the job (torchrun's --nnodes)
+    rendezvous: str | None = None  # host:port where the machines meet (torchrun's c10d rendezvous)
+    nodes: list[NodeStatus] = msgspec.field(default_factory=list)
+    ranks: list[RankStatus] = msgspec.field(default_factory=list)
+    failed_rank: int | None = None  # the rank whose end ended the run
+    slurm_job_id: str | None = None
+    slurm_state: str | None = None  # Slurm's JobState when last seen (PENDING, RUNNING, COMPLETED, ...)
     peak_gpu_gib: float | None = None
     train_loss: float | None = None
     warnings: list[str] = msgspec.field(default_factory=list)

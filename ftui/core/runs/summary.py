@@ -31,6 +31,14 @@ class RunSummary(msgspec.Struct, kw_only=True):
     output: str | None
     error: str | None
     warnings: list[str]
+    # Several processes or machines (None for one process): what trains, how the model is spread, where.
+    stack: str | None = None
+    sharding: str | None = None
+    world_size: int | None = None
+    nodes: int | None = None
+    failed_rank: int | None = None
+    slurm_job_id: str | None = None
+    slurm_state: str | None = None  # Slurm's JobState now (PENDING, RUNNING, COMPLETED, ...)
 
     def to_json(self) -> dict[str, object]:
         return msgspec.to_builtins(self)
@@ -71,4 +79,20 @@ def summarize(run: RunDirectory, status: RunStatus | None = None) -> RunSummary:
         output=status.output,
         error=status.error,
         warnings=list(status.warnings),
+        stack=status.stack,
+        sharding=status.sharding,
+        world_size=status.world_size,
+        nodes=status.node_count,
+        failed_rank=status.failed_rank,
+        slurm_job_id=status.slurm_job_id,
+        slurm_state=_slurm_state(status),
     )
+
+
+def _slurm_state(status: RunStatus) -> str | None:
+    """Slurm's word for the run's job now; the last one recorded when Slurm cannot be asked here."""
+    if not status.slurm_job_id:
+        return None
+    from ftui.core.slurm import job_state
+
+    return job_state(status.slurm_job_id) or status.slurm_state

@@ -1,0 +1,167 @@
+"""Several processes and machines, for real, on CPU: two processes under torchrun with the gloo backend,
+through the same code as on GPUs (ftui's launcher, the launch check, Unsloth's native FSDP2).
+
+Two "machines" are two torchrun launches on localhost joined by the c10d rendezvous (`--nodes 2` here,
+`--join` there), sharing the run folder as machines share a network file system.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from ftui.core.runs import RunDirectory, find_run
+from ftui.core.runs.records import ResumeRecord, TrainRecord
+from tests.e2e.test_train import FAST, ftui, wait_for
+from tests.helpers.datasets import arithmetic_rows, write_jsonl
+from tests.helpers.tiny_model import tiny_llama_for_session
+
+pytestmark = pytest.mark.slow
+
+# Two processes on two cores: one thread each, as torchrun sets for several processes on one machine
+# (a single process per "machine" would otherwise take every core and the two would fight over them).
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    return tiny_llama_for_session(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return write_jsonl(tmp_path_factory.mktemp("data") / "arithmetic.jsonl", arithmetic_rows(120))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def train_steps(run: RunDirectory) -> list[TrainRecord]:
+    """Each step's record as the run ends up with it: a resume supersedes the records after its step."""
+    by_step: dict[int, TrainRecord] = {}
+    for record in run.metrics():
+        if isinstance(record, ResumeRecord):
+            by_step = {s: r for s, r in by_step.items() if s <= record.step}
+        elif isinstance(record, TrainRecord):
+            by_step[record.step] = record
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def run_ftui_json(*args: str, timeout: float = 300) -> dict:
+    result = ftui(*args, "--json", env=ONE_THREAD, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def final(run: RunDirectory, timeout: float = 300):  # type: ignore[no-untyped-def]
+    return wait_for(lambda: run.status() if run.status().is_final else None, timeout, "the run to end")
+
+
+def test_sharded_training_on_two_machines_stops_and_resumes_from_sharded_checkpoints(
+    tiny_model, data, runs_dir
+):
+    endpoint = f"127.0.0.1:{free_port()}"
+    started = run_ftui_json(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "16",
+        "--save-steps", "4", "--nodes", "2", "--sharding", "fsdp", "--rdzv-endpoint", endpoint, "--detach",
+    )  # fmt: skip
+    run = find_run(started["run_id"], runs_dir)
+    assert started["sharding"] == "fsdp" and "as asked" in started["sharding_reason"]
+    assert started["node_commands"] == [f"ftui train --join {run.path} --node 1"]
+    joined = run_ftui_json("train", "--join", str(run.path), "--node", "1", "--detach")
+    assert joined["node"] == 1
+
+    # Stop from node 0 once a sharded checkpoint exists: both machines stop at the same step, and save.
+    wait_for(lambda: run.last_checkpoint() is not None and train_steps(run)[-1].step >= 5, 400, "step 5")
+    stopped = run_ftui_json("stop", run.run_id, "--wait", "300")
+    assert stopped["state"] == "stopped", stopped.get("error")
+    status = run.read_status()
+    assert status.world_size == 2 and status.node_count == 2 and status.rendezvous == endpoint
+    assert status.sharding == "fsdp" and status.stack.startswith("unsloth 2026.10.9 (native FSDP2)")
+    nodes_done = lambda: all(n.state not in ("waiting", "running") for n in run.read_status().nodes)  # noqa: E731
+    wait_for(nodes_done, 120, "both launchers to end")
+    status = run.read_status()
+    assert [(n.node, n.state) for n in status.nodes] == [(0, "stopped"), (1, "stopped")]
+    assert [(r.rank, r.node, r.state) for r in status.ranks] == [(0, 0, "stopped"), (1, 1, "stopped")]
+    checkpoint = run.last_checkpoint()
+    assert (checkpoint / "optimizer_dcp").is_dir(), "the optimizer is checkpointed shard by shard"
+    assert (run.path / "train-node1.log").read_text().count("[ftui] device:") == 1
+    stopped_at = train_steps(run)[-1].step
+
+    resumed = run_ftui_json("resume", run.run_id, "--detach")
+    assert resumed["resumed_from"] == str(checkpoint)
+    run_ftui_json("train", "--join", str(run.path), "--node", "1", "--detach")
+    status = final(run, 400)
+    assert status.state == "completed", status.error
+    steps = train_steps(run)
+    assert [r.step for r in steps] == list(range(1, 17))  # once each, rank 0 only, across the resume
+    assert any(isinstance(r, ResumeRecord) and r.step <= stopped_at for r in run.metrics())
+    first, last = steps[0].loss, sum(r.loss for r in steps[-3:]) / 3
+    assert last < first - 0.3, f"the loss did not fall: {first:.3f} -> {last:.3f}"
+    assert (run.adapter_dir / "adapter_model.safetensors").is_file()
+    wait_for(nodes_done, 120, "both launchers to end")
+    assert [n.state for n in run.read_status().nodes] == ["completed", "completed"]
+
+
+def test_a_machine_that_never_joins_fails_the_run_in_bounded_time_naming_it(tiny_model, data, runs_dir):
+    endpoint = f"127.0.0.1:{free_port()}"
+    result = ftui(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "4",
+        "--nodes", "2", "--rdzv-endpoint", endpoint, "--join-timeout", "5", "--json",
+        env=ONE_THREAD, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    run = find_run(summary["run_id"], runs_dir)
+    assert summary["state"] == "failed"
+    assert summary["error"].startswith(f"Node 1 never joined the rendezvous at {endpoint} within 5 s")
+    assert f"`ftui train --join {run.path} --node 1`" in summary["error"]
+    assert "Node 1 never joined" in result.stderr  # the one sentence the user sees
+    status = run.read_status()
+    assert [(n.node, n.state) for n in status.nodes] == [(0, "failed")]
+    assert status.ranks == []  # no training process ever started
+
+
+def test_a_rank_that_dies_fails_the_run_and_is_named(tiny_model, data, runs_dir):
+    started = run_ftui_json(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "500",
+        "--gpus", "0,1", "--detach",
+    )  # fmt: skip
+    run = find_run(started["run_id"], runs_dir)
+    wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    victim = next(r for r in run.read_status().ranks if r.rank == 1)
+    os.kill(victim.pid, signal.SIGKILL)
+    status = wait_for(
+        lambda: run.status() if run.status().failed_rank is not None else None, 120, "the verdict"
+    )
+    assert status.state == "failed" and status.failed_rank == 1
+    assert status.error.startswith(f"Training failed: rank 1 on {socket.gethostname()}")
+    assert f"pid {victim.pid} was killed (SIGKILL" in status.error
+    ranks = {r.rank: r for r in status.ranks}
+    assert ranks[1].signal == "SIGKILL" and ranks[1].exit_code == -9
+    assert ranks[0].collective  # rank 0 only lost its peer: not the cause
+    assert status.nodes[0].state == "failed"
+
+
+def test_the_launch_check_fails_in_seconds_naming_the_backend_error(tiny_model, data, runs_dir):
+    # A network interface that does not exist: gloo cannot connect the ranks.
+    result = ftui(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "4", "--gpus", "0,1",
+        "--json", env={**ONE_THREAD, "GLOO_SOCKET_IFNAME": "no-such-if0"}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "failed"
+    assert summary["error"].startswith("The launch check failed on rank ")
+    assert "gloo said RuntimeError" in summary["error"] and "no-such-if0" in summary["error"]
+    assert "enforce fail" not in summary["error"]
+    run = find_run(summary["run_id"], runs_dir)
+    assert "Unsloth 2026.10.9" not in run.log_path.read_text()  # before the slow import (its banner)
