@@ -186,11 +186,13 @@ class RunsScreen(StepScreen):
         for row in reversed(rows):  # newest first
             s = row.summary
             state = s.state
+            spread = f" {s.world_size}×{s.sharding or 'ddp'}" if (s.world_size or 1) > 1 else ""
+            slurm = f" slurm {s.slurm_state}" if s.slurm_state else ""  # Slurm's word beside ftui's
             cells = {
                 "run": Text.assemble(
                     ("✓ " if row.run.run_id in self.selected else "  ", "bold green"), row.run.run_id, end=""
                 ),
-                "state": Text(state, STATE_STYLE.get(state, ""), end=""),
+                "state": Text.assemble((state, STATE_STYLE.get(state, "")), (spread + slurm, "dim"), end=""),
                 "model": Text(one_line(s.model or "?", 30), end=""),
                 "method": Text(s.method or "?", end=""),
                 "step": Text(f"{s.step or 0}/{s.max_steps or '?'}", end=""),

@@ -201,6 +201,7 @@ def _train(
     else:
         device = "CPU"
     log(f"device: {device}; model {config.load_repo}; method {settings.method}")
+    ranks.update(run, ranks.this_rank(), device=device)
     if main:
         run.update_status(phase="reading data", device=device)
 

@@ -81,3 +81,18 @@ async def test_vision_samples_show_the_image_above_the_question_beside_the_answe
         shown = await wait_for_text(app, pilot, "#samples", "crimson")
         assert "<image>what colour is this" in shown and "red" in shown
         assert "▀" in shown  # the image, drawn as half blocks above the question
+
+
+async def test_a_run_on_several_gpus_under_slurm_shows_how_it_is_spread_and_slurms_state(make_app, tmp_path):
+    import json
+
+    path = write_run(tmp_path / "runs", "20260105-100000-qwen3-32b", model="Qwen/Qwen3-32B")
+    status = json.loads((path / "status.json").read_text())
+    status.update(world_size=4, sharding="fsdp", slurm_job_id="4242", slurm_state="COMPLETED")
+    (path / "status.json").write_text(json.dumps(status))
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for_rows(app, pilot, 1)
+        state = table.get_row_at(0)[1].plain
+        # Slurm is not reachable here: its state is the one the run recorded last.
+        assert state == "completed 4×fsdp slurm COMPLETED"
