@@ -1,0 +1,494 @@
+"""Several GPUs for real, through `ftui train` (issue 15), on the two-H200 machine (nvidia-h200-x2):
+
+  (a) sharded QLoRA of a model with Llama-3.1-8B's dims (random weights, built here) on 2 GPUs whose
+      memory each training process caps with torch.cuda.set_per_process_memory_fraction to a size one
+      card cannot train it in but two can: the same plan on 1 capped GPU must end `oom`, on 2 capped GPUs
+      sharded (Unsloth's FSDP2) it must complete, with a loss curve matching a 1-GPU run (uncapped) at the
+      same effective batch (2 rows x 4 accumulation on one GPU = 2 rows x 2 accumulation x 2 GPUs);
+  (b) the two-"machine" launch on one host: `ftui train --nodes 2 --gpus 0` + `ftui train --join RUN
+      --node 1 --gpus 1` (torchrun's c10d rendezvous on 127.0.0.1, one GPU per machine), sharded;
+  (c) DDP scaling: tokens/s of 2 GPUs (`--gpus 0,1 --sharding ddp`) against the 1-GPU run of (a).
+
+Per run it records the per-GPU peak at driver level (NVML, sampled every 50 ms by this script, minus the
+card's use before the run) beside ftui's estimate for that way (ftui.core.sharding). The plan for (a):
+QLoRA r=256 on all linear layers, adamw_torch, micro-batch 2 x 1024 tokens: big adapters, so that sharding
+them frees what a whole copy needs (see BENCHMARKS.md, section multi-GPU, for the numbers).
+
+Needs: two CUDA GPUs, ftui's checkout as the working directory, the training stack of
+../shared/tools/gpu-site (unsloth, trl, datasets, bitsandbytes). Writes into OUT (small files only):
+  env.json            versions, GPUs, the cap
+  runs.json           one entry per run: command, state, error, seconds, steps, tokens/s, per-GPU peaks
+                      (measured) and the estimate, loss per step
+  loss_curve.csv      step, loss on 1 GPU, loss on 2 GPUs sharded (a)
+  summary.json        the verdicts: (a) oom on 1 / completed on 2, loss gap; (b) completed; (c) scaling
+  logs/<run>.log      the end of each run's train.log (and train-node1.log for (b))
+The model (16 GB) and the runs live under /dev/shm/ftui-dist-bench (deleted at the end).
+
+  tar xzf .gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/gpusite:$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+  python benchmarks/multigpu/gpu_bench.py --out $OUT/multigpu --budget-s 450
+
+Expected: about 6-7 minutes on two H200s (model build ~40 s, five training runs of 60-90 s each, two of
+them at the same time); a phase that would not fit the budget is skipped and says so in summary.json.
+Rehearsal on a CPU (a tiny model, gloo, no cap): --rehearse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+GIB = 1024**3
+HERE = Path(__file__).resolve().parent
+
+# (a)'s plan: QLoRA with big adapters (r=256) and fp32 AdamW states, rows filled to 1024 tokens.
+PLAN = ["--method", "qlora", "--rank", "256", "--alpha", "256", "--optimizer", "adamw_torch",
+        "--batch", "2", "--seq", "1024", "--lr", "1e-4", "--format", "text"]  # fmt: skip
+# The CPU rehearsal: the same runs on the tiny model (Unsloth's CPU path trains 16-bit LoRA).
+REHEARSAL_PLAN = ["--method", "lora", "--rank", "8", "--alpha", "8", "--optimizer", "adamw_torch",
+                  "--batch", "2", "--seq", "128", "--lr", "5e-3", "--format", "text"]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class GpuSampler:
+    """Driver-level used memory of every GPU, sampled every 50 ms; peaks above the starting use."""
+
+    def __init__(self, count: int | None = None) -> None:
+        self.handles: list = []
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            self.nvml = pynvml
+            found = pynvml.nvmlDeviceGetCount()
+            self.handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(min(found, count or found))]
+        except Exception:
+            self.nvml = None
+        self.count = len(self.handles)
+        self.base = self._read()
+        self.peak = list(self.base)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _read(self) -> list[float]:
+        if not self.handles:
+            return [0.0] * self.count
+        return [self.nvml.nvmlDeviceGetMemoryInfo(h).used / GIB for h in self.handles]
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for i, used in enumerate(self._read()):
+                self.peak[i] = max(self.peak[i], used)
+
+    def __enter__(self) -> GpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peaks(self) -> list[float]:
+        return [round(p - b, 3) for p, b in zip(self.peak, self.base, strict=True)]
+
+
+def ftui(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ftui", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def read_run(run_dir: Path) -> dict:
+    from ftui.core.runs import RunDirectory
+    from ftui.core.runs.records import ResumeRecord, TrainRecord
+
+    run = RunDirectory(run_dir)
+    status = run.read_status()
+    by_step: dict[int, TrainRecord] = {}
+    for record in run.metrics():
+        if isinstance(record, ResumeRecord):
+            by_step = {s: r for s, r in by_step.items() if s <= record.step}
+        elif isinstance(record, TrainRecord):
+            by_step[record.step] = record
+    steps = [by_step[s] for s in sorted(by_step)]
+    rates = [r.tokens_per_second for r in steps[4:] if r.tokens_per_second]
+    return {
+        "state": status.state,
+        "error": status.error,
+        "sharding": status.sharding,
+        "stack": status.stack,
+        "world_size": status.world_size,
+        "steps": len(steps),
+        "loss": {r.step: r.loss for r in steps},
+        "tokens_per_second_median": round(statistics.median(rates), 1) if rates else None,
+        "ranks": [
+            {
+                "rank": r.rank,
+                "node": r.node,
+                "state": r.state,
+                "peak_gpu_gib": r.peak_gpu_gib,
+                "device": r.device,
+            }
+            for r in status.ranks
+        ],
+        "nodes": [{"node": n.node, "state": n.state} for n in status.nodes],
+        "peak_gpu_gib_status": status.peak_gpu_gib,
+    }
+
+
+def keep_log(run_dir: Path, out: Path, name: str) -> None:
+    (out / "logs").mkdir(exist_ok=True)
+    for log in sorted(run_dir.glob("train*.log")):
+        text = log.read_text(errors="replace")
+        (out / "logs" / f"{name}-{log.name}").write_text(text[-60000:])
+
+
+def estimate(model_dir: Path, gpus: int, way: str, extra: list[str]) -> dict:
+    """ftui's estimate of the per-GPU peak for `way` with the run's settings."""
+    from ftui.core.dims import dims_from_hf_config
+    from ftui.core.plan import TrainingSettings
+    from ftui.core.sharding import per_gpu_estimate
+
+    dims = dims_from_hf_config(json.loads((model_dir / "config.json").read_text()))
+    flags = dict(zip(extra[::2], extra[1::2], strict=False))
+    settings = TrainingSettings(
+        method=flags.get("--method", "qlora"),
+        rank=int(flags.get("--rank", 16)),
+        alpha=int(flags.get("--alpha", 16)),
+        optimizer=flags.get("--optimizer", "adamw_8bit"),
+        batch=int(flags.get("--batch", 2)),
+        seq=int(flags.get("--seq", 2048)),
+    )
+    e = per_gpu_estimate(dims, settings, gpus, way if gpus > 1 else "single")
+    return {
+        "total_gib": e.total_gib,
+        "training_gib": e.training_gib,
+        "loading_gib": e.loading_gib,
+        "breakdown": e.breakdown,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--budget-s", type=float, default=450)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--work", type=Path, default=Path("/dev/shm/ftui-dist-bench"))
+    parser.add_argument("--rehearse", action="store_true", help="a tiny model on the CPU (no cap, gloo)")
+    args = parser.parse_args()
+    started = time.monotonic()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    work = args.work if not args.rehearse else Path("/tmp/ftui-dist-rehearsal")
+    work.mkdir(parents=True, exist_ok=True)
+    # This machine's rule (KINDS.md): NVLink multicast stays off in every program, ours included.
+    for key, value in (
+        ("NCCL_NVLS_ENABLE", "0"),
+        ("TORCH_SYMM_MEM_DISABLE_MULTICAST", "1"),
+        ("NVSHMEM_DISABLE_NVLS", "1"),
+    ):
+        os.environ.setdefault(key, value)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "UNSLOTH_COMPILE_LOCATION": str(work / "unsloth_compiled_cache"),  # compiled once, for every run
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+    }
+    runs: dict[str, dict] = {}
+    summary: dict[str, object] = {}
+
+    def left() -> float:
+        return args.budget_s - (time.monotonic() - started)
+
+    def save() -> None:
+        (out / "runs.json").write_text(json.dumps(runs, indent=1))
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+    # ----- the machine and the model ---------------------------------------------------------------
+    # This process never touches CUDA (NVML only): the GPUs hold nothing but the runs.
+    plan = REHEARSAL_PLAN if args.rehearse else PLAN
+    cards = GpuSampler()
+    gpus = len(cards.handles) if cards.nvml else 0
+    if gpus:
+        names = [cards.nvml.nvmlDeviceGetName(h) for h in cards.handles]
+        names = [n.decode() if isinstance(n, bytes) else n for n in names]
+        card_gib = cards.nvml.nvmlDeviceGetMemoryInfo(cards.handles[0]).total / GIB
+    else:
+        names, card_gib = [], 0.0
+    if not args.rehearse and gpus < 2:
+        summary["error"] = f"needs two CUDA GPUs; NVML shows {gpus}"
+        save()
+        return 1
+    t0 = time.monotonic()
+    model_dir = work / ("tiny" if args.rehearse else "llama-8b")
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/training/make_model.py"), str(model_dir),
+         "--dims", "tiny" if args.rehearse else "llama-3.1-8b", "--device", "cpu" if args.rehearse else "cuda"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    if made.returncode != 0:
+        summary["error"] = f"building the model failed: {made.stderr[-2000:]}"
+        save()
+        return 1
+    build_s = round(time.monotonic() - t0, 1)
+    rng = random.Random(0)
+    from tests.helpers.tiny_model import _WORDS
+
+    data = work / "rows.jsonl"
+    with open(data, "w") as handle:  # rows longer than 1024 tokens: every row is cut to the full length
+        for _ in range(400):
+            handle.write(json.dumps({"text": " ".join(rng.choice(_WORDS) for _ in range(900))}) + "\n")
+    config = work / "bench.toml"  # no sample generations: they cost time and measure nothing here
+    config.write_text(
+        f'model = "{model_dir}"\ndata = "{data}"\nsamples = 0\n\n[training]\nsave_steps = 1000\n'
+    )
+    one = estimate(model_dir, 1, "single", plan)
+    two = estimate(model_dir, 2, "fsdp", plan)
+    # The cap: halfway between what sharded over two needs and what one GPU needs (driver level); the
+    # CUDA context (outside torch's allocator) comes off it for the fraction torch is given.
+    cap_gib = (one["total_gib"] + two["total_gib"]) / 2
+    context_gib = one["breakdown"]["cuda_context"]
+    fraction = (cap_gib - context_gib) / card_gib if card_gib else 0.0
+    import torch
+
+    (out / "env.json").write_text(
+        json.dumps(
+            {
+                "torch": torch.__version__,
+                "gpus": names,
+                "card_gib": round(card_gib, 2),
+                "model_build_s": build_s,
+                "estimate_one_gpu_gib": one["total_gib"],
+                "estimate_two_gpus_sharded_gib": two["total_gib"],
+                "cap_gib_driver_level": round(cap_gib, 2),
+                "cap_fraction_torch": round(fraction, 4),
+                "plan": plan,
+                "steps": args.steps,
+            },
+            indent=1,
+        )
+    )
+    print(f"[bench] model in {build_s} s; cap {cap_gib:.1f} GiB (fraction {fraction:.4f})", flush=True)
+    capped = {
+        **env,
+        "BENCH_GPU_FRACTION": f"{fraction:.6f}",
+        "PYTHONPATH": f"{HERE / 'cap'}{os.pathsep}{env['PYTHONPATH']}",
+    }
+    if args.rehearse:
+        capped = dict(env)
+    steps = str(args.steps)
+
+    def train(
+        name: str, flags: list[str], run_env: dict[str, str], gpu_count: int, way: str, *, timeout: float
+    ):
+        runs_dir = work / "runs" / name
+        begun = time.monotonic()
+        with GpuSampler(gpus) as sampler:
+            result = ftui(
+                "train",
+                str(config),
+                *flags,
+                "--runs-dir",
+                str(runs_dir),
+                "--json",
+                env=run_env,
+                timeout=timeout,
+            )
+        entry: dict = {
+            "command": ["ftui", "train", *flags],
+            "returncode": result.returncode,
+            "seconds": round(time.monotonic() - begun, 1),
+            "gpu_peaks_gib": sampler.peaks(),
+            "estimate": estimate(model_dir, gpu_count, way, flags),
+        }
+        found = sorted(runs_dir.glob("*/status.json"))
+        if found:
+            entry.update(read_run(found[-1].parent))
+            keep_log(found[-1].parent, out, name)
+        else:
+            entry["stderr"] = result.stderr[-3000:]
+        runs[name] = entry
+        save()
+        print(
+            f"[bench] {name}: {entry.get('state')} in {entry['seconds']} s, peaks {entry['gpu_peaks_gib']}",
+            flush=True,
+        )
+        return entry
+
+    # ----- (a) one capped GPU (must run out of memory) beside the 1-GPU reference, then two capped ---
+    if left() > 200:
+        gpu0 = [] if args.rehearse else ["--gpus", "0"]
+        gpu1 = [] if args.rehearse else ["--gpus", "1"]
+        threads = [
+            threading.Thread(
+                target=train,
+                args=(
+                    "a_one_gpu_capped",
+                    [*plan, "--grad-accum", "4", "--max-steps", "3", *gpu1],
+                    capped,
+                    1,
+                    "single",
+                ),
+                kwargs={"timeout": left()},
+            ),
+            threading.Thread(
+                target=train,
+                args=(
+                    "a_one_gpu_reference",
+                    [*plan, "--grad-accum", "4", "--max-steps", steps, *gpu0],
+                    env,
+                    1,
+                    "single",
+                ),
+                kwargs={"timeout": left()},
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        summary["a_one_gpu"] = f"skipped: {left():.0f} s left of the budget"
+    if left() > 120:
+        train(
+            "a_two_gpus_capped_sharded",
+            [*plan, "--grad-accum", "2", "--max-steps", steps, "--gpus", "0,1", "--sharding", "fsdp"],
+            capped,
+            2,
+            "fsdp",
+            timeout=left(),
+        )
+    else:
+        summary["a_two_gpus"] = f"skipped: {left():.0f} s left of the budget"
+    # ----- (c) DDP on two GPUs, the same per-GPU micro-batch and effective batch as the reference ----
+    if left() > 100:
+        train(
+            "c_two_gpus_ddp",
+            [*plan, "--grad-accum", "2", "--max-steps", steps, "--gpus", "0,1", "--sharding", "ddp"],
+            env,
+            2,
+            "ddp",
+            timeout=left(),
+        )
+    else:
+        summary["c"] = f"skipped: {left():.0f} s left of the budget"
+    # ----- (b) two machines on one host, one GPU each ---------------------------------------------
+    if left() > 90:
+        name = "b_two_nodes_one_host"
+        runs_dir = work / "runs" / name
+        endpoint = f"127.0.0.1:{free_port()}"
+        begun = time.monotonic()
+        with GpuSampler(gpus) as sampler:
+            first = ftui(
+                "train",
+                str(config),
+                *plan,
+                "--grad-accum",
+                "2",
+                "--max-steps",
+                "8",
+                "--nodes",
+                "2",
+                *([] if args.rehearse else ["--gpus", "0"]),
+                "--sharding",
+                "fsdp",
+                "--rdzv-endpoint",
+                endpoint,
+                "--join-timeout",
+                "120",
+                "--runs-dir",
+                str(runs_dir),
+                "--detach",
+                "--json",
+                env=env,
+                timeout=60,
+            )
+            payload = json.loads(first.stdout) if first.stdout.strip().startswith("{") else {}
+            entry: dict = {"node0": first.returncode, "endpoint": endpoint}
+            if payload:
+                joined = ftui(
+                    "train",
+                    "--join",
+                    payload["path"],
+                    "--node",
+                    "1",
+                    *([] if args.rehearse else ["--gpus", "1"]),
+                    "--json",
+                    env=env,
+                    timeout=max(60, left()),
+                )
+                entry["node1"] = joined.returncode
+                entry.update(read_run(Path(payload["path"])))
+                keep_log(Path(payload["path"]), out, name)
+            else:
+                entry["stderr"] = first.stderr[-3000:]
+        entry.update(
+            seconds=round(time.monotonic() - begun, 1),
+            gpu_peaks_gib=sampler.peaks(),
+            estimate=estimate(model_dir, 2, "fsdp", plan),
+        )
+        runs[name] = entry
+        save()
+    else:
+        summary["b"] = f"skipped: {left():.0f} s left of the budget"
+
+    # ----- verdicts ---------------------------------------------------------------------------------
+    ref, capped1, sharded = (
+        runs.get("a_one_gpu_reference", {}),
+        runs.get("a_one_gpu_capped", {}),
+        runs.get("a_two_gpus_capped_sharded", {}),
+    )
+    if ref.get("loss") and sharded.get("loss"):
+        common = sorted(set(ref["loss"]) & set(sharded["loss"]))
+        with open(out / "loss_curve.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["step", "loss_1gpu", "loss_2gpus_sharded"])
+            for step in common:
+                writer.writerow([step, ref["loss"][step], sharded["loss"][step]])
+        gaps = [abs(ref["loss"][s] - sharded["loss"][s]) for s in common]
+        noise = [abs(ref["loss"][a] - ref["loss"][b]) for a, b in zip(common[1:], common[:-1], strict=False)]
+        summary["a_loss_gap"] = {
+            "steps": len(common),
+            "mean_abs": round(statistics.mean(gaps), 4),
+            "max_abs": round(max(gaps), 4),
+            "step_to_step_mean_abs_1gpu": round(statistics.mean(noise), 4) if noise else None,
+        }
+    summary["a_one_gpu_capped_state"] = capped1.get("state")
+    summary["a_two_gpus_capped_state"] = sharded.get("state")
+    summary["a_verdict"] = capped1.get("state") == "oom" and sharded.get("state") == "completed"
+    two_ddp = runs.get("c_two_gpus_ddp", {})
+    if ref.get("tokens_per_second_median") and two_ddp.get("tokens_per_second_median"):
+        scaling = two_ddp["tokens_per_second_median"] / ref["tokens_per_second_median"]
+        summary["c_scaling"] = round(scaling, 3)
+        summary["c_target_met"] = scaling >= 1.8
+    summary["b_state"] = runs.get("b_two_nodes_one_host", {}).get("state")
+    summary["seconds"] = round(time.monotonic() - started, 1)
+    save()
+    if not args.rehearse:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(summary, indent=1), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
