@@ -78,6 +78,31 @@ def _template() -> Any:
     return _environment().get_template(TEMPLATE)
 
 
+def _launch_lines(config: RunConfig) -> list[str]:
+    """How to start the script on several GPUs or machines, as `ftui train` starts the run: torchrun's
+    flags and the environment that decides how the model is spread (ftui.core.launch)."""
+    from ftui.core import launch
+
+    s = config.settings
+    if not launch.is_distributed(s):
+        return []
+    plan = launch.plan_launch(config)
+    env = launch.sharding_environment(plan.sharding, s.method)
+    if s.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in s.gpus)
+    prefix = " ".join(f"{key}={value}" for key, value in env.items())
+    how = {
+        "fsdp": "sharded over the GPUs (Unsloth's native FSDP2)",
+        "ddp": "a whole model copy per GPU (DDP)",
+    }[plan.sharding or "ddp"]
+    flags = launch.torchrun_flags(s, "train", endpoint="HOST0:29400")
+    lines = [f"Several GPUs, as `ftui train` starts this run: {how}."]
+    if s.nodes > 1:
+        lines.append(f"On each of the {s.nodes} machines (HOST0: the first one's name; the folder shared):")
+    lines.append(f"  {prefix + ' ' if prefix else ''}torchrun {' '.join(flags)} train.py")
+    return lines
+
+
 def generate_script(config: RunConfig) -> str:
     if config.modality == "vision":
         from ftui.core.script_vision import generate_vision_script
@@ -98,4 +123,5 @@ def generate_script(config: RunConfig) -> str:
         column=lambda field: repr(columns.get(field, field)),
         data_kind=_data_kind(config.data),
         markers=_response_markers(template) if config.settings.responses_only else (None, None),
+        launch=_launch_lines(config),
     )

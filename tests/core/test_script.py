@@ -60,6 +60,13 @@ CASES: dict[str, RunConfig] = {
         settings=TrainingSettings(method="lora", save_merged=True, gradient_checkpointing="none"),
     ),
     "qlora-plain-text": RunConfig(model="unsloth/Qwen3-8B", data="plain.jsonl", template=None),
+    # Launched as `ftui train --nodes 2 --gpus 0,1 --sharding fsdp` launches it: torchrun on each machine.
+    "qlora-sharded-two-machines": RunConfig(
+        model="Qwen/Qwen2.5-32B-Instruct",
+        data="alpaca.jsonl",
+        template="chatml",
+        settings=TrainingSettings(gpus=(0, 1), nodes=2, sharding="fsdp"),
+    ),
     "hub-dataset-not-cached": RunConfig(
         model="unsloth/Qwen3-8B", data="someone/not-downloaded", template="chatml"
     ),
