@@ -139,4 +139,4 @@ def test_several_gpus_give_the_per_gpu_peak_for_ddp_and_sharded_and_the_way_ftui
     )
     assert "On 2 x RTX 4090, per GPU:" in text.stdout and "ftui uses fsdp" in text.stdout
     bad = ftui("Qwen/Qwen2.5-32B-Instruct", "--gpus", "0")
-    assert bad.returncode == 2 and "--gpus is a number of GPUs" in bad.stderr
+    assert bad.returncode == 2 and "--gpus: takes a whole number of 1 or more, not 0" in bad.stderr
