@@ -68,6 +68,24 @@ def _forward_sigterm() -> None:
     api._terminate_process_handler = handler
 
 
+def _stop_while_waiting(run: RunDirectory, node: int) -> None:
+    """SIGTERM before the training processes exist (the machines are still meeting): nothing was trained,
+    so the run is stopped here and now. torchrun's own handler (passed on, above) replaces this one once
+    it starts the processes."""
+
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        _say("SIGTERM while the machines were meeting: stopped before training began.")
+        record_node(run, node, state="stopped", ended_at=now_iso())
+        with run.locked():
+            if run.read_status().is_live:
+                run.update_status_locked(
+                    state="stopped", phase=None, ended_at=now_iso(), error="Stopped before training began."
+                )
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def _environment_for_joining_node(run: RunDirectory) -> None:
     """A machine that joins later takes the sharding the run was started with (status.json)."""
     if os.environ.get("FTUI_SHARDING"):
@@ -133,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         ended_at=None,
         error=None,
     )
+    _stop_while_waiting(run, node)
     _say(f"node {node} on {host}: torchrun {' '.join(torchrun_flags)}")
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError

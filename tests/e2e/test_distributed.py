@@ -165,3 +165,15 @@ def test_the_launch_check_fails_in_seconds_naming_the_backend_error(tiny_model, 
     assert "enforce fail" not in summary["error"]
     run = find_run(summary["run_id"], runs_dir)
     assert "Unsloth 2026.10.9" not in run.log_path.read_text()  # before the slow import (its banner)
+
+
+def test_stopping_a_run_while_its_machines_meet_stops_it_at_once(tiny_model, data, runs_dir):
+    started = run_ftui_json(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "4",
+        "--nodes", "2", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--join-timeout", "300", "--detach",
+    )  # fmt: skip
+    run = find_run(started["run_id"], runs_dir)
+    wait_for(lambda: [n.state for n in run.read_status().nodes] == ["waiting"], 60, "node 0 waiting")
+    stopped = run_ftui_json("stop", run.run_id, "--wait", "60")
+    assert stopped["state"] == "stopped" and stopped["error"] == "Stopped before training began."
+    assert [(n.node, n.state) for n in run.read_status().nodes] == [(0, "stopped")]
