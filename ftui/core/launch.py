@@ -385,7 +385,7 @@ def join(run: RunDirectory, node: int, *, gpus: tuple[int, ...] | None = None): 
     import subprocess
 
     from ftui.core.errors import UserError
-    from ftui.core.runs.process import check_python, process_alive
+    from ftui.core.runs.process import check_python
     from ftui.core.runs.records import now_iso
 
     status = run.status()
@@ -407,7 +407,7 @@ def join(run: RunDirectory, node: int, *, gpus: tuple[int, ...] | None = None): 
         )
     for entry in status.nodes:
         if entry.node == node and entry.state in ("waiting", "running"):
-            alive = process_alive(entry) if entry.host == socket.gethostname() else None
+            alive = _alive_here(entry.pid) if entry.host == socket.gethostname() else None
             if alive is not False:
                 raise UserError(
                     f"Node {node} of run {run.run_id} is already running on {entry.host} (pid {entry.pid}); "
@@ -446,3 +446,15 @@ def join(run: RunDirectory, node: int, *, gpus: tuple[int, ...] | None = None): 
             start_new_session=True,
             close_fds=True,
         )
+
+
+def _alive_here(pid: int | None) -> bool:
+    """Whether process `pid` of this machine is there (a zombie is not)."""
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

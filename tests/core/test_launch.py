@@ -195,3 +195,13 @@ def test_train_with_slurm_where_there_is_no_sbatch_says_so(tmp_path, runs_dir):
     assert result.returncode == 1
     assert "Slurm's sbatch is not on this machine's PATH" in result.stderr
     assert not runs_dir.exists() or not any(runs_dir.iterdir())  # nothing made
+
+
+def test_a_machine_that_is_already_in_the_run_cannot_join_twice(runs_dir):
+    from ftui.core.members import record_node
+
+    run = create_run(config_with(nodes=2), runs_dir)
+    run.update_status(state="running", command=["python", "--rdzv-endpoint=head:29400"])
+    record_node(run, 1, host=os.uname().nodename, pid=os.getpid(), state="running")
+    with pytest.raises(UserError, match=f"Node 1 of run {run.run_id} is already running on"):
+        launch.join(run, 1)
