@@ -81,7 +81,10 @@ def _stop_while_waiting(run: RunDirectory, node: int) -> None:
                 run.update_status_locked(
                     state="stopped", phase=None, ended_at=now_iso(), error="Stopped before training began."
                 )
-        raise SystemExit(0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # At once: torchrun's rendezvous keeps threads that a SystemExit would wait for.
+        os._exit(0)
 
     signal.signal(signal.SIGTERM, handler)
 

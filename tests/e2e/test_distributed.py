@@ -13,6 +13,7 @@ import signal
 import socket
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ftui.core.runs import RunDirectory, find_run
@@ -36,6 +37,14 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("data") / "arithmetic.jsonl", arithmetic_rows(120))
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for its parent counts as exited)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def free_port() -> int:
@@ -174,6 +183,8 @@ def test_stopping_a_run_while_its_machines_meet_stops_it_at_once(tiny_model, dat
     )  # fmt: skip
     run = find_run(started["run_id"], runs_dir)
     wait_for(lambda: [n.state for n in run.read_status().nodes] == ["waiting"], 60, "node 0 waiting")
+    launcher = run.read_status().nodes[0].pid
     stopped = run_ftui_json("stop", run.run_id, "--wait", "60")
     assert stopped["state"] == "stopped" and stopped["error"] == "Stopped before training began."
     assert [(n.node, n.state) for n in run.read_status().nodes] == [(0, "stopped")]
+    wait_for(lambda: gone(launcher), 30, "the launcher to exit")
