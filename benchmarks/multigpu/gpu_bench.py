@@ -211,7 +211,6 @@ def main() -> int:
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
-        "UNSLOTH_COMPILE_LOCATION": str(work / "unsloth_compiled_cache"),  # compiled once, for every run
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
     }
     runs: dict[str, dict] = {}
