@@ -3,6 +3,13 @@
   python benchmarks/vram/analyze.py build      raw/*.jsonl -> results.json (the table tests check)
   python benchmarks/vram/analyze.py compare    markdown: ftui vs Unsloth's docs table vs accelerate, per config
   python benchmarks/vram/analyze.py calibrate  refit the estimator's coefficients; leave-one-architecture-out
+  python benchmarks/vram/analyze.py calibrate-time
+                                               refit the time model (ftui.core.speed.TimeConstants) on every
+                                               configuration, and predict each architecture from a fit on the
+                                               others (leave-one-architecture-out): the table BENCHMARKS.md shows
+
+New measurements are dropped into raw/ as JSON lines (measure.py's output) and taken in by `build`; the
+files are read in name order, each with its own leak correction (each file is one process).
 
 Why a correction at all: measure.py loads ten models one after another in one process (a process start
 costs 40 s of device time), and on the GPU one vocab x hidden matrix of each loaded model (embedding or
@@ -33,9 +40,11 @@ sys.path.insert(0, str(HERE.parents[1]))
 from ftui.core.dims import ModelDims, dims_from_hf_config  # noqa: E402
 from ftui.core.memory import GIB, estimate_peak_vram, parameter_counts  # noqa: E402
 from ftui.core.plan import TrainingSettings  # noqa: E402
-from ftui.core.speed import estimate_step_time  # noqa: E402
+from ftui.core.speed import TIME, TimeConstants, estimate_step_time  # noqa: E402
 
-RAW = [HERE / "raw" / "h200-2026-11-28.jsonl", HERE / "raw" / "h200-2026-11-28-extras.jsonl"]
+# The first measurement's two calls, then every file dropped in later, in name order.
+_FIRST = [HERE / "raw" / "h200-2026-11-28.jsonl", HERE / "raw" / "h200-2026-11-28-extras.jsonl"]
+RAW = _FIRST + sorted(path for path in (HERE / "raw").glob("*.jsonl") if path not in _FIRST)
 RESULTS = HERE / "results.json"
 # The two loads that began in a fresh process: allocated after load minus the computed weights there.
 FRESH_LOAD_RESIDUAL_GIB = 0.031
@@ -291,9 +300,126 @@ def calibrate() -> None:
     print("leave-one-architecture-out memory:", summary(held_out))
 
 
+# ---------------------------------------------------------------- the time model
+
+# What calibrate-time fits (the rest of TimeConstants stays: the bandwidth is measured, the soft maximum's
+# power is a shape). Each is fitted as its logarithm, so every one stays positive.
+TIME_FIELDS = (
+    "linear_efficiency",
+    "attention_efficiency",
+    "elementwise_bytes",
+    "host_seconds_per_layer",
+    "host_seconds_per_layer_qlora",
+)
+
+
+def predicted_seconds(row: dict, constants: TimeConstants = TIME) -> float:
+    step = estimate_step_time(dims_of(row["arch"]), settings_of(row), "H200", constants=constants)
+    return step.seconds_per_step
+
+
+def fit_time(rows: list[dict], start: TimeConstants = TIME, fields: tuple[str, ...] = TIME_FIELDS):
+    """Least squares on log(predicted / measured) over `rows` (Levenberg-Marquardt, numeric Jacobian):
+    relative errors weigh a 0.2 s step as much as a 2 s one, as the 25% target does."""
+    import dataclasses
+
+    import numpy as np
+
+    measured = np.log([r["seconds_per_step"] for r in rows])
+    theta = np.log([getattr(start, f) for f in fields])
+
+    def residuals(values):
+        constants = dataclasses.replace(start, **dict(zip(fields, np.exp(values), strict=True)))
+        return np.log([predicted_seconds(r, constants) for r in rows]) - measured
+
+    damping = 1e-3
+    current = residuals(theta)
+    for _ in range(60):
+        jacobian = np.empty((len(rows), len(fields)))
+        for k in range(len(fields)):
+            shifted = theta.copy()
+            shifted[k] += 1e-4
+            jacobian[:, k] = (residuals(shifted) - current) / 1e-4
+        normal = jacobian.T @ jacobian
+        step = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-9), -jacobian.T @ current)
+        trial = residuals(theta + step)
+        if trial @ trial < current @ current:
+            theta, current, damping = theta + step, trial, damping / 3
+            if np.abs(step).max() < 1e-6:
+                break
+        else:
+            damping *= 4
+    return dataclasses.replace(start, **dict(zip(fields, np.exp(theta), strict=True)))
+
+
+def calibrate_time(markdown: bool = True) -> dict:
+    """The time model on every measured configuration: as shipped, refitted on all, and each architecture
+    predicted by a fit on the others (the honest error on a model that was not measured)."""
+    rows = [r for r in load_results()["rows"] if r.get("seconds_per_step")]
+    archs = sorted({r["arch"] for r in rows})
+    fitted = fit_time(rows)
+    held_out: dict[int, float] = {}
+    for arch in archs:
+        others = [r for r in rows if r["arch"] != arch]
+        constants = fit_time(others, start=fitted)
+        for i, r in enumerate(rows):
+            if r["arch"] == arch:
+                held_out[i] = predicted_seconds(r, constants)
+    shipped = [predicted_seconds(r) for r in rows]
+    refit = [predicted_seconds(r, fitted) for r in rows]
+    out = {
+        "fitted": {f: getattr(fitted, f) for f in TIME_FIELDS},
+        "shipped": {f: getattr(TIME, f) for f in TIME_FIELDS},
+        "rows": [],
+    }
+    for i, r in enumerate(rows):
+        out["rows"].append(
+            {
+                "arch": r["arch"],
+                "method": r["method"],
+                "gradient_checkpointing": r["gradient_checkpointing"],
+                "batch": r["batch"],
+                "seq": r["seq"],
+                "measured": r["seconds_per_step"],
+                "shipped": shipped[i],
+                "refit": refit[i],
+                "held_out": held_out[i],
+            }
+        )
+    if markdown:
+        pct = lambda a, b: f"{(a / b - 1) * 100:+.0f}%"  # noqa: E731
+        print("Fitted on every configuration (paste into ftui/core/speed.py TimeConstants):")
+        for f in TIME_FIELDS:
+            print(f"    {f} = {getattr(fitted, f):.6g}  (shipped {getattr(TIME, f):.6g})")
+        print()
+        print(
+            "| model | method | batch x seq | measured s/step | ftui (shipped) | fit on all | "
+            "architecture held out |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for row in out["rows"]:
+            method = row["method"] + (
+                ""
+                if row["gradient_checkpointing"] == "unsloth"
+                else f", {row['gradient_checkpointing']} ckpt"
+            )
+            m = row["measured"]
+            print(
+                f"| {row['arch'].split('/')[1]} | {method} | {row['batch']} x {row['seq']} | {m:.3f} "
+                f"| {row['shipped']:.3f} ({pct(row['shipped'], m)}) | {row['refit']:.3f} ({pct(row['refit'], m)}) "
+                f"| {row['held_out']:.3f} ({pct(row['held_out'], m)}) |"
+            )
+        print()
+        for key in ("shipped", "refit", "held_out"):
+            errors = [row[key] / row["measured"] - 1 for row in out["rows"]]
+            within = sum(abs(e) <= 0.25 for e in errors)
+            print(f"{key:9s} {summary(errors)}; {within} of {len(errors)} within 25%")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("build", "compare", "calibrate"))
+    parser.add_argument("what", choices=("build", "compare", "calibrate", "calibrate-time"))
     what = parser.parse_args().what
     if what == "build":
         table = build()
@@ -306,6 +432,8 @@ def main() -> int:
             )
     elif what == "compare":
         compare()
+    elif what == "calibrate-time":
+        calibrate_time()
     else:
         calibrate()
     return 0

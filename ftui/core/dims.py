@@ -30,6 +30,10 @@ class ModelDims:
     vision_params_b: float = 0.0
     # Total parameters in billions when known exactly (catalog); None: computed from the dims.
     params_b: float | None = None
+    # Sliding-window attention: a query attends to at most `sliding_window` keys in `sliding_layers` of the
+    # layers (Gemma 3: 5 of every 6 at 512); 0 / None: every layer attends to the whole row.
+    sliding_window: int | None = None
+    sliding_layers: int = 0
 
     @property
     def attention_head_dim(self) -> int:
@@ -90,7 +94,26 @@ def dims_from_hf_config(config: dict[str, Any], params_b: float | None = None) -
         shared_experts=int(_first(text, "n_shared_experts", "num_shared_experts", default=0) or 0),
         vision_params_b=vision_params_b,
         params_b=params_b,
+        **_sliding_window(text),
     )
+
+
+def _sliding_window(text: dict[str, Any]) -> dict[str, Any]:
+    """How many layers attend through a window, and its width, from the ways configs say it: `layer_types`
+    (transformers 5), `sliding_window_pattern` (Gemma 3: every Nth layer is global), or a window that
+    applies to every layer (Mistral v0.1). Qwen2/3 write a window but turn it off (use_sliding_window)."""
+    window = text.get("sliding_window")
+    layers = int(_first(text, "num_hidden_layers", "n_layer", "num_layers", default=0) or 0)
+    if not isinstance(window, int) or window <= 0 or text.get("use_sliding_window") is False:
+        return {}
+    types = text.get("layer_types")
+    if isinstance(types, list) and types:
+        sliding = sum(1 for kind in types if kind == "sliding_attention")
+    elif isinstance(text.get("sliding_window_pattern"), int) and text["sliding_window_pattern"] > 0:
+        sliding = layers - layers // text["sliding_window_pattern"]
+    else:
+        sliding = layers
+    return {"sliding_window": window, "sliding_layers": sliding} if sliding else {}
 
 
 def _vision_params_b(vision: dict[str, Any]) -> float:

@@ -51,14 +51,23 @@ GPU_SPEEDS: dict[str, GpuSpeed] = {
 
 # --- Calibrated on the H200 (benchmarks/vram/results.json); the H200's datasheet is 989 TFLOP/s, 4.8 TB/s. ---
 MATMUL_MEASURED_H200_TFLOPS = 788.0  # 8192^3 bf16 matmul measured there (benchmarks/vram/measure.py)
-LINEAR_EFFICIENCY = 752.0 / 989.0  # the linear layers' FLOPs ran at 752 TFLOP/s in training
-ATTENTION_EFFICIENCY = 453.0 / 989.0  # causal SDPA forward + backward
-BANDWIDTH_EFFICIENCY = 4.3 / 4.8  # device-to-device copies measured 4.3 TB/s
-# Elementwise traffic (norms, RoPE, SwiGLU, copies) per token, layer and pass, per (2 x hidden + MLP width).
-ELEMENTWISE_BYTES = 48.8
-HOST_SECONDS_PER_LAYER = 0.0113  # per step of forward + recompute + backward
-HOST_SECONDS_PER_LAYER_QLORA = 0.00114  # QLoRA's extra dequantize launches
-SOFT_MAX_POWER = 3.0
+
+
+@dataclass(frozen=True)
+class TimeConstants:
+    """The fitted part of the time model (benchmarks/vram/analyze.py calibrate-time refits all of them)."""
+
+    linear_efficiency: float = 752.0 / 989.0  # the linear layers' FLOPs ran at 752 TFLOP/s in training
+    attention_efficiency: float = 453.0 / 989.0  # causal SDPA forward + backward
+    bandwidth_efficiency: float = 4.3 / 4.8  # device-to-device copies measured 4.3 TB/s
+    # Elementwise traffic (norms, RoPE, SwiGLU, copies) per token, layer and pass, per (2 x hidden + MLP width).
+    elementwise_bytes: float = 48.8
+    host_seconds_per_layer: float = 0.0113  # per step of forward + recompute + backward
+    host_seconds_per_layer_qlora: float = 0.00114  # QLoRA's extra dequantize launches
+    soft_max_power: float = 3.0
+
+
+TIME = TimeConstants()
 
 
 @dataclass(frozen=True)
@@ -121,9 +130,28 @@ def flops_per_token(dims: ModelDims, settings: TrainingSettings, row: int | None
     return 6 * (_active_linear_params(dims) + dims.vocab * dims.hidden) + attention
 
 
+def attended_keys(dims: ModelDims, row: int) -> float:
+    """Keys a query attends to, on average over the row's queries and the layers: row/2 for causal
+    attention, at most the window in sliding-window layers."""
+    full = row / 2
+    window = dims.sliding_window or 0
+    if not window or not dims.sliding_layers or window >= row:
+        return full
+    # the first `window` queries see all before them, the rest exactly `window`
+    windowed = (window * window / 2 + (row - window) * window) / row
+    share = min(dims.sliding_layers, dims.layers) / max(dims.layers, 1)
+    return share * windowed + (1 - share) * full
+
+
 def _micro_step_seconds(
-    dims: ModelDims, settings: TrainingSettings, speed: GpuSpeed, row: int, vision: VisionLoad | None = None
+    dims: ModelDims,
+    settings: TrainingSettings,
+    speed: GpuSpeed,
+    row: int,
+    constants: TimeConstants = TIME,
+    vision: VisionLoad | None = None,
 ) -> float:
+    c = constants
     tokens = max(1, settings.batch) * max(1, row)
     checkpointed = settings.gradient_checkpointing != "none"
     passes = 3 if checkpointed else 2  # forward, recompute, backward (input gradients)
@@ -131,10 +159,11 @@ def _micro_step_seconds(
     linear = 2 * _active_linear_params(dims) * tokens * linear_passes
     head = 2 * dims.vocab * dims.hidden * tokens * (2 + (1 if settings.method == "full" else 0))
     attention_passes = 4.5 if checkpointed else 3.5  # flash backward is about 2.5 forwards
-    attention = attention_passes * 2 * row * dims.heads * dims.attention_head_dim * tokens * dims.layers
+    keys = 2 * attended_keys(dims, row)  # the time model's unit: row for causal attention without a window
+    attention = attention_passes * 2 * keys * dims.heads * dims.attention_head_dim * tokens * dims.layers
     width = 2 * dims.hidden + _effective_intermediate(dims)
-    traffic = ELEMENTWISE_BYTES * tokens * dims.layers * width * passes
-    bandwidth = speed.memory_tb_s * 1e12 * BANDWIDTH_EFFICIENCY
+    traffic = c.elementwise_bytes * tokens * dims.layers * width * passes
+    bandwidth = speed.memory_tb_s * 1e12 * c.bandwidth_efficiency
     if vision is not None:
         from ftui.core.vision import family_for
 
@@ -142,17 +171,19 @@ def _micro_step_seconds(
         if family is not None:
             linear += max(1, settings.batch) * tower_flops_per_row(family, settings, vision)
     gpu = (
-        (linear + head) / (speed.tflops * 1e12 * LINEAR_EFFICIENCY)
-        + attention / (speed.tflops * 1e12 * ATTENTION_EFFICIENCY)
+        (linear + head) / (speed.tflops * 1e12 * c.linear_efficiency)
+        + attention / (speed.tflops * 1e12 * c.attention_efficiency)
         + traffic / bandwidth
     )
     if settings.method == "full":  # the optimizer reads and writes every weight, gradient and state
         from ftui.core.memory import parameter_counts
 
         gpu += parameter_counts(dims, settings).total * 16 / bandwidth / max(settings.grad_accum, 1)
-    per_layer = HOST_SECONDS_PER_LAYER + (HOST_SECONDS_PER_LAYER_QLORA if settings.method == "qlora" else 0.0)
+    per_layer = c.host_seconds_per_layer + (
+        c.host_seconds_per_layer_qlora if settings.method == "qlora" else 0.0
+    )
     host = dims.layers * per_layer * passes / 3
-    return (gpu**SOFT_MAX_POWER + host**SOFT_MAX_POWER) ** (1 / SOFT_MAX_POWER)
+    return (gpu**c.soft_max_power + host**c.soft_max_power) ** (1 / c.soft_max_power)
 
 
 def estimate_step_time(
@@ -162,6 +193,7 @@ def estimate_step_time(
     *,
     tokens_per_row: int | None = None,
     vision: VisionLoad | None = None,
+    constants: TimeConstants = TIME,
 ) -> StepTime | None:
     """Seconds per optimizer step on `gpu` with every row at `settings.seq` tokens (or `tokens_per_row`:
     Unsloth packs rows without padding, so a dataset's mean row length is what a step costs). None when
@@ -170,7 +202,7 @@ def estimate_step_time(
     if speed is None:
         return None
     row = min(settings.seq, tokens_per_row) if tokens_per_row else settings.seq
-    micro = _micro_step_seconds(dims, settings, speed, max(1, row), vision)
+    micro = _micro_step_seconds(dims, settings, speed, max(1, row), constants, vision)
     accum = max(settings.grad_accum, 1)
     tokens = max(1, settings.batch) * max(1, row) * accum
     return StepTime(

@@ -12,6 +12,7 @@ from ftui.core.dims import ModelDims
 from ftui.core.memory import (
     CUDA_CONTEXT_GIB,
     GIB,
+    MEMORY_SAFETY_MARGIN,
     NF4_BYTES_PER_PARAM,
     OPTIMIZERS,
     MemoryEstimate,
@@ -22,7 +23,7 @@ from ftui.core.memory import (
     methods_that_fit,
     parameter_counts,
 )
-from ftui.core.plan import METHODS, TrainingSettings
+from ftui.core.plan import ALL_LINEAR, METHODS, TrainingSettings
 
 # Llama-3.1-8B's real dims (config.json); untied head.
 LLAMA_8B = ModelDims(
@@ -83,6 +84,25 @@ def test_methods_order_qlora_lora_full():
     assert full.trainable_params == parameter_counts(LLAMA_8B).total
     assert full.breakdown["gradients"] == pytest.approx(full.breakdown["weights"], rel=1e-3)
     assert full.breakdown["lora"] == 0
+
+
+def test_a_trained_embedding_keeps_32_bit_adam_states_under_8_bit_adam():
+    # Trainer.create_optimizer registers every nn.Embedding with bitsandbytes for 32-bit states: 8 bytes a
+    # value instead of 2.03. It is what full fine-tuning of Llama 3.2 1B measured above the estimate
+    # (11%: its tied 128k x 2048 embedding is a fifth of the model).
+    counts = parameter_counts(LLAMA_8B)
+    full = estimate_peak_vram(LLAMA_8B, TrainingSettings(method="full")).breakdown["optimizer"]
+    expected = (counts.total * 2.03 + counts.embed * (8.0 - 2.03)) / GIB
+    assert full == pytest.approx(expected, abs=2e-3)
+    # 32-bit AdamW is unchanged (every state is 32-bit already)
+    torch_adam = estimate_peak_vram(LLAMA_8B, TrainingSettings(method="full", optimizer="adamw_torch"))
+    assert torch_adam.breakdown["optimizer"] == pytest.approx(counts.total * 2 * 3 / GIB, abs=2e-3)
+    # LoRA: the embedding is frozen, no states; trained whole (modules_to_save), it gets 32-bit states too
+    lora = estimate_peak_vram(LLAMA_8B, TrainingSettings(method="lora"))
+    assert lora.breakdown["optimizer"] == pytest.approx(lora.trainable_params * 2.03 / GIB, abs=2e-3)
+    with_embed = TrainingSettings(method="lora", target_modules=(*ALL_LINEAR, "embed_tokens"))
+    extra = estimate_peak_vram(LLAMA_8B, with_embed).breakdown["optimizer"] - lora.breakdown["optimizer"]
+    assert extra == pytest.approx(counts.embed * 8.0 / GIB, abs=3e-3)
 
 
 def test_memory_grows_with_tokens_rank_and_heavier_settings():
@@ -170,12 +190,13 @@ def test_fit_thresholds():
     assert MemoryEstimate(total_gib=10.01).fit(10.0) == "too_big"
 
 
-def test_max_batch_is_the_largest_that_fits():
+def test_max_batch_is_the_largest_that_fits_with_the_safety_margin():
     settings = TrainingSettings(seq=4096)
     best = max_batch(LLAMA_8B, settings, 24.0)
     assert best >= 1
-    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, batch=best)).total_gib <= 24.0
-    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, batch=best + 1)).total_gib > 24.0
+    room = 24.0 / (1 + MEMORY_SAFETY_MARGIN)  # the estimator's worst measured error stays spare
+    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, batch=best)).total_gib <= room
+    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, batch=best + 1)).total_gib > room
     # 16-bit 8B weights alone are 15 GiB
     assert max_batch(LLAMA_8B, TrainingSettings(method="lora"), 8.0) == 0
 
@@ -184,8 +205,9 @@ def test_max_seq_is_the_longest_multiple_that_fits_up_to_the_context():
     settings = TrainingSettings(batch=1)
     longest = max_seq(LLAMA_8B, settings, 12.0)
     assert longest % 128 == 0 and longest > 2048
-    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, seq=longest)).total_gib <= 12.0
-    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, seq=longest + 128)).total_gib > 12.0
+    room = 12.0 / (1 + MEMORY_SAFETY_MARGIN)
+    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, seq=longest)).total_gib <= room
+    assert estimate_peak_vram(LLAMA_8B, dataclasses.replace(settings, seq=longest + 128)).total_gib > room
     assert max_seq(LLAMA_8B, settings, 1000.0) == LLAMA_8B.context  # capped by what the model was built for
     assert max_seq(LLAMA_8B, settings, 2.0) == 0
 

@@ -14,6 +14,7 @@ from ftui.core.plan import DatasetSummary, TrainingSettings
 from ftui.core.speed import (
     GPU_SPEEDS,
     achieved_matmul_tflops,
+    attended_keys,
     estimate_eta,
     estimate_step_time,
     flops_per_token,
@@ -94,3 +95,33 @@ def test_eta_counts_steps_from_rows_epochs_and_max_steps():
     # only a token count: rows taken as packed to the maximum length
     assert estimate_eta(LLAMA_8B, settings, "H200", 2048 * 80).steps == math.ceil(80 * 2 / 8)
     assert estimate_eta(LLAMA_8B, settings, "H200", DatasetSummary("x", 10, "text")) is None
+
+
+def test_sliding_window_layers_read_from_every_way_configs_say_it():
+    base = {"hidden_size": 1152, "num_attention_heads": 4, "num_hidden_layers": 26, "intermediate_size": 6912}
+    types = ["sliding_attention"] * 5 + ["full_attention"]
+    gemma = dims_from_hf_config({**base, "sliding_window": 512, "layer_types": (types * 5)[:26]})
+    assert (gemma.sliding_window, gemma.sliding_layers) == (512, 22)
+    pattern = dims_from_hf_config({**base, "sliding_window": 512, "sliding_window_pattern": 6})
+    assert (pattern.sliding_window, pattern.sliding_layers) == (512, 26 - 26 // 6)
+    every = dims_from_hf_config({**base, "sliding_window": 4096})  # Mistral v0.1: every layer
+    assert every.sliding_layers == 26
+    qwen = dims_from_hf_config({**base, "sliding_window": 131072, "use_sliding_window": False})
+    assert qwen.sliding_window is None and qwen.sliding_layers == 0
+    assert dims_from_hf_config({**base, "sliding_window": None}).sliding_layers == 0
+
+
+def test_a_sliding_window_caps_attention_only_past_the_window():
+    full = dataclasses.replace(LLAMA_8B)
+    windowed = dataclasses.replace(LLAMA_8B, sliding_window=512, sliding_layers=32)
+
+    def seconds(dims, seq):
+        return estimate_step_time(
+            dims, TrainingSettings(batch=1, seq=seq, grad_accum=1), "H200"
+        ).seconds_per_step
+
+    assert seconds(windowed, 512) == seconds(full, 512)  # a row inside the window attends to all of it
+    assert seconds(windowed, 32768) < 0.8 * seconds(full, 32768)  # 512 keys a query instead of ~16k
+    assert attended_keys(windowed, 32768) == pytest.approx(512 - 512 * 512 / 2 / 32768)
+    half = dataclasses.replace(windowed, sliding_layers=16)
+    assert attended_keys(half, 32768) == pytest.approx((attended_keys(windowed, 32768) + 32768 / 2) / 2)
