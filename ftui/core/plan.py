@@ -39,6 +39,10 @@ class TrainingSettings:
     max_steps: int | None = None  # when set, it wins over epochs
     batch: int = 2  # micro-batch per GPU
     grad_accum: int = 4
+    # batch x grad_accum x GPUs rows make one optimizer step (the effective batch). With auto_batch, ftui
+    # splits those rows into the micro-batch and accumulation that train fastest and fit the card
+    # (ftui.core.batching); off, the split is used as written.
+    auto_batch: bool = True
     seq: int = 2048  # max_length in tokens
     warmup_steps: int = 5
     optimizer: str = "adamw_8bit"
