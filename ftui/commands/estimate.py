@@ -34,6 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--grad-accum", type=types.COUNT, default=4, help="gradient accumulation steps (default 4)"
     )
     parser.add_argument(
+        "--effective-batch",
+        type=types.COUNT,
+        metavar="N",
+        help="rows per optimizer step (default: batch x grad-accum); batch_choice splits it",
+    )
+    parser.add_argument(
         "--checkpointing",
         choices=("unsloth", "plain", "none"),
         default="unsloth",
@@ -97,17 +103,25 @@ def _settings(args: argparse.Namespace):
         )
     if args.epochs <= 0:
         raise UsageError(f"--epochs must be more than 0, not {args.epochs:g}.")
+    batch, grad_accum = args.batch, args.grad_accum
+    if args.effective_batch is not None:
+        if args.effective_batch % batch:
+            raise UsageError(
+                f"--effective-batch {args.effective_batch} is not a multiple of the micro-batch {batch}; "
+                "give a multiple, or leave --batch out."
+            )
+        grad_accum = args.effective_batch // batch
     return TrainingSettings(
         finetune_vision_layers=args.finetune_vision,
         finetune_language_layers=args.finetune_language,
         finetune_attention_modules=args.finetune_attention,
         finetune_mlp_modules=args.finetune_mlp,
         method=args.method,
-        batch=args.batch,
+        batch=batch,
         seq=args.seq,
         rank=args.rank,
         alpha=args.rank,
-        grad_accum=args.grad_accum,
+        grad_accum=grad_accum,
         gradient_checkpointing=args.checkpointing,
         optimizer=args.optimizer,
         epochs=args.epochs,
@@ -205,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
         "eta": None,
         "vision": _vision_json(dims, settings, vision),
         **_several_gpus(dims, settings, args.gpus, vram, gpu_name, vision),
+        "batch_choice": None,
     }
     for method, other in methods_that_fit(dims, settings, vram or 0, vision=vision).items():
         payload["methods"][method] = {
@@ -212,9 +227,15 @@ def run(args: argparse.Namespace) -> int:
             "fits": other.fit(vram) if vram is not None else None,
         }
     if vram is not None:
+        from ftui.core.batching import choose_batch
+
         payload["fits"] = estimate.fit(vram)
         payload["max_batch"] = max_batch(dims, settings, vram, vision=vision)
         payload["max_seq"] = max_seq(dims, settings, vram, vision=vision)
+        mean_row = round(args.tokens / args.rows) if args.tokens and args.rows else None
+        # What `ftui train` would run for these rows a step: the split is ftui's choice there by default.
+        choice = choose_batch(dims, settings, vram_gib=vram, gpu=gpu_name, mean_row=mean_row, vision=vision)
+        payload["batch_choice"] = choice.to_json()
     if gpu_name is not None:
         step = estimate_step_time(dims, settings, gpu_name, vision=vision)
         if step is not None:
@@ -319,6 +340,9 @@ def _text(p: dict) -> str:
             )
             lines.append(f"  {WAY_WORDS[way]:34} {e['total_gib']:5.1f} GiB{fit}{loading}")
         lines.append(f"  ftui uses {p['strategy']}: {p['strategy_reason']}")
+    if p["batch_choice"]:
+        choice = p["batch_choice"]
+        lines.append(f"Batch: {choice['reason']}")
     if p["seconds_per_step"] is not None:
         lines.append(
             f"Time: {p['seconds_per_step']:.2f} s per step ({s['batch']} x {s['grad_accum']} rows), "

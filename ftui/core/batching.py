@@ -21,6 +21,7 @@ from typing import Any
 
 from ftui.core.dims import ModelDims
 from ftui.core.memory import MEMORY_SAFETY_MARGIN, estimate_peak_vram, fits_with_margin
+from ftui.core.memory_vision import VisionLoad
 from ftui.core.plan import TrainingSettings
 
 # Splits within this much of the fastest are as fast as far as the time model can tell: the split asked for
@@ -117,6 +118,7 @@ def choose_batch(
     gpus: int = 1,
     mean_row: int | None = None,
     longest_row: int | None = None,
+    vision: VisionLoad | None = None,
 ) -> BatchChoice:
     """The split of `settings.batch x settings.grad_accum` rows per GPU that trains fastest on `gpu`
     (`vram_gib` each) and fits with MEMORY_SAFETY_MARGIN to spare; the settings' own split when
@@ -137,8 +139,12 @@ def choose_batch(
     options = []
     for batch, accum in splits(rows):
         split_settings = dataclasses.replace(settings, batch=batch, grad_accum=accum)
-        peak = estimate_peak_vram(dims, split_settings, tokens_per_row=longest_row)
-        step = estimate_step_time(dims, split_settings, speed, tokens_per_row=mean_row) if speed else None
+        peak = estimate_peak_vram(dims, split_settings, tokens_per_row=longest_row, vision=vision)
+        step = (
+            estimate_step_time(dims, split_settings, speed, tokens_per_row=mean_row, vision=vision)
+            if speed
+            else None
+        )
         options.append(
             Split(
                 batch=batch,

@@ -14,7 +14,7 @@ FTUI = str(Path(sys.executable).parent / "ftui")
 FIELDS = {
     "model", "settings", "total_gib", "breakdown", "trainable_params", "gpu", "fits", "max_batch", "max_seq",
     "methods", "seconds_per_step", "tokens_per_second", "eta", "vision", "gpus", "strategy", "strategy_reason",
-    "per_gpu",
+    "per_gpu", "batch_choice",
 }  # fmt: skip
 
 
@@ -140,3 +140,28 @@ def test_several_gpus_give_the_per_gpu_peak_for_ddp_and_sharded_and_the_way_ftui
     assert "On 2 x RTX 4090, per GPU:" in text.stdout and "ftui uses fsdp" in text.stdout
     bad = ftui("Qwen/Qwen2.5-32B-Instruct", "--gpus", "0")
     assert bad.returncode == 2 and "--gpus: takes a whole number of 1 or more, not 0" in bad.stderr
+
+
+def test_batch_choice_splits_the_effective_batch_for_the_card():
+    out = estimate_json("Qwen/Qwen3-8B", "--gpu", "h200", "--effective-batch", "32")
+    choice = out["batch_choice"]
+    assert out["settings"]["batch"] == 2 and out["settings"]["grad_accum"] == 16
+    assert (choice["batch"], choice["grad_accum"], choice["effective_batch"]) == (8, 4, 32)
+    assert choice["chosen_by"] == "ftui" and choice["speedup"] > 1.3 and choice["safety_margin"] == 0.05
+    assert [(o["batch"], o["grad_accum"]) for o in choice["options"]] == [
+        (1, 32), (2, 16), (4, 8), (8, 4), (16, 2), (32, 1)
+    ]  # fmt: skip
+    chosen = next(o for o in choice["options"] if o["batch"] == 8)
+    assert chosen["fits"] and chosen["tokens_per_second"] == choice["tokens_per_second"]
+    # short rows (--tokens / --rows) make larger micro-batches pay on a smaller card
+    short = estimate_json("Qwen/Qwen3-8B", "--gpu", "rtx 4090", "--tokens", "1500000", "--rows", "10000")
+    assert short["batch_choice"]["batch"] == 8 and short["batch_choice"]["grad_accum"] == 1
+    text = ftui("Qwen/Qwen3-8B", "--gpu", "h200").stdout
+    assert "Batch: Micro-batch 8 x accumulation 1 keeps 8 rows a step" in text
+    assert estimate_json("Qwen/Qwen3-8B")["batch_choice"] is None  # no card: nothing to split for
+
+
+def test_effective_batch_must_be_a_multiple_of_the_micro_batch():
+    result = ftui("Qwen/Qwen3-8B", "--batch", "3", "--effective-batch", "8")
+    assert result.returncode == 2
+    assert "not a multiple of the micro-batch 3" in result.stderr and "Traceback" not in result.stderr
