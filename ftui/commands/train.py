@@ -47,8 +47,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument("--max-steps", type=types.COUNT, help="optimizer steps to train (wins over epochs)")
     steps.add_argument("--epochs", type=types.EPOCHS, help="passes over the data (default 1)")
-    parser.add_argument("--batch", type=types.COUNT, help="micro-batch per GPU (default 2)")
-    parser.add_argument("--grad-accum", type=types.COUNT, help="gradient accumulation steps (default 4)")
+    parser.add_argument(
+        "--batch",
+        type=types.COUNT,
+        help="micro-batch per GPU (default: ftui's fastest split; with it, yours)",
+    )
+    parser.add_argument(
+        "--grad-accum",
+        type=types.COUNT,
+        help="gradient accumulation steps (default: ftui's fastest split; with it, yours)",
+    )
+    parser.add_argument(
+        "--effective-batch",
+        type=types.COUNT,
+        metavar="N",
+        help="rows per optimizer step over every GPU (default 8); ftui splits it into the fastest "
+        "micro-batch x accumulation that fits the GPU",
+    )
     parser.add_argument("--seq", type=types.COUNT, help="max length in tokens (default 2048)")
     parser.add_argument("--lr", type=types.LEARNING_RATE, help="learning rate (default 2e-4)")
     parser.add_argument("--rank", type=types.COUNT, help="LoRA rank (default 16)")
@@ -182,6 +197,9 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
         collective_timeout_s=args.collective_timeout,
         slurm_options=tuple(args.slurm_option) if args.slurm_option else None,
     )
+    # An explicit split is the user's: ftui keeps it as written (auto_batch off).
+    if args.batch is not None or args.grad_accum is not None:
+        overrides["auto_batch"] = False
     base_dir = None
     if args.config:
         config = RunConfig.read(args.config)
@@ -199,7 +217,54 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
         config = RunConfig(model=args.model, data=args.data).with_overrides(
             **{k: v for k, v in overrides.items() if k not in ("model", "data")}
         )
-    return resolve(config, base_dir=base_dir, method_changed=args.method is not None)
+    config = resolve(config, base_dir=base_dir, method_changed=args.method is not None)
+    if args.effective_batch is not None:
+        config = config.with_overrides(**_rows_per_step(config, args.effective_batch))
+    return config
+
+
+def _rows_per_step(config, rows: int) -> dict:  # type: ignore[no-untyped-def]
+    """--effective-batch as settings: the rows each GPU takes a step, split as the micro-batch allows."""
+    from ftui.core.errors import UsageError
+
+    settings = config.settings
+    gpus = max(1, len(settings.gpus))
+    if rows % gpus:
+        raise UsageError(
+            f"--effective-batch {rows} does not divide among {gpus} GPUs; give a multiple of {gpus}."
+        )
+    per_gpu = rows // gpus
+    if not settings.auto_batch:  # the micro-batch is the user's: the accumulation makes up the rows
+        if per_gpu % settings.batch:
+            raise UsageError(
+                f"--effective-batch {rows} is not a multiple of the micro-batch {settings.batch} x {gpus} GPUs; "
+                "give a multiple, or leave --batch out and let ftui split it."
+            )
+        return {"grad_accum": per_gpu // settings.batch}
+    batch = settings.batch if per_gpu % settings.batch == 0 else 1
+    return {"batch": batch, "grad_accum": per_gpu // batch}
+
+
+def choose_split(config):  # type: ignore[no-untyped-def]  # -> (RunConfig, BatchChoice)
+    """The run's micro-batch x accumulation for this machine's GPU (the first the run trains on)."""
+    import dataclasses
+
+    from ftui.core.batching import choose_for_run
+
+    gpu_name, vram = None, None
+    try:
+        from ftui.core.hardware import probe
+
+        gpus = probe(processes=False).gpus
+    except Exception:  # a broken driver is the trainer's to report; the split stays as set
+        gpus = []
+    wanted = config.settings.gpus[0] if config.settings.gpus else None
+    for gpu in gpus:
+        if wanted is None or gpu.index == wanted:
+            gpu_name, vram = gpu.name, gpu.memory_total_gib
+            break
+    choice = choose_for_run(config, vram_gib=vram, gpu=gpu_name, gpus=max(1, len(config.settings.gpus)))
+    return dataclasses.replace(config, settings=choice.settings(config.settings)), choice
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.join or args.node is not None:
         return _join(args)
-    config = build_config(args)
+    config, choice = choose_split(build_config(args))
     if args.slurm:
         from ftui.core.errors import UserError
         from ftui.core.slurm import sbatch_missing
@@ -221,8 +286,9 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UserError(missing)
     plan = plan_launch(config)
-    created = create_run(config, args.runs_dir)
     out = sys.stderr if args.json else sys.stdout
+    print(f"Batch: {choice.reason}", file=out, flush=True)
+    created = create_run(config, args.runs_dir)
     joins = [join_command(created, k) for k in range(1, config.settings.nodes)]
     launch = _launch_words(plan)
     if args.slurm:

@@ -58,6 +58,7 @@ class BatchChoice:
     gpus: int
     chosen_by: str  # "ftui" (the fastest split) or "settings" (as the user set it, or nothing to choose with)
     reason: str  # one sentence: what was chosen and why
+    short: str = ""  # the same in a few words, for a line on the train step
     given: Split | None = None  # the split the settings asked for
     options: tuple[Split, ...] = ()  # every split of the effective batch, smallest micro-batch first
     vram_gib: float | None = None
@@ -93,6 +94,7 @@ class BatchChoice:
             "effective_batch": self.effective_batch,
             "chosen_by": self.chosen_by,
             "reason": self.reason,
+            "short": self.short,
             "total_gib": None if chosen is None else round(chosen.peak_gib, 3),
             "tokens_per_second": None
             if chosen is None or chosen.tokens_per_second is None
@@ -134,6 +136,7 @@ def choose_batch(
             gpus=gpus,
             chosen_by="settings",
             reason=f"{_words(*keep)} as set: there is no GPU to size the split for.",
+            short=f"{_short(*keep)} as set (no GPU to size it for)",
         )
     speed = gpu_speed(gpu) if gpu else None
     options = []
@@ -172,8 +175,13 @@ def choose_batch(
                 f"; ftui would split it {best.words}, about "
                 f"{best.tokens_per_second / given.tokens_per_second:.2f}x the tokens/s"
             )
+        faster = f"; ftui's fastest is {best.words}" if note and best is not None else ""
         return BatchChoice(
-            *keep, chosen_by="settings", reason=f"{_words(*keep)} as you set it{note}.", **common
+            *keep,
+            chosen_by="settings",
+            reason=f"{_words(*keep)} as you set it{note}.",
+            short=f"{_short(*keep)} as you set it{faster}",
+            **common,
         )
     if not fitting:
         return BatchChoice(
@@ -182,6 +190,7 @@ def choose_batch(
             chosen_by="ftui",
             reason=f"{_words(1, rows)}: even one row at a time is estimated not to fit the {card} "
             f"with {margin} to spare; shorten the rows or pick a lighter method.",
+            short=f"{_short(1, rows)}: even one row may not fit",
             **common,
         )
     if speed is None:
@@ -198,11 +207,13 @@ def choose_batch(
             chosen_by="ftui",
             reason=f"{_words(pick.batch, pick.grad_accum)} {why}; ftui has no speed figures for this card "
             "to choose a faster split.",
+            short=f"{_short(pick.batch, pick.grad_accum)} (no speed figures for this card)",
             **common,
         )
     best = _fastest(fitting, prefer=given)
     assert best is not None and best.tokens_per_second is not None
     if best.batch == given.batch:
+        short = f"{_short(best.batch, best.grad_accum)}: already among the fastest splits that fit"
         reason = (
             f"{_words(best.batch, best.grad_accum)} is already among the fastest splits of {rows} rows a step "
             f"that fit the {card} with {margin} to spare (about {best.tokens_per_second:,.0f} tokens/s)."
@@ -217,11 +228,19 @@ def choose_batch(
             if given.tokens_per_second
             else ""
         )
+        gain = (
+            f", {best.tokens_per_second / given.tokens_per_second:.1f}x as fast as {given.words}"
+            if versus
+            else ""
+        )
+        short = (
+            f"{_short(best.batch, best.grad_accum)}: the fastest split that fits with {margin} to spare{gain}"
+        )
         reason = (
             f"{_words(best.batch, best.grad_accum)} keeps {rows} rows a step and is the fastest split that fits "
             f"the {card} with {margin} to spare: about {best.tokens_per_second:,.0f} tokens/s{versus}{capped}."
         )
-    return BatchChoice(best.batch, best.grad_accum, chosen_by="ftui", reason=reason, **common)
+    return BatchChoice(best.batch, best.grad_accum, chosen_by="ftui", reason=reason, short=short, **common)
 
 
 def _fastest(fitting: list[Split], prefer: Split | None = None) -> Split | None:
@@ -237,3 +256,74 @@ def _fastest(fitting: list[Split], prefer: Split | None = None) -> Split | None:
 
 def _words(batch: int, accum: int) -> str:
     return f"Micro-batch {batch} x accumulation {accum}"
+
+
+def _short(batch: int, accum: int) -> str:
+    return f"{batch} x {accum} (micro-batch x accumulation, {batch * accum} rows a step)"
+
+
+# ---------------------------------------------------------------- for a run
+
+
+ROWS_SAMPLED = 2000  # rows read to size a run's mean row: enough for a stable mean, fast on any file
+
+
+def row_lengths(config: Any, limit: int = ROWS_SAMPLED) -> int | None:
+    """The mean tokens of the first `limit` training rows of a RunConfig, as the trainer will see them
+    (the model's tokenizer when it is on this machine, else the inspector's estimate); None when the data
+    cannot be read here (the trainer reports why)."""
+    from ftui.core.data.convert import preview
+    from ftui.core.data.tokens import estimate_text, find_tokenizer
+
+    template = config.template
+    if not template or template == "model":
+        template = "chatml"  # the model's own template: its markers cost about what ChatML's do
+    try:
+        texts = preview(
+            config.data, template=template, n=limit, format=config.format, mapping=config.mapping or None
+        )
+    except Exception:  # any reason the data cannot be read is the trainer's to report, in its words
+        return None
+    if not texts:
+        return None
+    tokenizer = find_tokenizer(config.load_repo) or find_tokenizer(config.model)
+    counts = tokenizer.count(texts) if tokenizer else [estimate_text(text) for text in texts]
+    return max(1, round(sum(counts) / len(counts)))
+
+
+def choose_for_run(
+    config: Any, *, vram_gib: float | None, gpu: str | None, gpus: int = 1, mean_row: int | None = None
+) -> BatchChoice:
+    """choose_batch for a RunConfig: its model's dims and its data's mean row (sampled when not given).
+    Memory is sized for rows at the maximum length: a sample cannot promise the data's longest row."""
+    from ftui.core.catalog import dims_for
+    from ftui.core.errors import UserError
+
+    settings = config.settings
+    keep = (max(1, settings.batch), max(1, settings.grad_accum))
+    if vram_gib is None:
+        reason = f"{_words(*keep)} as set: there is no GPU to size the split for."
+        return BatchChoice(
+            *keep, gpus=gpus, chosen_by="settings", reason=reason, short=f"{_short(*keep)} as set"
+        )
+    try:
+        dims = dims_for(config.model)
+    except UserError as error:
+        return BatchChoice(
+            *keep,
+            gpus=gpus,
+            chosen_by="settings",
+            reason=f"{_words(*keep)} as set: {error}",
+            short=f"{_short(*keep)} as set",
+        )
+    if mean_row is None:
+        mean_row = row_lengths(config)
+    vision = None
+    if config.modality == "vision":  # sized for one 1024x1024 image a row, as the plan's default
+        from ftui.core.vision import family_for
+
+        if family_for(dims.architecture) is not None:
+            vision = VisionLoad()
+    return choose_batch(
+        dims, settings, vram_gib=vram_gib, gpu=gpu, gpus=gpus, mean_row=mean_row, vision=vision
+    )

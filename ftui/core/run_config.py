@@ -198,6 +198,24 @@ class RunConfig:
             else "text",
         )
         config.validate()
+        if plan.gpu is not None and config.settings.auto_batch:
+            # The split the train step shows: the fastest for the plan's card (ftui.core.batching).
+            from ftui.core.batching import choose_for_run
+
+            dataset = plan.dataset
+            mean_row = (
+                max(1, round(dataset.total_tokens / dataset.rows))
+                if dataset and dataset.total_tokens and dataset.rows
+                else None
+            )
+            choice = choose_for_run(
+                config,
+                vram_gib=plan.gpu.vram_gib,
+                gpu=plan.gpu.name,
+                gpus=max(1, len(config.settings.gpus)),
+                mean_row=mean_row,
+            )
+            config.settings = choice.settings(config.settings)
         return config
 
     def with_overrides(self, **changes: Any) -> RunConfig:

@@ -103,6 +103,7 @@ class PlanEstimate:
     steps: int | None = None
     tokens_per_second: float | None = None
     problem: str = ""  # why there is no estimate, in one sentence
+    batch: str = ""  # the micro-batch x accumulation the run will use, and why (ftui.core.batching)
 
 
 def estimate_plan(plan: Plan) -> PlanEstimate:
@@ -120,7 +121,23 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
     from ftui.core.memory_vision import vision_load_for
 
     vision = vision_load_for(plan, dims.architecture)
-    memory = estimate_peak_vram(dims, plan.settings, vision=vision)
+    settings, batch = plan.settings, ""
+    if plan.gpu is not None:  # the split the run will use (RunConfig.from_plan makes the same choice)
+        from ftui.core.batching import choose_batch
+
+        data = plan.dataset
+        mean_row = round(data.total_tokens / data.rows) if data and data.total_tokens and data.rows else None
+        choice = choose_batch(
+            dims,
+            settings,
+            vram_gib=plan.gpu.vram_gib,
+            gpu=plan.gpu.name,
+            gpus=max(1, len(settings.gpus)),
+            mean_row=mean_row,
+            vision=vision,
+        )
+        settings, batch = choice.settings(settings), choice.short
+    memory = estimate_peak_vram(dims, settings, vision=vision)
     fit = memory.fit(plan.gpu.vram_gib) if plan.gpu else None
     seconds = steps = tps = None
     if plan.gpu and plan.dataset:
@@ -128,7 +145,9 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
             from ftui.core.speed import estimate_eta
         except ImportError:  # the time estimator is not part of this build
             estimate_eta = None
-        eta = estimate_eta(dims, plan.settings, plan.gpu.name, plan.dataset, vision) if estimate_eta else None
+        eta = estimate_eta(dims, settings, plan.gpu.name, plan.dataset, vision) if estimate_eta else None
         if eta is not None:
             seconds, steps, tps = eta.seconds, eta.steps, eta.step.tokens_per_second
-    return PlanEstimate(gib=memory.total_gib, fit=fit, seconds=seconds, steps=steps, tokens_per_second=tps)
+    return PlanEstimate(
+        gib=memory.total_gib, fit=fit, seconds=seconds, steps=steps, tokens_per_second=tps, batch=batch
+    )

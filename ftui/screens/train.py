@@ -116,6 +116,8 @@ def read_form(
             settings[field.key] = value
         else:
             extras[field.key] = value
+    if (settings["batch"], settings["grad_accum"]) != (base.batch, base.grad_accum):
+        settings["auto_batch"] = False  # a split typed in is the user's: the run keeps it as written
     return dataclasses.replace(base, **settings), extras
 
 
@@ -152,6 +154,10 @@ def estimate_text(estimate: PlanEstimate, plan: Plan) -> Text:
         text.append("needs the data (step 4)", "dim")
     else:
         text.append("no speed figures for this card", "dim")
+    if estimate.batch:
+        text.append("\n")
+        text.append("Batch  ", "bold")
+        text.append(estimate.batch)
     return text
 
 

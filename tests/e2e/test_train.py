@@ -98,6 +98,9 @@ def test_train_end_to_end(tiny_model, data, runs_dir):
     summary = json.loads(result.stdout)
     assert summary["state"] == "completed"
     run = find_run(summary["run_id"])
+    # --batch and --grad-accum are the user's split: kept, and said so (no GPU here to size one for)
+    assert "Batch: Micro-batch 4 x accumulation 1 as set" in result.stderr
+    assert RunConfig.read(run.config_path).settings.auto_batch is False
 
     steps = train_steps(run)
     assert [r.step for r in steps] == list(range(1, 31))

@@ -10,7 +10,7 @@ import sys
 from textual.widgets import Input
 
 from ftui.core.plan import DatasetSummary, GpuChoice, Plan
-from ftui.screens.train import FormError, read_form
+from ftui.screens.train import FIELDS, FormError, form_values, read_form
 from ftui.widgets.log_view import LogView
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.run_view import RunView
@@ -58,6 +58,32 @@ def test_read_form_parses_and_names_the_field_that_does_not():
         assert str(error) == "LoRA rank must be a whole number, not 'sixteen'."
     else:
         raise AssertionError("a bad rank was accepted")
+
+
+def test_a_split_typed_in_is_the_users():
+    from ftui.core.plan import TrainingSettings
+
+    base = TrainingSettings()
+    values = {f.key: v for f, v in zip(FIELDS, form_values(base, {}).values(), strict=True)}
+    assert read_form(values, "qlora", base)[0].auto_batch is True  # the form as filled: ftui's choice
+    assert read_form({**values, "batch": "4"}, "qlora", base)[0].auto_batch is False
+    assert read_form({**values, "grad_accum": "2"}, "qlora", base)[0].auto_batch is False
+
+
+async def test_the_estimate_says_which_split_the_run_uses_and_why(make_app):
+    plan = planned()
+    plan.gpu = GpuChoice("NVIDIA H200", 140.4, True, detected=True)
+    app = make_app(plan, start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        shown = await wait_for_text(app, pilot, "#estimate", "Batch")
+        # 80 short rows: 2 a micro-batch leave the H200 waiting; 8 at once keep the same 8 rows a step
+        assert "8 x 1 (micro-batch x accumulation, 8 rows a step): the fastest split" in " ".join(
+            shown.split()
+        )
+        app.screen.query_one("#field-batch", Input).value = "4"
+        await wait_until(pilot, lambda: app.plan.settings.auto_batch is False, "the user's split")
+        mine = await wait_for_text(app, pilot, "#estimate", "as you set it")
+        assert "4 x 4 (micro-batch x accumulation, 16 rows a step) as you set it" in " ".join(mine.split())
 
 
 async def test_edits_change_the_plan_and_the_estimate(make_app):
