@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,9 +177,7 @@ def _train(
     from unsloth import FastLanguageModel, is_bfloat16_supported
 
     import torch
-    from datasets import Dataset
     from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
 
     from ftui.trainer.callbacks import GpuMemory, MetricsCallback, StopCallback, stop_agreed
     # isort: on
@@ -273,65 +272,47 @@ def _train(
     total_steps = settings.max_steps or max(1, math.ceil(settings.epochs * steps_per_epoch))
     gpu = torch.cuda.is_available()
     bf16 = gpu and is_bfloat16_supported()
-    data_args = (
-        vision_path.sft_settings() if vision else {"dataset_text_field": "text", "packing": settings.packing}
-    )
-    args = SFTConfig(
+    args = sft_config(
+        settings,
         output_dir=str(run.checkpoints_dir),
-        max_length=settings.seq,  # TRL's default (1024) would silently cut longer rows
-        **data_args,
-        per_device_train_batch_size=settings.batch,
-        per_device_eval_batch_size=settings.batch,
-        gradient_accumulation_steps=settings.grad_accum,
-        max_steps=settings.max_steps or -1,
-        num_train_epochs=settings.epochs,
-        learning_rate=settings.learning_rate,
-        warmup_steps=settings.warmup_steps,
-        weight_decay=settings.weight_decay,
-        lr_scheduler_type=settings.lr_scheduler,
-        optim=settings.optimizer,
-        seed=settings.seed,
-        logging_steps=1,
-        include_num_input_tokens_seen="non_padding",  # for tokens per second in metrics.jsonl
-        report_to="none",
-        save_strategy="steps",
-        save_steps=settings.save_steps,
-        save_total_limit=3,
-        eval_strategy="steps" if eval_rows else "no",
-        eval_steps=max(1, min(settings.save_steps, total_steps // 5 or 1)) if eval_rows else None,
+        total_steps=total_steps,
+        evaluate=bool(eval_rows),
         bf16=bf16,
         fp16=gpu and not bf16,
-        dataset_num_proc=1,
-        ddp_find_unused_parameters=False if world > 1 else None,
+        world=world,
+        data_args=vision_path.sft_settings() if vision else None,
         ddp_timeout=settings.collective_timeout_s,  # bounded: a rank that stops answering fails the run
     )
     memory = GpuMemory()
     metrics = MetricsCallback(run, memory)
-    if vision:
-        datasets: dict[str, Any] = {
-            "train_dataset": vision_path.vision_dataset(train_rows),
-            "eval_dataset": vision_path.vision_dataset(eval_rows) if eval_rows else None,
-            "data_collator": vision_path.collator(model, tokenizer, settings, template),
-        }
+    callbacks = [metrics, StopCallback(stop, run)]
+    if vision:  # the collator renders and masks the prompts itself
+        from trl import SFTTrainer
+
+        trainer = SFTTrainer(
+            model=model,
+            processing_class=tokenizer,
+            args=args,
+            callbacks=callbacks,
+            train_dataset=vision_path.vision_dataset(train_rows),
+            eval_dataset=vision_path.vision_dataset(eval_rows) if eval_rows else None,
+            data_collator=vision_path.collator(model, tokenizer, settings, template),
+        )
     else:
-        datasets = {
-            "train_dataset": Dataset.from_dict({"text": [t.text for t in train_rows]}),
-            "eval_dataset": Dataset.from_dict({"text": [t.text for t in eval_rows]}) if eval_rows else None,
-        }
-    trainer = SFTTrainer(
-        model=model,
-        processing_class=tokenizer,
-        args=args,
-        callbacks=[metrics, StopCallback(stop, run)],
-        **datasets,
+        trainer = build_trainer(
+            model,
+            tokenizer,
+            args,
+            train_rows,
+            eval_rows,
+            callbacks=callbacks,
+            responses_only_template=template if settings.responses_only else None,
+        )
+    log(
+        f"batches: micro-batch {settings.batch} x accumulation {settings.grad_accum} x {world} GPU(s), "
+        f"{'padding-free' if getattr(trainer.args, 'padding_free', False) else 'padded'}"
+        f"{', packed' if getattr(trainer.args, 'packing', False) else ''}"
     )
-    if settings.responses_only and not vision:  # vision: the collator masks the prompts
-        from unsloth.chat_templates import train_on_responses_only
-
-        from ftui.core.data import template_markers
-
-        instruction, response = template_markers(template)
-        trainer = train_on_responses_only(trainer, instruction_part=instruction, response_part=response)
     state["trainer"] = trainer
 
     checkpoint = run.last_checkpoint() if resume else None
@@ -395,6 +376,89 @@ def _train(
             dist.destroy_process_group()
     outcome["warnings"] = warnings
     return outcome
+
+
+def sft_config(
+    settings: Any,
+    *,
+    output_dir: str,
+    total_steps: int,
+    evaluate: bool,
+    bf16: bool,
+    fp16: bool,
+    world: int = 1,
+    data_args: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Any:
+    """TRL's SFTConfig for the run. padding_free is left unset: Unsloth then turns padding-free batches on
+    (rows concatenated with position_ids, no pad tokens, the loss unchanged) wherever it supports them, and
+    keeps padded batches where it measured them faster or cannot keep the rows apart (CPU)."""
+    from trl import SFTConfig
+
+    if data_args is None:  # text rows; vision rows bring their own (ftui.trainer.vision.sft_settings)
+        data_args = {"dataset_text_field": "text", "packing": settings.packing}
+    return SFTConfig(
+        output_dir=output_dir,
+        max_length=settings.seq,  # TRL's default (1024) would silently cut longer rows
+        **data_args,
+        per_device_train_batch_size=settings.batch,
+        per_device_eval_batch_size=settings.batch,
+        gradient_accumulation_steps=settings.grad_accum,
+        max_steps=settings.max_steps or -1,
+        num_train_epochs=settings.epochs,
+        learning_rate=settings.learning_rate,
+        warmup_steps=settings.warmup_steps,
+        weight_decay=settings.weight_decay,
+        lr_scheduler_type=settings.lr_scheduler,
+        optim=settings.optimizer,
+        seed=settings.seed,
+        logging_steps=1,
+        include_num_input_tokens_seen="non_padding",  # for tokens per second in metrics.jsonl
+        report_to="none",
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=3,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=max(1, min(settings.save_steps, total_steps // 5 or 1)) if evaluate else None,
+        bf16=bf16,
+        fp16=fp16,
+        dataset_num_proc=1,
+        ddp_find_unused_parameters=False if world > 1 else None,
+        **overrides,
+    )
+
+
+def build_trainer(
+    model: Any,
+    tokenizer: Any,
+    args: Any,
+    train_rows: list[Any],
+    eval_rows: list[Any],
+    *,
+    callbacks: Sequence[Any] = (),
+    responses_only_template: str | None = None,
+) -> Any:
+    """TRL's SFTTrainer on the training texts; with a template, the prompts masked out of the loss
+    (Unsloth's train_on_responses_only, with that template's markers)."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    trainer = SFTTrainer(
+        model=model,
+        processing_class=tokenizer,
+        train_dataset=Dataset.from_dict({"text": [t.text for t in train_rows]}),
+        eval_dataset=Dataset.from_dict({"text": [t.text for t in eval_rows]}) if eval_rows else None,
+        args=args,
+        callbacks=list(callbacks),
+    )
+    if responses_only_template is not None:
+        from unsloth.chat_templates import train_on_responses_only
+
+        from ftui.core.data import template_markers
+
+        instruction, response = template_markers(responses_only_template)
+        trainer = train_on_responses_only(trainer, instruction_part=instruction, response_part=response)
+    return trainer
 
 
 def _apply_template(run: RunDirectory, config: RunConfig, tokenizer: Any) -> tuple[str, Any]:
