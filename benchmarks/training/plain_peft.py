@@ -21,6 +21,7 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--grad-accum", type=int, default=1)
     parser.add_argument("--seq", type=int, default=2048)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--optim", default="adamw_8bit")
@@ -82,7 +83,8 @@ def main() -> None:
                     "time": time.time(),
                     "step": state.global_step,
                     "loss": logs["loss"],
-                    "num_tokens": logs.get("num_tokens"),
+                    # TRL's count (attention mask sum: no padding), else the Trainer's non-padding count
+                    "num_tokens": logs.get("num_tokens") or state.num_input_tokens_seen,
                     "torch_peak_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None,
                 }
                 out.write(json.dumps(record) + "\n")
@@ -99,7 +101,8 @@ def main() -> None:
             dataset_text_field="text",
             max_length=args.seq,
             per_device_train_batch_size=args.batch,
-            gradient_accumulation_steps=1,
+            gradient_accumulation_steps=args.grad_accum,
+            include_num_input_tokens_seen="non_padding",
             max_steps=args.steps,
             learning_rate=2e-4,
             warmup_steps=5,

@@ -93,7 +93,10 @@ def build() -> dict:
                 )
             elif record["kind"] == "load":
                 own = own_weights_gib(record["arch"], record["method"], record["gradient_checkpointing"])
-                new_leak = max(0.0, record["allocated_after_load_gib"] - own - FRESH_LOAD_RESIDUAL_GIB)
+                if "allocated_before_load_gib" in record:  # measured before the load: nothing inferred
+                    new_leak = record["allocated_before_load_gib"]
+                else:
+                    new_leak = max(0.0, record["allocated_after_load_gib"] - own - FRESH_LOAD_RESIDUAL_GIB)
                 increment = new_leak - leak
                 previous_embedding = (
                     parameter_counts(dims_of(previous)).embed * 2 / GIB if previous is not None else 0.0

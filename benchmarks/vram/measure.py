@@ -67,6 +67,26 @@ PLANS: dict[str, list[tuple]] = {
         ("meta-llama/Llama-3.2-1B", "lora", [(1, 2048), (1, 8192)], "none"),
         ("meta-llama/Llama-3.2-1B", "full", [(1, 2048), (2, 4096)]),
     ],
+    # Issue 17: seconds per step on architectures the time model was not fitted on, and full fine-tuning
+    # (first, in a fresh process: its memory is checked too). One call, under 8 minutes with the start:
+    #   python benchmarks/vram/measure.py --plan h200-unseen --out $OUT/unseen.jsonl --budget-s 420
+    "h200-unseen": [
+        ("meta-llama/Llama-3.2-1B", "full", [(1, 2048), (2, 4096)]),
+        ("meta-llama/Llama-3.2-3B", "full", [(1, 2048), (2, 4096)]),
+        ("Qwen/Qwen3-8B", "qlora", [(2, 2048), (8, 1024), (8, 2048)]),
+        ("mistralai/Mistral-7B-v0.3", "qlora", [(1, 1024), (4, 2048)]),
+        ("microsoft/Phi-4-mini-instruct", "qlora", [(1, 1024), (4, 4096)]),
+        ("google/gemma-3-1b-it", "qlora", [(1, 1024), (4, 4096), (2, 16384)]),
+        ("Qwen/Qwen3-30B-A3B-12L", "qlora", [(1, 1024), (4, 2048)]),
+    ],
+    # The same model types as h200-unseen, tiny, on a CPU: that Unsloth loads and trains each of them.
+    "cpu-unseen": [
+        ("tiny-llama", "full", [(1, 64)]),
+        ("tiny-qwen3", "qlora", [(2, 64)]),
+        ("tiny-mistral", "qlora", [(1, 64)]),
+        ("tiny-gemma3", "qlora", [(1, 64)]),
+        ("tiny-qwen3moe", "qlora", [(1, 64)]),
+    ],
     "cpu-tiny": [
         ("tiny-llama", "lora", [(1, 64), (2, 128), (2, 128, "adamw_torch")]),
         ("tiny-llama", "qlora", [(1, 64)]),
@@ -75,7 +95,36 @@ PLANS: dict[str, list[tuple]] = {
     ],
 }
 
+_SMALL = {"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+          "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 512, "max_position_embeddings": 2048}  # fmt: skip
 TINY = {
+    "tiny-qwen3": {
+        "params_b": None,
+        "config": {"model_type": "qwen3", **_SMALL, "tie_word_embeddings": False},
+    },
+    "tiny-mistral": {"params_b": None, "config": {"model_type": "mistral", **_SMALL, "sliding_window": None}},
+    "tiny-gemma3": {
+        "params_b": None,
+        "config": {
+            "model_type": "gemma3_text",
+            **_SMALL,
+            "sliding_window": 32,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "query_pre_attn_scalar": 16,
+        },
+    },
+    "tiny-qwen3moe": {
+        "params_b": None,
+        "config": {
+            "model_type": "qwen3_moe",
+            **_SMALL,
+            "moe_intermediate_size": 32,
+            "num_experts": 8,
+            "num_experts_per_tok": 2,
+            "decoder_sparse_step": 1,
+            "mlp_only_layers": [],
+        },
+    },
     "tiny-llama": {
         "params_b": None,
         "config": {
@@ -89,7 +138,7 @@ TINY = {
             "max_position_embeddings": 2048,
             "tie_word_embeddings": True,
         },
-    }
+    },
 }
 
 
@@ -387,6 +436,8 @@ def main() -> int:
             log(f"built {arch_name} in {time.perf_counter() - start:.1f}s")
         start = time.perf_counter()
         max_seq = max(config[1] for config in configs)
+        # what earlier loads left allocated (analyze.py subtracts it): measured, not inferred from the model
+        allocated_before = torch.cuda.memory_allocated() / GIB if not cpu else 0.0
         try:
             model, tokenizer = load(FastLanguageModel, torch, folder, max_seq, method, checkpointing, cpu)
         except Exception as error:  # one architecture failing must not cost the others' minutes
@@ -399,6 +450,7 @@ def main() -> int:
             "gradient_checkpointing": checkpointing,
             "load_s": round(time.perf_counter() - start, 1),
             "nvml_after_load_gib": round((meter.used() - idle) / GIB, 3),
+            "allocated_before_load_gib": round(allocated_before, 3),
             "allocated_after_load_gib": round(torch.cuda.memory_allocated() / GIB, 3) if not cpu else 0,
             "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "total_params": sum(p.numel() for p in model.parameters()),
