@@ -1,12 +1,13 @@
 """ftui's defaults against Unsloth as its notebooks use it, and against plain transformers + PEFT + TRL, on
 data with a real length distribution (issue 17), in one call on one GPU.
 
-  python benchmarks/training/defaults.py --out DIR [--steps 30] [--budget-s 450] [--runs ...]
+  python benchmarks/training/defaults.py --out DIR [--steps 25] [--full-steps 15] [--budget-s 450] [--runs ...]
 
-Expected runtime on one H200: about 6-7 minutes (a Llama-3.1-8B-dims model built once, ~25 s; five runs of
-~45-90 s each, each in its own process). Every run is written to DIR/results.json the moment it ends; a run
-that fails or runs out of memory is recorded with the end of its log, and the next one still runs; a run
-that would start past --budget-s is skipped and recorded as skipped.
+Expected runtime on one H200: about 7 minutes (a Llama-3.1-8B-dims model built once, ~25 s; five runs of
+~50-90 s each, each in its own process, most of it Unsloth's import and the 4-bit load). Every run is
+written to DIR/results.json the moment it ends; a run that fails or runs out of memory is recorded with the
+end of its log, and the next one still runs; a run that would start with less than 100 s of --budget-s
+left is skipped and recorded as skipped, and a run still going 120 s past the budget is stopped.
 
 Runs (8B QLoRA r=16 on all linear layers, sequence 2048, 8 rows a step, the same steps and seed):
   ftui-real      the real `ftui train`, its defaults: ftui splits the 8 rows a step (--effective-batch 8)
@@ -144,7 +145,7 @@ def ftui_run(args, name: str, data: Path, timeout: float, sampler_cls) -> dict: 
     command = [
         sys.executable, "-m", "ftui", "train", "--model", str(args.model), "--data", str(data),
         "--method", args.method, "--rank", "16", "--alpha", "16", "--seq", str(args.seq),
-        "--max-steps", str(args.steps), "--effective-batch", str(ROWS_A_STEP), "--save-steps", "100000",
+        "--max-steps", str(args.run_steps), "--effective-batch", str(ROWS_A_STEP), "--save-steps", "100000",
         "--template", "chatml", "--runs-dir", str(runs), "--json",
     ]  # fmt: skip
     if args.optim:
@@ -177,7 +178,7 @@ def peer_run(args, name: str, script: str, data: Path, timeout: float, sampler_c
     metrics = args.out / f"{name}-metrics.jsonl"
     command = [
         sys.executable, str(ROOT / "benchmarks" / "training" / script), "--model", str(args.model),
-        "--data", str(data), "--steps", str(args.steps), "--seq", str(args.seq), "--metrics", str(metrics),
+        "--data", str(data), "--steps", str(args.run_steps), "--seq", str(args.seq), "--metrics", str(metrics),
         "--batch", "2", "--grad-accum", "4",
     ]  # fmt: skip
     if args.optim:
@@ -277,7 +278,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--dims", default="llama-3.1-8b")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=25, help="optimizer steps of the -real runs")
+    parser.add_argument("--full-steps", type=int, default=15, help="optimizer steps of the -full runs")
     parser.add_argument("--seq", type=int, default=2048)
     parser.add_argument("--profile", default="alpaca", help="lengths.py's profile for the -real runs")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"which, in order (default {','.join(RUNS)})")
@@ -298,7 +300,7 @@ def main() -> None:
         "dims": args.dims,
         "seq": args.seq,
         "rows_a_step": ROWS_A_STEP,
-        "steps": args.steps,
+        "steps": {"real": args.steps, "full": args.full_steps},
         "warmup_steps_excluded": WARMUP,
         "targets": TARGETS,
         "runs": {},
@@ -326,7 +328,7 @@ def main() -> None:
     started = time.time()
     args.model = build(args.work / f"model-{args.dims}", args.dims, "cuda" if cuda else "cpu")
     results["model_build_s"] = round(time.time() - started, 1)
-    rows = args.steps * ROWS_A_STEP + 16
+    rows = max(args.steps, args.full_steps) * ROWS_A_STEP + 16
     real = args.work / f"data-{args.profile}.jsonl"
     results["data_real"] = write_rows(real, args.model, args.profile, rows, args.seq)
     full = write_data(args.work / "data-full.jsonl", rows=rows, words=int(args.seq * 1.3))
@@ -339,12 +341,14 @@ def main() -> None:
 
     for name in [n for n in args.runs.split(",") if n]:
         left = args.budget_s - (time.time() - began)
-        if left < 60:
+        if left < 100:
             results["runs"][name] = {"skipped": f"budget: {left:.0f} s left of {args.budget_s:.0f}"}
             save()
             continue
         _wait_for_idle(sampler_cls)
         data = real if name.endswith("-real") else full
+        args.run_steps = args.steps if name.endswith("-real") else args.full_steps
+        left += 120  # a run that started may finish past the budget; one that hangs may not
         try:
             if name.startswith("ftui"):
                 result = ftui_run(args, name, data, left, sampler_cls)

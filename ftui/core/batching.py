@@ -176,6 +176,9 @@ def choose_batch(
                 f"{best.tokens_per_second / given.tokens_per_second:.2f}x the tokens/s"
             )
         faster = f"; ftui's fastest is {best.words}" if note and best is not None else ""
+        if not given.fits:
+            note += f"; its estimated {given.peak_gib:.1f} GiB does not fit the {card} with {margin} to spare"
+            faster += "; may not fit"
         return BatchChoice(
             *keep,
             chosen_by="settings",

@@ -79,6 +79,13 @@ def test_the_users_split_wins_and_the_reason_says_what_ftui_would_do():
     choice = choose_batch(QWEN3_8B, settings, vram_gib=H200, gpu="H200")
     assert (choice.batch, choice.grad_accum, choice.chosen_by) == (2, 4, "settings")
     assert "as you set it" in choice.reason and "ftui would split it 8 x 1" in choice.reason
+    huge = choose_batch(
+        QWEN3_8B,
+        TrainingSettings(batch=64, grad_accum=1, auto_batch=False),
+        vram_gib=RTX_4090,
+        gpu="RTX 4090",
+    )
+    assert huge.batch == 64 and "does not fit the RTX 4090" in huge.reason and "may not fit" in huge.short
 
 
 def test_without_a_card_or_its_speed_the_split_stays_unless_it_does_not_fit():
