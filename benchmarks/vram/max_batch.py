@@ -84,9 +84,11 @@ def table(folder: Path) -> str:
     for attempt in result["attempts"]:
         ran = "yes" if attempt.get("ran") else ("out of memory" if attempt.get("oom") else "failed")
         estimate = estimates.get(attempt["batch"])
+        peak, share = attempt.get("nvml_peak_gib"), attempt.get("of_card")
         lines.append(
-            f"| {attempt['batch']} | {attempt['tokens']:,} | {estimate if estimate is not None else '—'} GiB | {ran} "
-            f"| {attempt.get('nvml_peak_gib')} GiB | {attempt.get('of_card', 0):.1%} |"
+            f"| {attempt['batch']} | {attempt['tokens']:,} | "
+            f"{'—' if estimate is None else f'{estimate:.2f} GiB'} | {ran} "
+            f"| {'—' if peak is None else f'{peak:.2f} GiB'} | {'—' if share is None else f'{share:.1%}'} |"
         )
     verdict = result.get("verdict", {})
     lines += [
