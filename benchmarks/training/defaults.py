@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -254,8 +255,8 @@ def table(folder: Path) -> str:
             continue
         split = "2 x 4"
         if name.startswith("ftui"):
-            split = (run.get("batch_choice") or "?").removeprefix("Batch: ")
-            split = split.split(" keeps")[0].split(" is already")[0].split(" as ")[0]
+            found = re.search(r"Micro-batch (\d+) x accumulation (\d+)", run.get("batch_choice") or "")
+            split = f"{found.group(1)} x {found.group(2)} (ftui's choice)" if found else "?"
         failed = "" if run.get("returncode") == 0 else (" (out of memory)" if run.get("oom") else " (failed)")
         peak = run.get("peak_gib_process")
         peak_text = "—" if peak is None else f"{peak:.2f} GiB" + (f" of {card:.0f}" if card else "")
