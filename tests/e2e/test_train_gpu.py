@@ -97,6 +97,8 @@ def test_train_on_the_gpu(small_model, tmp_path, runs_dir, method):
     assert sum(r.loss for r in steps[-5:]) / 5 < steps[0].loss - 0.3
     log = run.log_path.read_text()
     assert "no GPU found" not in log
+    # Unsloth turns padding-free batching on for ftui's runs on the GPU (padding_free is left unset)
+    assert "batches: micro-batch 4 x accumulation 1 x 1 GPU(s), padding-free" in log
 
     import torch
     from peft import PeftModel
