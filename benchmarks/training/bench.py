@@ -34,11 +34,14 @@ WARMUP = 5  # steps left out of the rate (Triton compiles, allocator warm-up)
 class NvmlSampler:
     """Device memory used, sampled every 20 ms in a thread: (time, GiB) pairs."""
 
-    def __init__(self, index: int = 0):
+    def __init__(self, index: int | None = None):
         import pynvml
 
         pynvml.nvmlInit()
         self.nvml = pynvml
+        # NVML numbers GPUs as the driver does (CUDA_VISIBLE_DEVICES does not renumber them): NVML_INDEX
+        # names the card when a job runs on another than the first, as measure.py's NvmlPeak reads it.
+        index = int(os.environ.get("NVML_INDEX", "0")) if index is None else index
         self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
         self.samples: list[tuple[float, float]] = []
         self._stop = threading.Event()

@@ -42,6 +42,19 @@ DIMS = {
         rope_theta=1000000.0,
         rms_norm_eps=1e-6,
     ),
+    # meta-llama/Llama-3.2-1B config.json (untied here, as bench scripts build it): the export benchmark's
+    # size when a device call cannot hold an 8B merge, convert and quantize.
+    "llama-3.2-1b": dict(
+        vocab_size=128256,
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        max_position_embeddings=8192,
+        rope_theta=500000.0,
+        rms_norm_eps=1e-5,
+    ),
     # For rehearsing the benchmark on a CPU.
     "tiny": dict(
         vocab_size=2048,

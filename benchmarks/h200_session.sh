@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Every device figure of BENCHMARKS.md in one lease of the two-H200 machine (nvidia-h200-x2), as the
+# 2026-11-30 session ran them: the jobs start detached (setsid, so they outlive one command's 10 minutes)
+# and later commands collect what has finished. Each job writes a folder under $JOBS; `collect` packs
+# every finished folder into $OUT/<job>.tgz (the device tool brings back at most 8 files).
+#
+#   bash benchmarks/h200_session.sh start             # unpack the training stack, start the jobs
+#   bash benchmarks/h200_session.sh collect SECONDS   # wait until all are done or SECONDS pass; pack
+#
+# Order: (1) the multi-GPU benchmark on both GPUs (issue 15); then two chains at once, one per GPU:
+#   GPU 0: ftui's defaults against the notebook and TRL, max_batch on a capped card, the time model on
+#          unseen architectures (issue 17), the GPU tests of the text path;
+#   GPU 1: the vision memory measurements and vision training (issue 14), merged and GGUF export (16).
+# Needs (carry): .gpu (../shared/tools/gpu-site) and .gpu-export (benchmarks/export/prepare.sh).
+set -u
+MODE=${1:-collect}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+JOBS=/dev/shm/ftui-jobs
+OUT=${OUT:-/tmp/ftui-out}
+
+job() {  # job NAME TIMEOUT_S COMMAND...: run one, its output and exit code into $JOBS/NAME
+    local name=$1 limit=$2
+    shift 2
+    mkdir -p "$JOBS/$name"
+    echo "$(date +%T) start" >"$JOBS/$name/when.txt"
+    (cd "$REPO" && OUT="$JOBS/$name" timeout --signal=TERM --kill-after=20 "$limit" "$@") \
+        >"$JOBS/$name/output.txt" 2>&1
+    echo "$? $(date +%T) end" >>"$JOBS/$name/when.txt"
+    touch "$JOBS/$name/.done"
+}
+
+chain_gpu0() {
+    export CUDA_VISIBLE_DEVICES=0 NVML_INDEX=0 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu0
+    job defaults 480 python benchmarks/training/defaults.py --out "$JOBS/defaults/r" --budget-s 300 \
+        --work /dev/shm/ftui-defaults
+    job max-batch 200 python benchmarks/vram/max_batch.py --out "$JOBS/max-batch/r"
+    job unseen 330 python benchmarks/vram/measure.py --plan h200-unseen --out "$JOBS/unseen/unseen.jsonl" \
+        --budget-s 230
+    job gpu-tests 240 python -m pytest -p no:cacheprovider -m gpu -x -q tests/core/test_hardware_gpu.py \
+        tests/tui/test_vram_gauge_gpu.py tests/e2e/test_train_gpu.py
+}
+
+chain_gpu1() {
+    export CUDA_VISIBLE_DEVICES=1 NVML_INDEX=1 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu1
+    job vision-measure 450 bash benchmarks/training/vision_gpu.sh measure
+    job vision-train 330 bash benchmarks/training/vision_gpu.sh train
+    job export 420 python benchmarks/export/bench.py --out "$JOBS/export/r" --dims llama-3.2-1b \
+        --quants q8_0,q4_k_m --work /tmp/ftui-export-work
+}
+
+if [ "$MODE" = start ]; then
+    rm -rf "$JOBS" && mkdir -p "$JOBS"
+    tar xzf "$REPO/.gpu/site.tgz" -C /tmp
+    python3 -m pip install -q --no-deps --no-index --target /tmp/lcp "$REPO"/.gpu-export/*.whl
+    cat >"$JOBS/env.sh" <<EOF
+export PYTHONPATH=/tmp/gpusite:/tmp/lcp:$REPO HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+export FTUI_LLAMA_CPP=$REPO/.gpu-export/llama.cpp
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+EOF
+    # shellcheck disable=SC1091
+    . "$JOBS/env.sh"
+    nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv >"$JOBS/gpus.txt" 2>&1
+    export -f job chain_gpu0 chain_gpu1
+    export JOBS REPO
+    setsid bash -c '
+        job multigpu 540 python benchmarks/multigpu/gpu_bench.py --out "$JOBS/multigpu/r" --budget-s 420
+        chain_gpu0 & chain_gpu1 & wait
+        touch "$JOBS/.all-done"' >"$JOBS/session.log" 2>&1 </dev/null &
+    echo "started; jobs in $JOBS"
+    exit 0
+fi
+
+deadline=$(($(date +%s) + ${2:-0}))
+while [ ! -e "$JOBS/.all-done" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 5; done
+mkdir -p "$OUT"
+for dir in "$JOBS"/*/; do
+    name=$(basename "$dir")
+    [ -e "$dir/.done" ] && [ ! -e "$dir/.packed" ] || continue
+    tar czf "$OUT/$name.tgz" -C "$JOBS" --exclude='*.safetensors' --exclude='*.gguf' --exclude='*.bin' \
+        --exclude='*.pt' --exclude='checkpoint-*' "$name" && touch "$dir/.packed"
+done
+for dir in "$JOBS"/*/; do
+    printf '%s: %s\n' "$(basename "$dir")" "$(tr '\n' ' ' <"$dir/when.txt" 2>/dev/null)"
+    tail -n 3 "$dir/output.txt" 2>/dev/null | cut -c1-300
+done
+cat "$JOBS/gpus.txt" 2>/dev/null
