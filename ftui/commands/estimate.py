@@ -254,13 +254,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _vision_json(dims, settings, vision) -> dict | None:  # type: ignore[no-untyped-def]
+def _vision_json(dims, settings, vision) -> dict | None:
     if vision is None:
         return None
     from ftui.core.memory_vision import vision_extra
     from ftui.core.vision import family_for
 
     family = family_for(dims.architecture)
+    if family is None:  # a load is only made for a model of a vision family (ftui.core.memory_vision)
+        return None
     extra = vision_extra(family, settings, vision, dims.hidden)
     return {
         "family": family.name,
@@ -276,7 +278,7 @@ def _vision_json(dims, settings, vision) -> dict | None:  # type: ignore[no-unty
     }
 
 
-def _several_gpus(dims, settings, gpus: int, vram: float | None, card: str | None, vision) -> dict:  # type: ignore[no-untyped-def]
+def _several_gpus(dims, settings, gpus: int, vram: float | None, card: str | None, vision) -> dict:
     """`gpus`, `strategy`, `strategy_reason`, `per_gpu`: the per-GPU peak of each way to use the GPUs."""
     from ftui.core.sharding import choose_way
 

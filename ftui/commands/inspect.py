@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _vision_preview(path: str, report, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+def _vision_preview(path: str, report, count: int) -> list[str]:
     """A vision row as text: its images (where they are) and its turns, <image> where each image sits; the
     model's processor renders the rest (its template places the image tokens)."""
     from itertools import islice

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     return follow_and_report(args, found, process, from_now=True)
 
 
-def _resume_in_slurm(args: argparse.Namespace, found) -> int:  # type: ignore[no-untyped-def]
+def _resume_in_slurm(args: argparse.Namespace, found) -> int:
     """A run that went through Slurm resumes through Slurm: a new job, from the last checkpoint."""
     import sys
 

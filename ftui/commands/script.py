@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _slurm(args: argparse.Namespace, path) -> int:  # type: ignore[no-untyped-def]
+def _slurm(args: argparse.Namespace, path) -> int:
     """The run as a Slurm batch job: for a run, its job; for a config, a new run folder waiting for sbatch."""
     import os
     import sys

@@ -223,7 +223,7 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
     return config
 
 
-def _rows_per_step(config, rows: int) -> dict:  # type: ignore[no-untyped-def]
+def _rows_per_step(config, rows: int) -> dict:
     """--effective-batch as settings: the rows each GPU takes a step, split as the micro-batch allows."""
     from ftui.core.errors import UsageError
 
@@ -245,7 +245,7 @@ def _rows_per_step(config, rows: int) -> dict:  # type: ignore[no-untyped-def]
     return {"batch": batch, "grad_accum": per_gpu // batch}
 
 
-def choose_split(config):  # type: ignore[no-untyped-def]  # -> (RunConfig, BatchChoice)
+def choose_split(config):  # -> (RunConfig, BatchChoice)
     """The run's micro-batch x accumulation for this machine's GPU (the first the run trains on)."""
     import dataclasses
 
@@ -295,10 +295,16 @@ def run(args: argparse.Namespace) -> int:
         from ftui.core.slurm import submit
 
         job = submit(created)
-        payload = {"run_id": created.run_id, "path": str(created.path), "pid": None, "state": "starting"}
-        payload.update(
-            slurm_job_id=job, sharding=plan.sharding, sharding_reason=plan.reason, node_commands=[]
-        )
+        payload: dict[str, object] = {
+            "run_id": created.run_id,
+            "path": str(created.path),
+            "pid": None,
+            "state": "starting",
+            "slurm_job_id": job,
+            "sharding": plan.sharding,
+            "sharding_reason": plan.reason,
+            "node_commands": [],
+        }
         words = f"Submitted {created.run_id} to Slurm as job {job} ({launch}); output in {created.path}."
         if args.detach:
             emit(args, payload, words + f"\nFollow it with `ftui runs {created.run_id} --follow`.")
@@ -336,7 +342,7 @@ def run(args: argparse.Namespace) -> int:
     return follow_and_report(args, created, process)
 
 
-def _launch_words(plan) -> str:  # type: ignore[no-untyped-def]
+def _launch_words(plan) -> str:
     """'2 processes, sharded (Unsloth's FSDP2): <why>' for the first line of `ftui train`."""
     if plan.world_size == 1:
         return "one process"

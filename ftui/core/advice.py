@@ -668,7 +668,7 @@ def _nothing_left_reason(dropped: list[Dropped]) -> str:
     counts: dict[str, int] = {}
     for d in dropped:
         counts[d.category] = counts.get(d.category, 0) + 1
-    worst = max(counts, key=counts.get) if counts else "none"
+    worst = max(counts, key=lambda category: counts[category]) if counts else "none"
     hint = {
         "memory": "choose a bigger GPU or QLoRA",
         "license": "relax the license policy",

@@ -295,7 +295,7 @@ def _root_cause(status: RunStatus):  # -> RankStatus | None
     if not failed:
         return None
 
-    def key(rank):  # type: ignore[no-untyped-def]
+    def key(rank):
         killed = rank.signal is not None and rank.signal not in _BENIGN_SIGNALS
         own = rank.error is not None and not rank.collective
         return (not killed, not own, rank.failed_at or float("inf"), rank.rank)
@@ -322,7 +322,7 @@ def rank_failure_sentence(
     if rank.pid:
         where += f", pid {rank.pid}"
     step_now = max(step or 0, status.step or 0)
-    step = f" at step {step_now}" if step_now else ""
+    at_step = f" at step {step_now}" if step_now else ""
     if rank.signal and rank.signal not in _BENIGN_SIGNALS:
         how = {
             "SIGKILL": "was killed (SIGKILL: the kernel's out-of-memory killer, `kill -9`, or the scheduler)",
@@ -331,15 +331,15 @@ def rank_failure_sentence(
             "SIGSEGV": "crashed (SIGSEGV)",
             "SIGBUS": "crashed (SIGBUS)",
         }.get(rank.signal, f"was ended by {rank.signal}")
-        sentence = f"Training failed: {where} {how}{step}, and the other ranks stopped with it"
+        sentence = f"Training failed: {where} {how}{at_step}, and the other ranks stopped with it"
         if rank.error:
             sentence += f" (its last word: {rank.error.rstrip('.')})"
     elif rank.error and rank.error.startswith(LAUNCH_CHECK_WORDS):
         sentence = rank.error  # the launch check names the rank and the host itself
     elif rank.error:
-        sentence = f"Training failed on {where}{step}: {rank.error.rstrip('.')}"
+        sentence = f"Training failed on {where}{at_step}: {rank.error.rstrip('.')}"
     else:
-        sentence = f"Training failed: {where} exited with code {rank.exit_code}{step}; see its log"
+        sentence = f"Training failed: {where} exited with code {rank.exit_code}{at_step}; see its log"
     return rank.rank, sentence.rstrip(".") + "." + resume_hint
 
 

@@ -13,7 +13,7 @@ from ftui.core.runs.directory import RunDirectory
 from ftui.core.runs.records import NodeStatus, RankStatus, RunStatus
 
 
-def _upsert(entries: list, key: str, value: int, make, changes: dict[str, object]) -> list:  # type: ignore[no-untyped-def]
+def _upsert(entries: list, key: str, value: int, make, changes: dict[str, object]) -> list:
     found = False
     result = []
     for entry in entries:

@@ -223,6 +223,8 @@ def estimate_eta(
 ) -> Eta | None:
     """How long the whole run takes: steps from the dataset's rows (or its token count when rows are
     unknown: rows packed to settings.seq), epochs or max_steps, each at the mean row length."""
+    rows: int | None
+    total_tokens: int | None
     if isinstance(dataset, int):
         total_tokens, rows = dataset, None
     else:

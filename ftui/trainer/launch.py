@@ -51,7 +51,7 @@ def _forward_sigterm() -> None:
 
     original = api._terminate_process_handler
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
+    def handler(signum, frame):
         if signum != signal.SIGTERM:
             return original(signum, frame)
         import psutil
@@ -73,7 +73,7 @@ def _stop_while_waiting(run: RunDirectory, node: int) -> None:
     so the run is stopped here and now. torchrun's own handler (passed on, above) replaces this one once
     it starts the processes."""
 
-    def handler(signum, frame):  # type: ignore[no-untyped-def]
+    def handler(signum, frame):
         _say("SIGTERM while the machines were meeting: stopped before training began.")
         record_node(run, node, state="stopped", ended_at=now_iso())
         with run.locked():
@@ -231,7 +231,7 @@ def _fail_run(run: RunDirectory, sentence: str, *, state: str = "failed", **chan
         )
 
 
-def _ranks_failed(run: RunDirectory, node: int, host: str, error) -> None:  # type: ignore[no-untyped-def]
+def _ranks_failed(run: RunDirectory, node: int, host: str, error) -> None:
     """torchrun's failures on this machine, recorded per rank; then the run's verdict from every rank
     any machine has recorded so far (the machine that saw the first death may write last)."""
     known = {r.rank: r for r in run.read_status().ranks}

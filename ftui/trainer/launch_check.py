@@ -71,14 +71,15 @@ def _check_gpus(me: Rank, everyone: list[dict[str, object]]) -> None:
     if not any(info["cuda"] for info in everyone):
         return
     for rank, info in enumerate(everyone):
-        who = Rank(rank=rank, world=me.world, local_rank=int(info["local_rank"]), node=int(info["node"]))
+        local_rank, devices = int(str(info["local_rank"])), int(str(info["devices"]))
+        who = Rank(rank=rank, world=me.world, local_rank=local_rank, node=int(str(info["node"])))
         if not info["cuda"]:
             raise LaunchCheckFailed(
                 f"A GPU is missing: {_where(who, str(info['host']))} has no GPU torch can use while the "
                 "other ranks train on GPUs; check its driver and CUDA_VISIBLE_DEVICES, or run the same "
                 "number of GPUs on every machine."
             )
-        if int(info["local_rank"]) >= int(info["devices"]):
+        if local_rank >= devices:
             raise LaunchCheckFailed(
                 f"A GPU is missing: {_where(who, str(info['host']))} needs cuda:{info['local_rank']}, but "
                 f"that machine shows {info['devices']} GPU(s) (CUDA_VISIBLE_DEVICES="
@@ -135,11 +136,11 @@ def check_launch(
     return backend
 
 
-def _wait(work, timeout_s: int) -> None:  # type: ignore[no-untyped-def]
+def _wait(work, timeout_s: int) -> None:
     work.wait(_dt.timedelta(seconds=timeout_s))
 
 
-def _collectives(me: Rank, group, device, timeout_s: int, sharded: bool) -> None:  # type: ignore[no-untyped-def]
+def _collectives(me: Rank, group, device, timeout_s: int, sharded: bool) -> None:
     import torch
     import torch.distributed as dist
 
@@ -159,7 +160,7 @@ def _collectives(me: Rank, group, device, timeout_s: int, sharded: bool) -> None
         _wait(dist.reduce_scatter_tensor(reduced, gathered, group=group, async_op=True), timeout_s)
 
 
-def _two_steps(me: Rank, group, device, timeout_s: int) -> None:  # type: ignore[no-untyped-def]
+def _two_steps(me: Rank, group, device, timeout_s: int) -> None:
     """Two forward/backward steps of a tiny model under DDP: the gradients must come out the same on
     every rank, which proves the gradient all-reduce the training depends on."""
     import torch

@@ -196,14 +196,16 @@ def apply_template(run: RunDirectory, config: RunConfig, processor: Any) -> str:
     return str(path)
 
 
-def collator(model: Any, processor: Any, settings: TrainingSettings, template: str) -> Any:
+def collator(model: Any, processor: Any, settings: TrainingSettings, template: str | None) -> Any:
     """Unsloth's vision collator (the real one from unsloth_zoo, also on CPU): renders each row with the
     processor's template, processes its images, masks padding and image tokens, and with responses-only
     the prompts too."""
     from unsloth_zoo.vision_utils import UnslothVisionDataCollator
 
     markers: dict[str, Any] = {}
-    if settings.responses_only:
+    # The processor's own template (None) has no markers ftui knows: the collator then trains on the
+    # whole row, as Unsloth's vision notebooks do.
+    if settings.responses_only and template is not None:
         from ftui.core.data import template_markers
 
         instruction, response = template_markers(template)

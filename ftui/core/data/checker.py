@@ -262,7 +262,7 @@ class VisionRowChecker(RowChecker):
             self.flush()
 
     def flush(self) -> Tally:
-        from ftui.core.data.images import ImageProblem, check_images
+        from ftui.core.data.images import ImageInfo, ImageProblem, check_images
 
         rows, self._rows = self._rows, []
         if not rows:
@@ -278,7 +278,8 @@ class VisionRowChecker(RowChecker):
             if bad is not None:
                 tally.problem(row.line, bad.kind, bad.detail, row.file_line)
                 continue
-            image_tokens = sum(self.family.image_tokens(info.width, info.height) for info in checked)
+            infos = [info for info in checked if isinstance(info, ImageInfo)]  # every one, after `bad`
+            image_tokens = sum(self.family.image_tokens(info.width, info.height) for info in infos)
             cut_at = row.before_last_image + image_tokens
             if row.refs and cut_at > self.max_length:
                 tally.problem(
@@ -300,7 +301,7 @@ class VisionRowChecker(RowChecker):
                 tally.rows_with_images += 1
                 tally.images += len(row.refs)
                 tally.most_images = max(tally.most_images, len(row.refs))
-            for ref, info in zip(row.refs, checked, strict=True):
+            for ref, info in zip(row.refs, infos, strict=True):
                 tally.widths.append(info.width)
                 tally.heights.append(info.height)
                 if ref.outside:

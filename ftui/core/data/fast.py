@@ -70,7 +70,7 @@ def _count_range(path: Path, start: int, end: int) -> tuple[int, int, bool]:
     return newlines, blank, ends_open
 
 
-def _crlf_blank_lines(data, block_start: int, size: int, range_start: int) -> int:  # type: ignore[no-untyped-def]
+def _crlf_blank_lines(data, block_start: int, size: int, range_start: int) -> int:
     # "\r\n" lines: a newline, a carriage return, a newline (CRLF files only: an extra pass).
     import numpy as np
 

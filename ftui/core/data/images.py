@@ -179,7 +179,7 @@ def _short(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _pillow():  # type: ignore[no-untyped-def]
+def _pillow():
     from PIL import Image
 
     # ftui applies MAX_PIXELS to the header's size itself, before decoding (see the module docstring).
@@ -187,7 +187,7 @@ def _pillow():  # type: ignore[no-untyped-def]
     return Image
 
 
-def open_image(ref: ImageRef, fetcher: UrlFetcher | None = None):  # type: ignore[no-untyped-def]
+def open_image(ref: ImageRef, fetcher: UrlFetcher | None = None):
     """The image as a PIL image, opened lazily (header read, pixels not yet decoded), or an ImageProblem."""
     Image = _pillow()
     if ref.kind == "pil":
@@ -272,7 +272,7 @@ def check_images(
     return [results[ref.key] for ref in refs]
 
 
-def load_image(ref: ImageRef, fetcher: UrlFetcher | None = None):  # type: ignore[no-untyped-def]
+def load_image(ref: ImageRef, fetcher: UrlFetcher | None = None):
     """The decoded RGB image the trainer feeds the processor; raises ValueError with the problem's detail."""
     image = open_image(ref, fetcher)
     if isinstance(image, ImageProblem):

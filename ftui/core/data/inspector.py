@@ -185,7 +185,7 @@ def _counting_template(name: str | None, tokenizer: LocalTokenizer | None) -> Ch
     return None
 
 
-def _renderer(template: ChatTemplate | None, tokenizer: LocalTokenizer | None):  # type: ignore[no-untyped-def]
+def _renderer(template: ChatTemplate | None, tokenizer: LocalTokenizer | None):
     if tokenizer is None:
         return None
     bos, eos = tokenizer.bos_token, tokenizer.eos_token

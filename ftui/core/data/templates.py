@@ -172,7 +172,7 @@ def template_markers(template: str | ChatTemplate) -> tuple[str, str]:
 
 
 @cache
-def _environment():  # type: ignore[no-untyped-def]
+def _environment():
     # Mirrors transformers.utils.chat_template_utils._cached_compile_jinja_template.
     import jinja2
     import jinja2.ext
@@ -202,7 +202,7 @@ def _environment():  # type: ignore[no-untyped-def]
         # it is rendering its body.
         tags = {"generation"}
 
-        def parse(self, parser):  # type: ignore[no-untyped-def]
+        def parse(self, parser):
             lineno = next(parser.stream).lineno
             body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
             return jinja2.nodes.Scope(body).set_lineno(lineno)
@@ -217,5 +217,5 @@ def _environment():  # type: ignore[no-untyped-def]
 
 
 @cache
-def _compiled(jinja: str):  # type: ignore[no-untyped-def]
+def _compiled(jinja: str):
     return _environment().from_string(jinja)
