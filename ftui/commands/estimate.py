@@ -274,7 +274,7 @@ def _vision_json(dims, settings, vision) -> dict | None:
         "finetune_language_layers": settings.finetune_language_layers,
         "finetune_attention_modules": settings.finetune_attention_modules,
         "finetune_mlp_modules": settings.finetune_mlp_modules,
-        "measured": False,
+        "measured": True,  # 2026-11-30, H200: Qwen2.5-VL-3B and Gemma-3-4B (BENCHMARKS.md, vision estimator)
     }
 
 
@@ -365,8 +365,9 @@ def _text(p: dict) -> str:
             f"{vision['tower_patches_per_row']:,} patches through the tower; tuned: {' and '.join(tuned)} layers."
         )
         lines.append(
-            "The vision part is first principles, not yet measured (BENCHMARKS.md, vision estimator); "
-            "the text part is calibrated on Unsloth runs measured on an H200."
+            "The vision part is calibrated on Qwen2.5-VL-3B and Gemma-3-4B runs measured on an H200 (BENCHMARKS.md, "
+            "vision estimator; Qwen2.5-VL-7B and Llama 3.2 Vision not yet measured); the text part on Unsloth "
+            "text runs."
         )
     else:
         lines.append("Calibrated on Unsloth runs measured on an H200 (BENCHMARKS.md, section estimator).")

@@ -290,12 +290,12 @@ def estimate_peak_vram(
 
     vision_bytes = 0.0
     if family is not None and vision is not None:
-        extra = vision_extra(family, settings, vision, dims.hidden)
+        extra = vision_extra(family, settings, vision, dims.hidden, dims.layers, tokens)
         trainable += extra.lora
         lora += 4.0 * extra.lora
         gradients += 4.0 * extra.lora
         optimizer += _optimizer_bytes(settings.optimizer, 4.0) * extra.lora
-        vision_bytes = extra.activations + extra.features
+        vision_bytes = extra.activations + extra.features + extra.language
 
     parts = {
         "weights": weights / GIB,

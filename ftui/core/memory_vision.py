@@ -1,6 +1,8 @@
-"""What a vision fine-tune adds to the text estimate: the image tower's adapters and activations, and what
-the language model receives from it. First principles, not yet measured: benchmarks/vram/measure_vision.py
-measures it on an H200 and benchmarks/vram/analyze_vision.py compares and sets the constants below.
+"""What a vision fine-tune adds to the text estimate: the image tower's adapters and activations, what the
+language model receives from it, and what the vision path's language layers keep that the text path's do
+not. Measured on an H200 on 2026-11-30 (benchmarks/vram/measure_vision.py, four configurations of
+Qwen2.5-VL-3B and Gemma-3-4B; BENCHMARKS.md, vision estimator): the tower terms below are first principles,
+the language term is fitted to those runs.
 
 Per micro-batch of `batch` rows with `images_per_row` images of the given size each (the family's own rule,
 ftui/core/vision.py, says how many patches the tower runs over and how many tokens reach the text):
@@ -13,8 +15,12 @@ ftui/core/vision.py, says how many patches the tower runs over and how many toke
   image features     the tower's output and the projector's, on their way to the text (Llama 3.2 Vision: the
                      cross-attention states every cross-attention layer reads, and their gradient)
 
-The text side needs nothing new: image tokens sit in the sequence that the text estimate already takes at
-its maximum length (Qwen2.5-VL, Gemma 3, Pixtral); Llama 3.2 Vision's one <|image|> token per image too.
+  language kept      per token of the micro-batch, per layer and hidden unit of the language model: what
+                     FastVisionModel's language layers hold on the GPU beyond the text estimate (calibrated
+                     on FastLanguageModel, whose offloaded checkpointing keeps one layer's recompute)
+
+Image tokens sit in the sequence that the text estimate already takes at its maximum length (Qwen2.5-VL,
+Gemma 3, Pixtral); Llama 3.2 Vision's one <|image|> token per image too.
 """
 
 from __future__ import annotations
@@ -32,6 +38,19 @@ RECOMPUTE_W, RECOMPUTE_M = (
 )  # one layer's forward + backward live at once: ~10 w-wide, ~3 m-wide tensors
 FROZEN_W, FROZEN_M = 8.0, 4.0  # one layer's forward, nothing kept
 FEATURES_W = 8.0  # the tower's output, the projector's input and output (merged patches), and their gradients
+# Measured, 2026-11-30 H200: with the text estimate and the tower terms above, the four vision runs came out
+# 11-47% under (driver-level peaks). What was missing grows with the micro-batch's text tokens and not with
+# the images: Qwen2.5-VL-3B QLoRA 4 x 2048 with four 512x512 images and LoRA 2 x 4096 with four 512x384 ones
+# (the same 8k tokens, 5184 vs 4032 tower patches, 4-bit vs 16-bit weights) both held ~5.1 GiB more torch
+# memory than estimated, 1 x 2048 held 0.9 GiB more, and Gemma-3-4B's 1 x 1024 (4096 patches) 0.2 GiB.
+# Per token and per layer x hidden unit of the language model that is 8.8-10.0 bytes across both families
+# (per token x vocabulary it would be 3.0-4.8: the looser fit), i.e. ~5 bf16 hidden-wide values per layer
+# per token stay on the GPU through backward in FastVisionModel's language layers, where the text path's
+# offloaded checkpointing keeps them in CPU RAM. Which tensors they are was not isolated (one more device
+# run with torch.cuda.memory_snapshot would say); 12 is the least-squares value over the driver-level peaks
+# (11.7) rounded up, so that the one LoRA row, whose allocator also kept 2.5 GiB of fragments, stays within
+# 6% under.
+LANGUAGE_KEPT_BYTES = 12.0  # per token x language layer x hidden unit
 ATTENTION_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP_LINEARS = ("gate_proj", "up_proj", "down_proj")
 
@@ -61,6 +80,7 @@ class VisionExtra:
     lora: int  # adapter values on the tower
     activations: float  # bytes
     features: float  # bytes
+    language: float  # bytes: what the vision path's language layers keep beyond the text estimate
     image_tokens_per_row: int
     tower_patches_per_row: int
 
@@ -79,8 +99,15 @@ def language_targets(settings: TrainingSettings) -> tuple[str, ...]:
 
 
 def vision_extra(
-    family: VisionFamily, settings: TrainingSettings, load: VisionLoad, language_hidden: int
+    family: VisionFamily,
+    settings: TrainingSettings,
+    load: VisionLoad,
+    language_hidden: int,
+    language_layers: int = 0,
+    tokens: int = 0,
 ) -> VisionExtra:
+    """The vision part for `tokens` text tokens in the micro-batch (batch x row length) through a language
+    model of `language_layers` layers of width `language_hidden`."""
     tower = family.tower
     width, height = load.image_size
     images = max(0, load.images_per_row) * max(1, settings.batch)
@@ -107,6 +134,7 @@ def vision_extra(
         lora=lora,
         activations=activations,
         features=features,
+        language=tokens * language_layers * language_hidden * LANGUAGE_KEPT_BYTES,
         image_tokens_per_row=load.images_per_row * family.image_tokens(width, height),
         tower_patches_per_row=load.images_per_row * patches,
     )

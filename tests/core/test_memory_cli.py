@@ -105,7 +105,7 @@ def test_a_vision_model_adds_its_images_and_the_parts_tuned():
     frozen = estimate_json(
         "Qwen/Qwen2.5-VL-7B-Instruct", "--gpu", "h200", "--image-size", "1024x768", "--no-finetune-vision"
     )
-    assert tuned["vision"]["family"] == "Qwen2.5-VL" and tuned["vision"]["measured"] is False
+    assert tuned["vision"]["family"] == "Qwen2.5-VL" and tuned["vision"]["measured"] is True
     # Unsloth's collator scales 1024x768 to 512x384 first: 18 x 14 tokens of 28 px, + 2
     assert tuned["vision"]["image_tokens_per_row"] == 18 * 14 + 2
     assert frozen["trainable_params"] < tuned["trainable_params"]
