@@ -327,6 +327,11 @@ CHECKPOINTING = {"unsloth": "unsloth", "plain": True, "none": False}
 
 def load(FastLanguageModel, torch, folder: Path, max_seq: int, method: str, checkpointing: str, cpu: bool):
     """What ftui's trainer does: Unsloth's loader, then LoRA r=16 on all linear layers."""
+    # A full fine-tuning load sets UNSLOTH_ENABLE_FULL_FINETUNING=1 for the whole process and Unsloth's
+    # 4-bit and 16-bit loaders do not set it back, so every later get_peft_model returned the model without
+    # adapters (2026-11-30, plan h200-unseen: each QLoRA configuration after the full ones failed with
+    # "You cannot perform fine-tuning on purely quantized models"). ftui's trainer loads one model a process.
+    os.environ["UNSLOTH_ENABLE_FULL_FINETUNING"] = "1" if method == "full" else "0"
     model, tokenizer = FastLanguageModel.from_pretrained(
         model_name=str(folder),
         max_seq_length=max_seq,
@@ -348,6 +353,8 @@ def load(FastLanguageModel, torch, folder: Path, max_seq: int, method: str, chec
         use_gradient_checkpointing=CHECKPOINTING[checkpointing],
         random_state=3407,
     )
+    if not any("lora_" in name for name, p in model.named_parameters() if p.requires_grad):
+        raise RuntimeError(f"get_peft_model attached no trainable LoRA weights ({method})")
     return model, tokenizer
 
 
