@@ -48,6 +48,12 @@ RAW = _FIRST + sorted(path for path in (HERE / "raw").glob("*.jsonl") if path no
 RESULTS = HERE / "results.json"
 # The two loads that began in a fresh process: allocated after load minus the computed weights there.
 FRESH_LOAD_RESIDUAL_GIB = 0.031
+# The card's memory outside this process's PyTorch allocator (NVML peak minus reserved) is its CUDA context
+# and kernel images: 0.75-0.85 GiB in each of the 32 configurations of 2026-11-28 and in the first one of
+# 2026-11-30, growing by at most 0.10 GiB over a file. More than this above a file's first configuration
+# means another process was on the card (2026-11-30: the vision GPU test pinned CUDA_VISIBLE_DEVICES=0 and
+# trained on the card the measurements were taking): that configuration's peak and time are not its own.
+OTHER_PROCESS_GIB = 0.3
 
 # Unsloth's requirement table (docs; ../shared/reference/vram.md), GB as printed, by parameter count.
 UNSLOTH_DOCS = {3: (3.5, 8), 7: (5, 19), 8: (6, 22), 9: (6.5, 24), 11: (7.5, 29), 14: (8.5, 33), 27: (22, 64)}
@@ -82,9 +88,9 @@ def own_weights_gib(arch: str, method: str, checkpointing: str) -> float:
 
 
 def build() -> dict:
-    rows, meta = [], {}
+    rows, meta, excluded = [], {}, []
     for path in RAW:
-        leak, previous = 0.0, None
+        leak, previous, own_outside = 0.0, None, None
         for line in path.read_text().splitlines():
             record = json.loads(line)
             if record["kind"] == "meta":
@@ -110,6 +116,24 @@ def build() -> dict:
                     "allocated_after_load_gib": record["allocated_after_load_gib"],
                 }
             elif record["kind"] == "config" and "error" not in record and "oom" not in record:
+                outside = record["nvml_peak_gib"] - record["reserved_gib"]
+                own_outside = outside if own_outside is None else own_outside
+                if outside - own_outside > OTHER_PROCESS_GIB:
+                    excluded.append(
+                        {
+                            "file": path.name,
+                            "arch": record["arch"],
+                            "method": record["method"],
+                            "batch": record["batch"],
+                            "seq": record["seq"],
+                            "nvml_peak_gib": record["nvml_peak_gib"],
+                            "reserved_gib": record["reserved_gib"],
+                            "seconds_per_step": record["seconds_per_step"],
+                            "why": f"{outside - own_outside:.2f} GiB outside this process's allocator above "
+                            f"its first configuration's {own_outside:.2f}: another process was on the card",
+                        }
+                    )
+                    continue
                 rows.append(
                     {
                         "arch": record["arch"],
@@ -141,7 +165,9 @@ def build() -> dict:
         "real dims, rows filled to the maximum length, Unsloth FastLanguageModel + TRL SFTTrainer, r=16 on all "
         "linear layers. Peaks corrected for the embeddings earlier loads left allocated (analyze.py)."
     )
-    table = {"meta": meta, "rows": rows}
+    table = {"meta": meta, "rows": rows, "excluded": excluded}
+    for row in excluded:
+        print(f"excluded {row['arch']} {row['method']} {row['batch']} x {row['seq']}: {row['why']}")
     RESULTS.write_text(json.dumps(table, indent=1) + "\n")
     return table
 
@@ -313,6 +339,7 @@ TIME_FIELDS = (
     "elementwise_bytes",
     "host_seconds_per_layer",
     "host_seconds_per_layer_qlora",
+    "host_seconds_per_layer_full",
 )
 
 
