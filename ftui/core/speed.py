@@ -64,6 +64,12 @@ class TimeConstants:
     elementwise_bytes: float = 48.8
     host_seconds_per_layer: float = 0.0113  # per step of forward + recompute + backward
     host_seconds_per_layer_qlora: float = 0.00114  # QLoRA's extra dequantize launches
+    # Full fine-tuning has no adapters, so none of the LoRA launches (7 adapters a layer, each two small
+    # matmuls, a scale and an add, in forward, recompute and backward) that host_seconds_per_layer holds.
+    # Fitted on the one full fine-tuning step measured alone on its card (Llama 3.2 1B, 1 x 2048: 0.140 s
+    # for 16 layers, where the LoRA figure gives 0.182 s); the other three of 2026-11-30 shared the card
+    # with another process (benchmarks/vram/analyze.py, OTHER_PROCESS_GIB) and are not in the fit.
+    host_seconds_per_layer_full: float = 0.0086
     soft_max_power: float = 3.0
 
 
@@ -179,9 +185,12 @@ def _micro_step_seconds(
         from ftui.core.memory import parameter_counts
 
         gpu += parameter_counts(dims, settings).total * 16 / bandwidth / max(settings.grad_accum, 1)
-    per_layer = c.host_seconds_per_layer + (
-        c.host_seconds_per_layer_qlora if settings.method == "qlora" else 0.0
-    )
+    if settings.method == "full":
+        per_layer = c.host_seconds_per_layer_full
+    else:
+        per_layer = c.host_seconds_per_layer + (
+            c.host_seconds_per_layer_qlora if settings.method == "qlora" else 0.0
+        )
     host = dims.layers * per_layer * passes / 3
     return (gpu**c.soft_max_power + host**c.soft_max_power) ** (1 / c.soft_max_power)
 
