@@ -5,7 +5,8 @@
 #      (its per-GPU peaks are NVML's, which counts every process on a card), with NCCL's transport lines;
 #   2. then at the same time, so that their ratio is of one call: GPU 0 ftui's defaults (ftui-real),
 #      GPU 1 plain transformers + PEFT + TRL with TRL's default padding (plain-real), defaults.py --runs.
-# Every part has its own time limit, so the call ends by START + 295 s whatever happens.
+# Every part has its own time limit, so the call ends by its start + 300 s whatever happens (the defaults
+# are cut at start + 290 s; a run cut short keeps the steps it logged).
 #
 #   OUT=... bash benchmarks/h200_fill.sh       # writes $OUT/fill.tgz and $OUT/fill.txt (two files)
 set -u
@@ -30,21 +31,22 @@ timeout --signal=TERM --kill-after=10 190 python benchmarks/multigpu/gpu_bench.p
     --out "$W/multigpu" --budget-s 180 >"$W/multigpu.txt" 2>&1
 echo "$? $(date +%T)" >"$W/multigpu.done"
 
-LEFT=$((START + 285 - $(date +%s)))
+LEFT=$((START + 290 - $(date +%s)))
 defaults() {  # defaults GPU RUN
     CUDA_VISIBLE_DEVICES=$1 NVML_INDEX=$1 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu$1 \
         timeout --signal=TERM --kill-after=10 "$LEFT" python benchmarks/training/defaults.py --runs "$2" \
-        --out "$W/$2" --budget-s 150 --work "/dev/shm/ftui-defaults-$1" >"$W/$2.txt" 2>&1
+        --out "$W/$2" --budget-s 150 --work "$W/work-$1" >"$W/$2.txt" 2>&1
     echo "$? $(date +%T)" >"$W/$2.done"
 }
-if [ "$LEFT" -gt 120 ]; then
+if [ "$LEFT" -gt 100 ]; then
     defaults 0 ftui-real &
     defaults 1 plain-real &
     wait
 else
     echo "skipped: $LEFT s left" >"$W/defaults-skipped.txt"
 fi
-tar czf "$OUT/fill.tgz" -C "$W" --exclude='*.safetensors' --exclude='checkpoint-*' --exclude='model-*' .
+tar czf "$OUT/fill.tgz" -C "$W" --exclude='*.safetensors' --exclude='checkpoint-*' --exclude='model-*' \
+    --exclude='data-full.jsonl' .
 {
     echo "wall $(($(date +%s) - START)) s"
     for f in "$W"/*.done; do echo "$(basename "$f"): $(cat "$f")"; done
