@@ -5,6 +5,9 @@
 #      (its per-GPU peaks are NVML's, which counts every process on a card), with NCCL's transport lines;
 #   2. then at the same time, so that their ratio is of one call: GPU 0 ftui's defaults (ftui-real),
 #      GPU 1 plain transformers + PEFT + TRL with TRL's default padding (plain-real), defaults.py --runs.
+#      GPU0_RUNS=ftui-split-real puts ftui at the notebook's 2 x 4 on GPU 0 instead: its loss curve against
+#      the notebook's and ftui-real's of 2026-11-30 says whether the split is what makes them differ (the
+#      ftui / plain ratio is then across calls).
 # Every part has its own time limit, so the call ends by its start + 300 s whatever happens (the defaults
 # are cut at start + 290 s; a run cut short keeps the steps it logged).
 #
@@ -39,7 +42,7 @@ defaults() {  # defaults GPU RUN
     echo "$? $(date +%T)" >"$W/$2.done"
 }
 if [ "$LEFT" -gt 100 ]; then
-    defaults 0 ftui-real &
+    defaults 0 "${GPU0_RUNS:-ftui-real}" &
     defaults 1 plain-real &
     wait
 else

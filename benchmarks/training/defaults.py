@@ -16,6 +16,9 @@ Runs (Qwen3-8B dims, QLoRA r=16 on all linear layers, sequence 2048, 8 rows a st
   plain-real     transformers + PEFT + TRL as their docs set it up (plain_peft.py), TRL's default padding
                  (each micro-batch padded to its longest row), micro-batch 2 x accumulation 4
   ftui-full      as ftui-real, every row filled to 2048 tokens (the GPU-bound case)
+  ftui-split-real  (only when asked for with --runs) ftui-real at the notebook's split, --batch 2
+                 --grad-accum 4: whether ftui's loss curve differs from the notebook's because of the split
+                 (2026-11-30: ftui at 8 x 1 fell much faster than the notebook at 2 x 4 on the same rows)
   notebook-full  as notebook-real, every row filled to 2048 tokens
 "-real" rows follow the length distribution of lengths.py's profile (Alpaca by default).
 
@@ -63,6 +66,7 @@ from benchmarks.training.bench import (  # noqa: E402
 WARMUP = 5  # steps left out of the rate
 ROWS_A_STEP = 8  # the notebooks' 2 x 4
 RUNS = ("ftui-real", "notebook-real", "plain-real", "ftui-full", "notebook-full")
+EXTRA_RUNS = ("ftui-split-real",)
 TARGETS = {"ftui_vs_notebook": 1.25, "ftui_vs_plain_real": 2.0}
 
 
@@ -146,9 +150,14 @@ def ftui_run(args, name: str, data: Path, timeout: float, sampler_cls) -> dict: 
     command = [
         sys.executable, "-m", "ftui", "train", "--model", str(args.model), "--data", str(data),
         "--method", args.method, "--rank", "16", "--alpha", "16", "--seq", str(args.seq),
-        "--max-steps", str(args.run_steps), "--effective-batch", str(ROWS_A_STEP), "--save-steps", "100000",
+        "--max-steps", str(args.run_steps), "--save-steps", "100000",
         "--template", "chatml", "--runs-dir", str(runs), "--json",
     ]  # fmt: skip
+    # ftui's choice of split for 8 rows a step, or (ftui-split-*) the notebook's 2 x 4, given by the user
+    split = (
+        ["--batch", "2", "--grad-accum", "4"] if "split" in name else ["--effective-batch", str(ROWS_A_STEP)]
+    )
+    command += split
     if args.optim:
         command += ["--optimizer", args.optim]
     log = args.out / f"{name}.log"
@@ -239,6 +248,14 @@ def table(folder: Path) -> str:
         f"{ratio('ftui_vs_notebook_full', TARGETS['ftui_vs_notebook'])} | {curves('loss_ftui_vs_notebook_full')} |",
         f"| ftui / transformers + PEFT + TRL (padded), {real.get('profile', '?')} lengths, real tokens | "
         f"{ratio('ftui_vs_plain_real', TARGETS['ftui_vs_plain_real'])} | {curves('loss_ftui_vs_plain_real')} |",
+    ]
+    for key, what in (
+        ("loss_ftui_split_vs_notebook_real", "ftui at 2 x 4 / Unsloth notebook (2 x 4), loss only"),
+        ("loss_ftui_split_vs_ftui_real", "ftui at 2 x 4 / ftui at its own split, loss only"),
+    ):
+        if summary.get(key):
+            lines.append(f"| {what} | — | {curves(key)} |")
+    lines += [
         "",
         f"Rows: {real.get('rows', '?')} drawn to {real.get('source', '?')}: mean {real.get('mean_tokens', '?')} tokens, "
         f"p10/p50/p90/p99 {q.get('p10')}/{q.get('p50')}/{q.get('p90')}/{q.get('p99')}, longest {real.get('max_tokens')}.",
@@ -246,7 +263,7 @@ def table(folder: Path) -> str:
         "| run | split (micro-batch x accumulation) | tokens/s (non-padding) | s/step | peak GPU memory (NVML) | final loss |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for name in RUNS:
+    for name in RUNS + EXTRA_RUNS:
         run = runs.get(name)
         if run is None:
             continue
@@ -254,7 +271,9 @@ def table(folder: Path) -> str:
             lines.append(f"| {name} | {run.get('skipped') or run.get('error')} | | | | |")
             continue
         split = "2 x 4"
-        if name.startswith("ftui"):
+        if "split" in name:
+            split = "2 x 4 (given: the notebook's)"
+        elif name.startswith("ftui"):
             found = re.search(r"Micro-batch (\d+) x accumulation (\d+)", run.get("batch_choice") or "")
             split = f"{found.group(1)} x {found.group(2)} (ftui's choice)" if found else "?"
         failed = "" if run.get("returncode") == 0 else (" (out of memory)" if run.get("oom") else " (failed)")
@@ -393,6 +412,15 @@ def summarize(results: dict) -> None:
     )
     if curves:
         summary["loss_ftui_vs_plain_real"] = curves
+    for other, key in (
+        ("notebook-real", "loss_ftui_split_vs_notebook_real"),
+        ("ftui-real", "loss_ftui_split_vs_ftui_real"),
+    ):
+        curves = compare_losses(
+            (runs.get("ftui-split-real") or {}).get("losses", {}), (runs.get(other) or {}).get("losses", {})
+        )
+        if curves:
+            summary[key] = curves
     summary["peak_gib"] = {
         name: run.get("peak_gib_process") for name, run in runs.items() if "skipped" not in run
     }
