@@ -5,17 +5,35 @@ Two ways to train on N GPUs, both Unsloth's (2026.10.9):
   ddp   every GPU holds the whole model, its adapters, gradients and optimizer state (one copy per GPU);
         on top of one GPU's peak: DDP's gradient buckets (one more copy of the gradients) and NCCL's
         buffers. Faster when it fits: nothing but gradients crosses between GPUs.
-  fsdp  Unsloth's native FSDP2 (UNSLOTH_FSDP2=1, layout "sharded"): weights, adapters, gradients and
-        optimizer state are divided over the N GPUs; activations stay per GPU (each GPU trains its own
-        micro-batch). FSDP2 gathers what a step needs for a moment: the root unit (embeddings, final norm,
-        lm_head) stays gathered for the whole step (it is used first in backward), and a decoder block and
-        the next one (prefetch) are gathered at a time. While loading, a 16-bit model is read shard by shard
-        (each GPU its slice of the linear layers, the root whole), but a 4-bit (QLoRA) model is loaded
-        whole on every GPU before it is sharded, so its whole 4-bit weights must fit one GPU once.
+  fsdp  Unsloth's native FSDP2 (UNSLOTH_FSDP2=1, layout "sharded"): weights (the 4-bit ones too, packed in
+        a 16-bit storage dtype), adapters, gradients and optimizer state are divided over the N GPUs;
+        activations stay per GPU (each GPU trains its own micro-batch). FSDP2 gathers what a step needs for
+        a moment: the root unit (embeddings, final norm, lm_head) stays gathered for the whole step (it is
+        used first in backward), and a decoder block and the next one (prefetch) are gathered at a time.
+        While loading, a 16-bit model is read shard by shard (each GPU its slice of the linear layers, the
+        root whole), but a 4-bit (QLoRA) model is loaded whole on every GPU before it is sharded, so its
+        whole 4-bit weights must fit one GPU once.
 
-The parts come from the one-GPU estimate (ftui.core.memory), so the calibration carries over; what FSDP2
-adds (gathered units, buffers) is physical and not yet calibrated on several GPUs (BENCHMARKS.md, section
-multi-GPU, holds the measured per-GPU peaks against these). Core module: no torch, no Textual.
+What sharding does not divide, on top of the shards (torch 2.11's FSDP2 under Unsloth 2026.10.9):
+  gradient_accumulators  with gradient accumulation, Unsloth's sharded layout skips the reduce-scatter on
+        every micro-batch but the last (UNSLOTH_FSDP2_GA_SYNC "skip") and FSDP2 keeps each unsharded
+        gradient in the reduce dtype (float32) until then (FSDPParam.to_accumulated_grad_if_needed): a
+        whole float32 gradient of every trainable value on every GPU, as one GPU would hold.
+  gather_staging  FSDP2 all-gathers into a flat buffer allocated on its own copy-in stream, then copies
+        out into the unsharded parameters on the compute stream: the largest unit, the root, is held twice
+        while it is gathered, and the staging buffer's memory stays cached in that stream's pool, which the
+        compute stream cannot reuse (torch's caching allocator keeps one pool per stream).
+  gradients  the sharded gradients live on the reduce-scatter stream (FSDP2 allocates them there), so
+        the memory the accumulators free is not where they go: they are counted beside the accumulators.
+
+The parts come from the one-GPU estimate (ftui.core.memory), so the calibration carries over, and they are
+summed as on one GPU (a conservative peak: the optimizer's step temporary is not alive while the root is
+gathered). Measured on two H200s (BENCHMARKS.md, section multi-GPU): QLoRA r=256 of Llama-3.1-8B dims,
+micro-batch 2 x 1024, accumulation 2: 17.33 GiB per GPU at driver level against 17.82 estimated (13.36
+before the accumulators and the staging were counted). Modelled, not fitted, from that one point and
+torch's code; the total is within 3%, the split is not (the run's allocator cap shows at least 1.79 GiB
+outside torch, NCCL_BUFFERS_GIB + the context count 1.37, and the torch side summed is ~0.9 high).
+Core module: no torch, no Textual.
 """
 
 from __future__ import annotations
@@ -115,7 +133,10 @@ def per_gpu_estimate(
         # A block's full gradients exist for a moment before the reduce-scatter leaves this GPU its shard.
         block_gradients = parts["gradients"] / max(dims.layers, 1)
         parts["gradients"] = parts["gradients"] / n + block_gradients
+        if settings.grad_accum > 1:  # float32, whatever the trainable values' own dtype (reduce dtype)
+            parts["gradient_accumulators"] = 4.0 * single.trainable_params / GIB
         parts["gathered"] = root + GATHERED_BLOCKS * (per_block + lora_per_block_bf16)
+        parts["gather_staging"] = max(root, GATHERED_BLOCKS * (per_block + lora_per_block_bf16))
         parts["communication"] = NCCL_BUFFERS_GIB
         if settings.method == "qlora":
             loading = single.breakdown["weights"] + context  # the whole 4-bit model, on every GPU
