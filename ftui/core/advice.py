@@ -500,9 +500,11 @@ def _check_memory_on_several(review: _Review, plan: Plan, chosen: str, dropped: 
     review.method = method
     word = "fits" if review.fits[method] == "fits" else "fits only just (under 10% to spare)"
     if review.strategy[method] == "fsdp":
+        # DDP loses to sharding when its copy is too big, or when it only just fits and sharding fits
+        short = "more than" if review.single[method] > gpu.vram_gib else "which leaves under 10% to spare of"
         review.reasons.append(
             f"{METHOD_WORDS[method]} needs about {review.single[method]:.1f} GiB on each GPU with a whole copy, "
-            f"more than the {gpu.vram_gib:.1f} GiB of one {gpu.name}; sharded over {gpu.count} (Unsloth's FSDP2) "
+            f"{short} the {gpu.vram_gib:.1f} GiB of one {gpu.name}; sharded over {gpu.count} (Unsloth's FSDP2) "
             f"about {review.est[method]:.1f} GiB each: {word} on {gpu.count} with sharding."
         )
     else:
