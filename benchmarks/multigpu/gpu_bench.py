@@ -200,6 +200,7 @@ def estimate(model_dir: Path, gpus: int, way: str, extra: list[str]) -> dict:
         optimizer=flags.get("--optimizer", "adamw_8bit"),
         batch=int(flags.get("--batch", 2)),
         seq=int(flags.get("--seq", 2048)),
+        grad_accum=int(flags.get("--grad-accum", 4)),  # sharded, accumulation holds float32 gradients
     )
     e = per_gpu_estimate(dims, settings, gpus, way if gpus > 1 else "single")
     return {
