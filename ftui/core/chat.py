@@ -147,10 +147,8 @@ class ChatProcess:
                 raise UserError(event["message"] + " See the log.")
         raise UserError("The model process ended before it was ready; see its log.")
 
-    def ask(
-        self, prompt: str, *, models: list[str], temperature: float, max_new_tokens: int
-    ) -> Iterator[dict[str, Any]]:
-        """Send one prompt; yield its events up to the last model's `done`."""
+    def send(self, prompt: str, *, models: list[str], temperature: float, max_new_tokens: int) -> int:
+        """Send one prompt without waiting; returns its request id (the events of its answers carry it)."""
         assert self.process.stdin is not None
         self._next_id += 1
         request = {
@@ -162,9 +160,16 @@ class ChatProcess:
         }
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
+        return self._next_id
+
+    def ask(
+        self, prompt: str, *, models: list[str], temperature: float, max_new_tokens: int
+    ) -> Iterator[dict[str, Any]]:
+        """Send one prompt; yield its events up to the last model's `done`."""
+        request_id = self.send(prompt, models=models, temperature=temperature, max_new_tokens=max_new_tokens)
         left = set(models)
         for event in self.events():
-            if event.get("id") not in (self._next_id, None):
+            if event.get("id") not in (request_id, None):
                 continue
             yield event
             if event["event"] == "error":
@@ -175,13 +180,28 @@ class ChatProcess:
                     return
         raise UserError("The model process ended while answering; see its log.")
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Ask the process to end (it finishes the answer it is writing first); killed after `timeout`."""
         if self.process.poll() is None:
             try:
                 assert self.process.stdin is not None
                 self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
                 self.process.stdin.close()
-                self.process.wait(timeout=30)
-            except (OSError, subprocess.TimeoutExpired):
+                self.process.wait(timeout=timeout)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()
+
+
+def check_room_beside(plan: ChatPlan, loading_gib: float, beside: str) -> None:
+    """A second model process on the same GPU: `plan` was checked against the memory free now, but the
+    process `beside` is still loading and will take `loading_gib` of it; refuse when both do not fit."""
+    if plan.device != "cuda" or plan.free_gib is None or not loading_gib:
+        return
+    if plan.estimate_gib + loading_gib > plan.free_gib:
+        raise UserError(
+            f"Chatting with {plan.run.run_id} needs about {plan.estimate_gib:.1f} GiB of GPU memory and "
+            f"{beside}, still loading, about {loading_gib:.1f} GiB: {plan.estimate_gib + loading_gib:.1f} GiB "
+            f"of the {plan.free_gib:.1f} GiB free; wait until it is ready, or compare on a GPU with more "
+            "free memory."
+        )

@@ -12,6 +12,7 @@ Plain Python: no torch, no Textual.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -103,8 +104,11 @@ class FinishedRun:
         return self.method == "full"
 
 
-def read_run(ref: str, runs_dir: str | None = None, *, need_finished: bool = True) -> FinishedRun:
-    """The run RUN names, checked to be finished with its weights saved (one sentence when not).
+def read_run(
+    ref: str, runs_dir: str | None = None, *, need_finished: bool = True, purpose: str = "export"
+) -> FinishedRun:
+    """The run RUN names, checked to be finished with its weights saved (one sentence when not, saying
+    what there is nothing to do: `purpose`, e.g. "export", "try", "evaluate").
     The one place that reads the run directory's API (ftui.core.runs)."""
     import msgspec
 
@@ -119,17 +123,17 @@ def read_run(ref: str, runs_dir: str | None = None, *, need_finished: bool = Tru
         live = state in ("starting", "running")
         raise UserError(
             f"Run {run.run_id} {'is still running' if live else f'ended {state}'}, so there is no finished "
-            "model to export; "
+            f"model to {purpose}; "
             + (
                 f"wait for it (`ftui runs {run.run_id} --follow`)."
                 if live
-                else f"`ftui runs {run.run_id}` says why; resume it or export another run."
+                else f"`ftui runs {run.run_id}` says why; resume it or {purpose} another run."
             )
         )
     if need_finished and not (weights / ("config.json" if full else "adapter_config.json")).is_file():
         raise UserError(
             f"Run {run.run_id} has no saved {'model' if full else 'adapter'} in {weights}; "
-            "it stopped before saving one, so there is nothing to export."
+            f"it stopped before saving one, so there is nothing to {purpose}."
         )
     return FinishedRun(
         run_id=run.run_id,
@@ -250,11 +254,39 @@ def free_bytes(folder: Path) -> int:
     return shutil.disk_usage(existing).free
 
 
+def check_out_free(out: Path) -> None:
+    """The output folder must not hold anything yet (an export never mixes with other files)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UserError(f"{out} already exists and is not empty; pass another --out or remove it first.")
+
+
+def check_access(out: Path) -> None:
+    """Refuse a folder that cannot be written without writing anything: the nearest folder that exists
+    must allow writing (a read-only mount says no even to root; mode bits say no to other users). The
+    write test of `check_writable` still decides when the export starts."""
+    existing = out.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        import errno
+
+        reason = os.strerror(errno.EROFS if _read_only(existing) else errno.EACCES)
+        raise UserError(
+            f"Cannot write the export in {out.parent} ({reason}); pass --out DIR in a folder you can write."
+        )
+
+
+def _read_only(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def check_writable(out: Path) -> None:
     """Create the output's parent and a probe file in it: the only reliable test (root ignores mode bits;
     a read-only mount does not)."""
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UserError(f"{out} already exists and is not empty; pass another --out or remove it first.")
+    check_out_free(out)
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -267,12 +299,31 @@ def check_writable(out: Path) -> None:
         ) from None
 
 
-def plan_export(
+def gguf_tools_problem() -> str | None:
+    """Why a GGUF export cannot run on this machine (llama.cpp's tools are not installed), or None. Read
+    from the installed packages' metadata: nothing is imported."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("llama-cpp-python")
+    except PackageNotFoundError:
+        return (
+            "GGUF export needs llama.cpp's tools (llama-cpp-python), which are not installed here; install "
+            'them with `pip install "ftui[export]"` (it builds llama.cpp: a C++ compiler and CMake), or export '
+            "merged."
+        )
+    return None
+
+
+def size_export(
     run: FinishedRun, fmt: str, quant: str | None, out: str | None, base_weights: str | None = None
 ) -> ExportPlan:
-    """Check everything that can be checked before a process starts: the format and type, the base
-    weights, the output folder, and that the export fits the free space there."""
+    """The export's size on disk and the free space where it goes, with every check that writes nothing:
+    the format and type, llama.cpp's tools for GGUF, the base weights, an output folder already in use.
+    What the app shows before the user starts an export; `plan_export` adds the rest."""
     quant = check_quant(fmt, quant)
+    if fmt == "gguf" and (problem := gguf_tools_problem()):
+        raise UserError(problem)
     target = Path(out).expanduser().resolve() if out else default_out(run, fmt, quant)
     base = None
     if fmt != "adapter" and not run.full:
@@ -286,17 +337,35 @@ def plan_export(
             catalog_bf16=found.unsloth.bf16 if found else None,
             given=base_weights,
         )
-    check_writable(target)
+    check_out_free(target)
+    check_access(target)
     params = base_parameters(run, base) if fmt != "adapter" else 0
     needed = bytes_needed(fmt, quant, params, folder_bytes(run.weights_dir))
-    free = free_bytes(target.parent)
-    if needed["peak"] + MARGIN_BYTES > free:
-        raise UserError(
-            f"The {fmt}{' ' + quant if quant else ''} export needs about {gib(needed['peak'] + MARGIN_BYTES)} "
-            f"on the disk of {target.parent} while it is written and only {gib(free)} is free; free some "
-            "space or pass --out DIR on a larger disk."
-        )
-    return ExportPlan(run, fmt, quant, target, base, params, needed, free)
+    return ExportPlan(run, fmt, quant, target, base, params, needed, free_bytes(target.parent))
+
+
+def room_problem(plan: ExportPlan) -> str | None:
+    """One sentence when the export will not fit the free space where it is written, else None."""
+    if plan.needed["peak"] + MARGIN_BYTES <= plan.free:
+        return None
+    return (
+        f"The {plan.fmt}{' ' + plan.quant if plan.quant else ''} export needs about "
+        f"{gib(plan.needed['peak'] + MARGIN_BYTES)} on the disk of {plan.out.parent} while it is written and "
+        f"only {gib(plan.free)} is free; free some space or pass --out DIR on a larger disk."
+    )
+
+
+def plan_export(
+    run: FinishedRun, fmt: str, quant: str | None, out: str | None, base_weights: str | None = None
+) -> ExportPlan:
+    """Check everything that can be checked before a process starts: the format and type, the base
+    weights, the output folder (by writing in it), and that the export fits the free space there."""
+    sized = size_export(run, fmt, quant, out, base_weights)
+    check_writable(sized.out)
+    plan = dataclasses.replace(sized, free=free_bytes(sized.out.parent))
+    if problem := room_problem(plan):
+        raise UserError(problem)
+    return plan
 
 
 # ----- records ----------------------------------------------------------------------------------
