@@ -1,5 +1,6 @@
 import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,28 @@ def runs_dir(tmp_path, monkeypatch):
     path = tmp_path / "runs"
     monkeypatch.setenv("FTUI_RUNS_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def sp_model(tmp_path_factory) -> Path:
+    """The tiny Llama with a sentencepiece tokenizer (llama.cpp's converter reads it)."""
+    from tests.helpers.tiny_model import tiny_llama_for_session
+
+    return tiny_llama_for_session(tmp_path_factory, tokenizer="sentencepiece")
+
+
+@pytest.fixture(scope="session")
+def export_runs(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("export-runs")
+
+
+@pytest.fixture(scope="session")
+def finished_run(sp_model, export_runs, tmp_path_factory) -> Path:
+    """A completed LoRA run of the tiny model, with an eval split and held-out samples, trained once per
+    session (tests/helpers/finished_run.py); tests that write into a run use a copy of it."""
+    from tests.helpers.finished_run import train_finished_run
+
+    return train_finished_run(sp_model, export_runs, tmp_path_factory.mktemp("export-data"))
 
 
 def pytest_configure(config):
