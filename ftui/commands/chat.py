@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-new-tokens must be at least 1, not {args.max_new_tokens}.")
     if not args.prompt.strip():
         raise UsageError("--prompt is empty; ask something.")
-    found = read_run(args.run, args.runs_dir)
+    found = read_run(args.run, args.runs_dir, purpose="chat with")
     # The prompt's tokens are not known before the tokenizer loads: 4 characters a token is generous.
     plan = plan_chat(found, with_base=args.base, tokens=len(args.prompt) // 2 + 64 + args.max_new_tokens)
     err = sys.stderr

@@ -1,5 +1,7 @@
 """`python -m ftui.exporter.evaluate RUN_DIR --base-weights DIR`: held-out loss of the base model and of
-the fine-tuned one on the run's own eval split; prints one JSON object on its last stdout line.
+the fine-tuned one on the run's own eval split, and the base model's answers to the run's held-out
+prompts; prints one JSON object on its last stdout line and keeps it in RUN/base_eval.json
+(ftui.core.base_eval), where the app reads it.
 
 The rows are the ones the trainer held out: the same data conversion, template and seeded split
 (ftui.trainer.train), so the fine-tuned loss matches the run's last logged eval_loss up to batching,
@@ -55,13 +57,45 @@ def mean_loss(
     return (total / count if count else math.nan), count
 
 
+def base_answers(
+    model: Any, tokenizer: Any, samples: list[dict[str, Any]], max_new_tokens: int, torch: Any, where: str
+) -> list[dict[str, Any]]:
+    """The model's greedy answers to the run's held-out prompts, generated as the trainer generated the
+    run's own (ftui.trainer.train._write_samples): the same prompt text, token budget and decoding."""
+    answers = []
+    for sample in samples:
+        inputs = tokenizer(sample["prompt"], return_tensors="pt")
+        inputs = {k: v.to(where) for k, v in inputs.items()}
+        with torch.inference_mode():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+        new = output[0][inputs["input_ids"].shape[1] :]
+        answers.append(
+            {
+                "line": sample.get("line"),
+                "prompt": sample["prompt"],
+                "output": tokenizer.decode(new, skip_special_tokens=True),
+                "new_tokens": int(new.shape[0]),
+            }
+        )
+    return answers
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftui.exporter.evaluate", description=__doc__)
     parser.add_argument("run_dir")
     parser.add_argument("--base-weights", required=True)
     args = parser.parse_args(argv)
     out, sys.stdout = sys.stdout, sys.stderr  # only the result on stdout
-    from ftui.core.exports import read_run
+    import msgspec
+
+    from ftui.core.base_eval import BaseAnswer, BaseEval, write_base_eval
+    from ftui.core.exports import now_iso, read_run
     from ftui.exporter.models import device, load_causal_lm, load_tokenizer, prepare_torch, target_dtype
 
     torch = prepare_torch()
@@ -72,17 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     base_dir = Path(args.base_weights)
     dtype = target_dtype(base_dir) if where == "cuda" else "float32"
     tokenizer = load_tokenizer(run.weights_dir)
-    rows, config = held_out_rows(run_dir, tokenizer)
-    if not rows:
+    rows, config = held_out_rows(run_dir, tokenizer) if run.eval_split else ([], None)
+    if not rows and not run.samples:
         out.write(json.dumps({"error": "no_eval_rows"}) + "\n")
         return 0
-    seq, responses_only = config.settings.seq, config.settings.responses_only
+    seq, responses_only = run.seq, bool(config and config.settings.responses_only)
+    base_loss = run_loss = None
+    tokens = 0
     if run.full:
-        tuned = load_causal_lm(run.weights_dir, dtype, where)
-        run_loss, tokens = mean_loss(tuned, tokenizer, rows, seq, responses_only, torch, where)
-        del tuned
+        if rows:
+            tuned = load_causal_lm(run.weights_dir, dtype, where)
+            run_loss, tokens = mean_loss(tuned, tokenizer, rows, seq, responses_only, torch, where)
+            del tuned
         base = load_causal_lm(base_dir, dtype, where)
-        base_loss, _ = mean_loss(base, tokenizer, rows, seq, responses_only, torch, where)
+        if rows:
+            base_loss, _ = mean_loss(base, tokenizer, rows, seq, responses_only, torch, where)
+        answers = base_answers(base, tokenizer, run.samples, run.max_new_tokens, torch, where)
     else:
         from peft import PeftModel
 
@@ -90,22 +129,27 @@ def main(argv: list[str] | None = None) -> int:
         if len(tokenizer) > base.get_input_embeddings().weight.shape[0]:
             base.resize_token_embeddings(len(tokenizer))
         model = PeftModel.from_pretrained(base, str(run.weights_dir)).to(where).eval()
-        run_loss, tokens = mean_loss(model, tokenizer, rows, seq, responses_only, torch, where)
+        if rows:
+            run_loss, tokens = mean_loss(model, tokenizer, rows, seq, responses_only, torch, where)
         with model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext():
-            base_loss, _ = mean_loss(model, tokenizer, rows, seq, responses_only, torch, where)
-    out.write(
-        json.dumps(
-            {
-                "rows": len(rows),
-                "tokens": tokens,
-                "base_loss": round(base_loss, 4),
-                "run_loss": round(run_loss, 4),
-                "device": where,
-                "seconds": round(time.monotonic() - started, 1),
-            }
-        )
-        + "\n"
+            if rows:
+                base_loss, _ = mean_loss(model, tokenizer, rows, seq, responses_only, torch, where)
+            answers = base_answers(model, tokenizer, run.samples, run.max_new_tokens, torch, where)
+    result = BaseEval(
+        run_id=run.run_id,
+        rows=len(rows),
+        tokens=tokens,
+        base_loss=None if base_loss is None else round(base_loss, 4),
+        run_loss=None if run_loss is None else round(run_loss, 4),
+        logged_eval_loss=run.last_eval_loss,
+        base_samples=msgspec.convert(answers, list[BaseAnswer]),
+        base_model=str(base_dir),
+        device=where,
+        seconds=round(time.monotonic() - started, 1),
+        computed_at=now_iso(),
     )
+    write_base_eval(run_dir, result)  # the app's cache: shown again without loading anything
+    out.write(json.dumps(result.to_json()) + "\n")
     return 0
 
 

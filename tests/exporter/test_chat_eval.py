@@ -79,6 +79,71 @@ def test_eval_reports_base_and_run_loss_on_the_runs_eval_split(finished_run):
     assert payload["base_loss"] > payload["run_loss"] + 0.3
 
 
+def test_eval_answers_the_held_out_prompts_with_the_base_model_and_keeps_the_result(finished_run, sp_model):
+    from ftui.core.base_eval import read_base_eval
+
+    result = ftui("eval", str(finished_run), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    payload = json.loads(result.stdout)
+    found = read_run(str(finished_run))
+    answers = payload["base_samples"]
+    assert [a["line"] for a in answers] == [s["line"] for s in found.samples]  # the run's held-out prompts
+    # Kept in the run folder, where the app's runs step reads it.
+    kept = read_base_eval(finished_run)
+    assert kept is not None and kept.base_loss == payload["base_loss"]
+    assert [a.output for a in kept.base_samples] == [a["output"] for a in answers]
+
+    # The base model's own greedy answer (the adapter really was off), with the run's token budget.
+    from ftui.trainer.compat import hide_broken_torchvision
+
+    hide_broken_torchvision()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(found.weights_dir)
+    model = AutoModelForCausalLM.from_pretrained(sp_model, dtype=torch.float32)
+    inputs = tokenizer(found.samples[0]["prompt"], return_tensors="pt")
+    with torch.no_grad():
+        output = model.generate(
+            **inputs,
+            max_new_tokens=found.max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+    expected = tokenizer.decode(output[0][inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert answers[0]["output"] == expected and answers[0]["output"] != found.samples[0]["output"]
+
+    text = ftui("eval", str(finished_run))
+    assert text.returncode == 0, text.stderr[-2000:]
+    assert f"prompt (line {answers[0]['line']}):" in text.stdout and "  base:       " in text.stdout
+
+
+def test_a_run_that_is_not_finished_cannot_be_chatted_with_or_evaluated(sp_model, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user"\n')
+    trained = ftui(
+        "train",
+        "--model",
+        str(sp_model),
+        "--data",
+        str(bad),
+        "--max-steps",
+        "2",
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    )
+    assert trained.returncode == 1
+    run = next((tmp_path / "runs").iterdir())
+    for command, words in (
+        (["chat", str(run), "--prompt", "hi"], "chat with"),
+        (["eval", str(run)], "evaluate"),
+    ):
+        result = ftui(*command)
+        assert result.returncode == 1
+        assert f"ended failed, so there is no finished model to {words};" in result.stderr
+
+
 def test_verification_flags_a_model_that_is_not_the_fine_tuned_one(finished_run, sp_model):
     from ftui.exporter.models import load_tokenizer
     from ftui.exporter.verify import verify
