@@ -123,17 +123,6 @@ def record_view(record: dict[str, Any]) -> RenderableType:
                 end="",
             )
         )
-    phases = record.get("phases") or []
-    if phases:
-        done = Text(end="")
-        for number, phase in enumerate(phases):
-            done.append("\n" if number else "")
-            done.append(f"{phase.get('at_s', 0):>6.1f} s  ", "dim")
-            done.append(one_line(str(phase.get("phase", ""))))
-        parts.append(done)
-    base = record.get("base_weights") or {}
-    if base.get("why"):
-        parts.append(Text.assemble(("Base  ", "bold"), one_line(str(base["why"])), end=""))
     if state == "completed":
         out = one_line(str(record.get("out", "")))
         size = gib(int(record.get("size_bytes") or 0))
@@ -145,7 +134,7 @@ def record_view(record: dict[str, Any]) -> RenderableType:
         if record.get("gguf_file"):
             parts.append(
                 Text(
-                    f"      GGUF {one_line(str(record['gguf_file']))}; for Ollama: cd {out} && "
+                    f"      GGUF {one_line(Path(str(record['gguf_file'])).name)} in it; for Ollama: cd {out} && "
                     "ollama create NAME -f Modelfile",
                     end="",
                 )
@@ -159,6 +148,18 @@ def record_view(record: dict[str, Any]) -> RenderableType:
         parts.append(table)
     elif state == "completed" and record.get("format") != "adapter" and not record.get("verify", True):
         parts.append(Text("Not verified (--no-verify).", "dim", end=""))
+    # How it went, after what it gave: at 80x24 the result and the table come first.
+    phases = record.get("phases") or []
+    if phases:
+        done = Text(end="")
+        for number, phase in enumerate(phases):
+            done.append("\n" if number else "")
+            done.append(f"{phase.get('at_s', 0):>6.1f} s  ", "dim")
+            done.append(one_line(str(phase.get("phase", ""))))
+        parts.append(done)
+    base = record.get("base_weights") or {}
+    if base.get("why"):
+        parts.append(Text.assemble(("Base  ", "bold"), one_line(str(base["why"])), end=""))
     for part in parts:
         if isinstance(part, Text):
             part.end = "\n"  # one part a line (a Text's own end is "", for use inside other Texts)
