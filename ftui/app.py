@@ -134,6 +134,11 @@ class FtuiApp(App):
         self.show_step("train")
         self.get_screen("train").attach(run)  # type: ignore[attr-defined]
 
+    def on_run_actions_try_requested(self, message: Any) -> None:
+        """`t` on the runs step (ftui.screens.run_actions): the try step, told which run by a message."""
+        self.show_step("try")
+        self.get_screen("try").post_message(type(message)(message.run_path))
+
     def action_goto(self, name: str) -> None:
         self.show_step(name)
 

@@ -23,6 +23,7 @@ STEPS: tuple[Step, ...] = (
     Step("models", "5", "Models", "ftui.screens.models", "ModelsScreen"),
     Step("train", "6", "Train", "ftui.screens.train", "TrainScreen"),
     Step("runs", "7", "Runs", "ftui.screens.runs", "RunsScreen"),
+    Step("try", "8", "Try", "ftui.screens.try_step", "TryScreen"),
 )
 STEP_NAMES: tuple[str, ...] = tuple(step.name for step in STEPS)
 

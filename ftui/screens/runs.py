@@ -21,6 +21,7 @@ from ftui.core.runs.progress import clock
 from ftui.core.runs.records import Sample, TrainRecord
 from ftui.core.runs.summary import RunSummary
 from ftui.screens.base import StepScreen
+from ftui.screens.run_actions import RunActions, base_columns, loss_lines, read_evaluation
 from ftui.widgets.loss_chart import LossChart, Series
 from ftui.widgets.plain_text import one_line, plain
 from ftui.widgets.run_view import STATE_STYLE
@@ -39,6 +40,7 @@ class RunRow:
     curve: list[tuple[int, float]] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     pictures: dict[str, RenderableType] = field(default_factory=dict)  # a sample image's path -> drawn
+    base: Any = None  # ftui.core.base_eval.BaseEval: its base model beside it (v), when computed
 
 
 def duration(summary: RunSummary) -> str:
@@ -72,6 +74,7 @@ def read_runs(runs_dir: Any, selected: set[str]) -> list[RunRow]:
             ]
             row.samples = run.samples()
             row.pictures = _pictures(row.samples)
+            row.base = read_evaluation(run)
         rows.append(row)
     return rows
 
@@ -102,6 +105,9 @@ def samples_view(rows: list[RunRow]) -> RenderableType:
     table.add_column("Prompt", ratio=1)
     for row in chosen:
         table.add_column(one_line(row.summary.model or row.run.run_id, 40), ratio=1)
+    bases = base_columns(chosen)
+    for label, _ in bases:
+        table.add_column(label, ratio=1, style="dim")
     prompts: dict[Any, str] = {}
     pictures: dict[Any, RenderableType] = {}
     outputs: dict[str, dict[Any, str]] = {}
@@ -117,8 +123,10 @@ def samples_view(rows: list[RunRow]) -> RenderableType:
         cells: list[RenderableType] = [Group(pictures[key], question) if key in pictures else question]
         for row in chosen:
             cells.append(plain(outputs.get(row.run.run_id, {}).get(key, "")[:SAMPLE_CHARS]))
+        cells.extend(plain(answers.get(key, "")[:SAMPLE_CHARS]) for _, answers in bases)
         table.add_row(*cells)
-    return table
+    losses = loss_lines(chosen)
+    return table if losses is None else Group(losses, table)
 
 
 class RunsTable(DataTable):
@@ -141,7 +149,7 @@ COLUMNS = (
 NARROW_COLUMNS = ("run", "state", "step", "loss", "eval", "time", "peak")  # the run id names the model
 
 
-class RunsScreen(StepScreen):
+class RunsScreen(RunActions, StepScreen):
     STEP = "runs"
     AUTO_FOCUS = "#runs-table"
     BINDINGS = [Binding("space", "toggle_selected", "Select")]

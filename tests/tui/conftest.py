@@ -200,3 +200,37 @@ async def wait_for_text(app, pilot, selector: str, needle: str, timeout: float =
     except AssertionError:
         raise AssertionError(f"{needle!r} never appeared in {selector}: {seen['text']}") from None
     return seen["text"]
+
+
+# How long a real model process (an export, a chat model, the eval) may take before the wait is a failure:
+# a hang guard only, generous because a loaded 2-core machine loads torch slowly.
+PROCESS_GUARD_S = 900.0
+
+
+def write_finished_run(
+    runs_dir: Path, run_id: str, *, adapter_bytes: int = 4096, model: str = "Qwen/Qwen3-8B", **changes
+) -> Path:
+    """A completed run as write_run makes it, plus the saved adapter that exports and chats look for
+    (its weights file of `adapter_bytes`: what an adapter export copies)."""
+    samples = changes.pop(
+        "samples",
+        [{"line": 4, "prompt": "What is 7 times 8?", "reference": "56", "output": "56", "new_tokens": 2}],
+    )
+    path = write_run(runs_dir, run_id, model=model, samples=samples, **changes)
+    adapter = path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 16}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"\0" * adapter_bytes)
+    return path
+
+
+def live_chat_processes(run: Path) -> list:  # type: ignore[type-arg]
+    """The chat model processes started for `run` that are still alive."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if "ftui.exporter.chat" in cmdline and str(run) in cmdline:
+            found.append(process)
+    return found
