@@ -47,9 +47,11 @@ def plan_chat(run: FinishedRun, *, with_base: bool, tokens: int, nvml: Any = Non
 
     from ftui.core.base_weights import BaseWeights, cached_snapshot, find_base_weights, has_weights
     from ftui.core.catalog import dims_for, load_catalog
+    from ftui.core.exports import check_text_model
     from ftui.core.memory import estimate_inference_memory
     from ftui.core.plan import TrainingSettings
 
+    check_text_model(run, "ftui's model process (chat and eval)")
     gpu = _gpu_free_gib(nvml)
     found = load_catalog().find(run.model)
     base: BaseWeights | None = None

@@ -98,10 +98,22 @@ class FinishedRun:
     eval_split: float
     seq: int
     last_eval_loss: float | None  # the run's last logged eval_loss
+    modality: str = "text"  # text | vision (run_config.MODALITIES)
 
     @property
     def full(self) -> bool:
         return self.method == "full"
+
+
+def check_text_model(run: FinishedRun, what: str) -> None:
+    """The exporter, chat and eval processes load text models (AutoModelForCausalLM); a vision run's
+    model needs its processor and FastVisionModel, which they do not do yet: one sentence, not a
+    traceback in a log. `what` is what cannot be done, e.g. "a merged export"."""
+    if run.modality != "text":
+        raise UserError(
+            f"Run {run.run_id} is a {run.modality} run, and {what} loads text models only so far; export "
+            "its adapter (--format adapter) and load it with Unsloth's FastVisionModel."
+        )
 
 
 def read_run(
@@ -157,6 +169,7 @@ def read_run(
             ),
             None,
         ),
+        modality=config.modality,
     )
 
 
@@ -322,6 +335,8 @@ def size_export(
     the format and type, llama.cpp's tools for GGUF, the base weights, an output folder already in use.
     What the app shows before the user starts an export; `plan_export` adds the rest."""
     quant = check_quant(fmt, quant)
+    if fmt != "adapter":
+        check_text_model(run, f"a {fmt} export")
     if fmt == "gguf" and (problem := gguf_tools_problem()):
         raise UserError(problem)
     target = Path(out).expanduser().resolve() if out else default_out(run, fmt, quant)

@@ -90,3 +90,21 @@ def test_a_second_model_process_counts_the_one_still_loading():
         run=SimpleNamespace(run_id="x"), base_dir=Path("/b"), base_why="", device="cpu", estimate_gib=9.0
     )  # type: ignore[arg-type]
     check_room_beside(cpu, 100.0, "first")  # RAM: each process was checked against what is available
+
+
+def test_a_vision_run_is_refused_where_a_text_model_would_be_loaded(tmp_path):
+    from ftui.core.chat import plan_chat
+
+    run = dataclasses.replace(adapter_run(tmp_path, 16), modality="vision")
+    assert size_export(run, "adapter", None, None).needed["final"] == 16  # its adapter is only copied
+    for fmt in ("merged", "gguf"):
+        with pytest.raises(UserError) as error:
+            size_export(run, fmt, None, None)
+        assert str(error.value) == (
+            f"Run r is a vision run, and a {fmt} export loads text models only so far; export its adapter "
+            "(--format adapter) and load it with Unsloth's FastVisionModel."
+        )
+    with pytest.raises(
+        UserError, match=r"^Run r is a vision run, and ftui's model process \(chat and eval\)"
+    ):
+        plan_chat(run, with_base=True, tokens=64)
