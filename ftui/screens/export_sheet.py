@@ -2,7 +2,7 @@
 model, or GGUF with its llama.cpp type), where, and the size on disk against the free space there, before
 anything starts; Enter starts the export in its own process (ftui.core.exports, as `ftui export`), and the
 sheet then follows its record live and shows the verification table when it is done. Esc closes the
-sheet; a started export goes on, and `e` on the run shows it again.
+sheet; a started export goes on, and `x` on the run shows it again.
 
 Anything that rules the export out is one sentence in the sheet, where the user is looking: a run that
 is not finished, no room on the disk, no llama.cpp for GGUF, an output folder already in use.
@@ -306,7 +306,7 @@ class ExportSheet(ModalScreen[None]):
         view = self.query_one(ExportView)
         if self.started and not view.ended and view.export_id is not None:
             self.app.notify(
-                f"The export {view.export_id} goes on in its own process; e on the run shows it again.",
+                f"The export {view.export_id} goes on in its own process; x on the run shows it again.",
                 timeout=8,
             )
         self.dismiss(None)

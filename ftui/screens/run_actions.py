@@ -1,5 +1,5 @@
 """What the runs step does with the highlighted run besides watching and comparing it:
-  e  export it: the export sheet (ftui.screens.export_sheet), which follows the export live
+  x  export it: the export sheet (ftui.screens.export_sheet), which follows the export live
   t  try it: the try step (ftui.screens.try_step) with this run, through the app
   v  put its base model beside it: the base model's held-out loss and its answers to the run's held-out
      prompts, computed by the eval process (as `ftui eval`), kept in RUN/base_eval.json and shown in the
@@ -82,7 +82,7 @@ class Evaluation:
 
 class RunActions(Screen):
     BINDINGS = [
-        Binding("e", "export_run", "Export"),
+        Binding("x", "export_run", "Export"),
         Binding("t", "try_run", "Try"),
         Binding("v", "versus_base", "Vs base"),
     ]

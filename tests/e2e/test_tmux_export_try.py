@@ -32,11 +32,11 @@ def test_export_evaluate_and_try_a_finished_run_with_keys_only(finished_run, tmp
         term.wait_for("What will the fine-tuned model do?")
         term.send("7")
         term.wait_for(run.name)
-        screen = term.wait_for("e Export")
+        screen = term.wait_for("x Export")
         assert "t Try" in screen and "v Vs base" in screen
 
         # Export: the sheet sizes it first; Enter starts the exporter; its record is followed live.
-        term.send("e")
+        term.send("x")
         screen = term.wait_for("Enter starts the export")
         assert "on disk" in screen and "GiB in" in screen
         term.send("Enter")

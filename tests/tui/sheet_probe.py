@@ -20,7 +20,7 @@ async def probe(runs_dir: Path, run_id: str, fmt: str, folder: str | None) -> st
     app = FtuiApp(runs_dir=runs_dir, start="runs", probe_hardware=False)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: app.screen.query_one("#runs-table").row_count == 1, "the run listed")
-        await pilot.press("e")
+        await pilot.press("x")
         await wait_until(pilot, lambda: app.screen.query("#export-format"), "the export sheet")
         await wait_until(pilot, lambda: "Sizing" not in text_of(app.screen.query_one("#export-size")))
         sheet = app.screen

@@ -35,7 +35,7 @@ async def open_sheet(app, pilot):  # type: ignore[no-untyped-def]
 
     table = app.screen.query_one("#runs-table")
     await wait_until(pilot, lambda: table.row_count >= 1, "the run in the runs table")
-    await pilot.press("e")
+    await pilot.press("x")
     await wait_until(pilot, lambda: isinstance(app.screen, ExportSheet), "the export sheet")
     return app.screen
 
@@ -72,7 +72,7 @@ async def test_a_merged_export_from_the_sheet_runs_live_and_shows_its_verificati
         )
         assert len(written["verification"]["rows"]) == 3
 
-        # Esc closes; e again: the folder is taken now (one sentence), and l shows the export just made.
+        # Esc closes; x again: the folder is taken now (one sentence), and l shows the export just made.
         await pilot.press("escape")
         sheet = await open_sheet(app, pilot)
         taken = await wait_for_text(app, pilot, "#export-size", "already exists and is not empty")

@@ -60,7 +60,7 @@ def finished(place: Path) -> Path:
 async def sheet_sized(pilot) -> None:  # type: ignore[no-untyped-def]
     app = pilot.app
     await wait_until(pilot, lambda: app.screen.query_one("#runs-table").row_count == 1, "the run listed")
-    await pilot.press("e")
+    await pilot.press("x")
     await settle(
         pilot, lambda app: "Enter starts the export" in text_of(app.screen.query_one("#export-size"))
     )

@@ -211,10 +211,10 @@ async def test_every_new_action_is_in_the_key_bar_and_the_command_palette(make_a
 
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.screen.query_one("#runs-table").row_count == 1, "the run")
-        assert all(hint in bar() for hint in ("e Export", "t Try", "v Vs base"))
+        assert all(hint in bar() for hint in ("x Export", "t Try", "v Vs base"))
         assert {"Export", "Try", "Vs base"} <= titles()
 
-        await pilot.press("e")
+        await pilot.press("x")
         await wait_until(pilot, lambda: app.screen.query("#export-size"), "the export sheet")
         assert all(hint in bar() for hint in ("⏎ Start export", "l Last export", "esc Close"))
         assert {"Start export", "Last export", "Close"} <= titles()
