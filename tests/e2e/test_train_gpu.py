@@ -109,3 +109,20 @@ def test_train_on_the_gpu(small_model, tmp_path, runs_dir, method):
     ids = torch.tensor([[1, 5, 9, 12]], device="cuda")
     with torch.no_grad():
         assert torch.isfinite(tuned(ids).logits).all()
+
+
+@pytest.mark.parametrize("method", ["qlora", "lora"])
+def test_the_split_does_not_change_the_training_on_the_gpu(small_model, tmp_path, runs_dir, method):
+    """8 x 1 and 2 x 4 on the GPU path, where Unsloth batches padding-free (a micro-batch of 8 rows is one
+    packed row, of 2 rows a short one): the same loss each step and the same adapter. The H200 run of
+    2026-11-30 (BENCHMARKS.md) had ftui at 8 x 1 falling much faster than the notebook at 2 x 4 (step 15:
+    9.80 against 11.84); on CPU (padded batches) the splits agree to float noise (tests/e2e/test_split.py).
+    Tolerances are bf16's, not yet measured on a GPU: the gap this test is for is 5-25% in the loss."""
+    from tests.e2e.test_split import assert_same_training, train_with_split, varied_rows
+
+    data = write_jsonl(tmp_path / "varied.jsonl", varied_rows())
+    whole = train_with_split(small_model, data, 8, 1, method=method)
+    split = train_with_split(small_model, data, 2, 4, method=method)
+    assert "micro-batch 8 x accumulation 1 x 1 GPU(s), padding-free" in whole[2]
+    assert "micro-batch 2 x accumulation 4 x 1 GPU(s), padding-free" in split[2]
+    assert_same_training(whole, split, loss_tol=0.02, weight_tol=0.1)
