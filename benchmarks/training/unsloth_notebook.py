@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--grad-accum", type=int, default=4)
     parser.add_argument("--optim", default="adamw_8bit")
+    parser.add_argument(
+        "--lr", type=float, default=2e-4, help="the notebooks' 2e-4 (a CPU rehearsal: larger)"
+    )
     parser.add_argument("--no-4bit", action="store_true", help="16-bit LoRA (for a CPU rehearsal)")
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
@@ -87,7 +90,7 @@ def main() -> None:
             gradient_accumulation_steps=args.grad_accum,
             warmup_steps=5,
             max_steps=args.steps,
-            learning_rate=2e-4,
+            learning_rate=args.lr,
             bf16=cuda and is_bfloat16_supported(),
             logging_steps=1,
             optim=args.optim,
