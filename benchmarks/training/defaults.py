@@ -18,7 +18,10 @@ Runs (Qwen3-8B dims, QLoRA r=16 on all linear layers, sequence 2048, 8 rows a st
   ftui-full      as ftui-real, every row filled to 2048 tokens (the GPU-bound case)
   ftui-split-real  (only when asked for with --runs) ftui-real at the notebook's split, --batch 2
                  --grad-accum 4: whether ftui's loss curve differs from the notebook's because of the split
-                 (2026-11-30: ftui at 8 x 1 fell much faster than the notebook at 2 x 4 on the same rows)
+                 (2026-11-30: ftui at 8 x 1 fell much faster than the notebook at 2 x 4 on the same rows;
+                 equal on CPU, so GPU-only: with UNSLOTH_PADDING_CHOICE=padded in the environment every run
+                 here uses padded batches, which tells whether Unsloth's padding-free batches are the cause;
+                 split_gradient.py compares the first step's gradient directly)
   notebook-full  as notebook-real, every row filled to 2048 tokens
 "-real" rows follow the length distribution of lengths.py's profile (Alpaca by default).
 

@@ -6,8 +6,8 @@
 
 `grad` builds the trainer as `ftui train` does (Unsloth's loader, get_peft_model, ftui's sft_config and
 build_trainer, ChatML rows with ftui's EOS), trains one optimizer step and saves, just before the optimizer
-applies it, every LoRA gradient (after the Trainer's clipping to norm 1, which scales all of them alike),
-with the step's logged loss and pre-clip gradient norm. The first step's rows are the same at every split
+applies it, every LoRA gradient (summed over the step's micro-batches, before the Trainer's clipping to
+norm 1), with the step's logged loss and gradient norm. The first step's rows are the same at every split
 (the sampler's order does not depend on the split), so two splits must give the same gradient direction
 (cosine 1 to float noise) and the same loss. `compare` prints, for each file against the first, the
 cosine of the whole gradient, the ratio of the pre-clip norms and the two losses; `--padding` forces
@@ -84,14 +84,20 @@ def grad(args: argparse.Namespace) -> None:
     )
     captured: dict = {"split": f"{args.batch} x {args.grad_accum}", "padding": args.padding}
 
-    class Capture(TrainerCallback):
-        def on_pre_optimizer_step(self, a, state, control, model=None, **kw):  # type: ignore[no-untyped-def]
-            captured["grads"] = {
-                n: p.grad.detach().float().cpu().clone()
-                for n, p in model.named_parameters()
-                if p.requires_grad and p.grad is not None
-            }
+    grads: dict = {}
 
+    def keeper(name: str):  # type: ignore[no-untyped-def]
+        def keep(p) -> None:  # type: ignore[no-untyped-def]
+            # after each micro-batch's backward: the last call of the step holds the accumulated sum
+            grads[name] = p.grad.detach().float().clone()
+
+        return keep
+
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            p.register_post_accumulate_grad_hook(keeper(name))
+
+    class Capture(TrainerCallback):
         def on_log(self, a, state, control, logs=None, **kw):  # type: ignore[no-untyped-def]
             if logs and "loss" in logs:
                 captured["loss"], captured["grad_norm"] = logs["loss"], logs.get("grad_norm")
@@ -100,6 +106,7 @@ def grad(args: argparse.Namespace) -> None:
     trainer = build_trainer(model, tokenizer, config, rows, [], callbacks=[Capture()])
     captured["padding_free"] = bool(getattr(trainer.args, "padding_free", False))
     trainer.train()
+    captured["grads"] = {n: g.cpu() for n, g in grads.items()}
     torch.save(captured, args.out)
     shown = {k: v for k, v in captured.items() if k != "grads"}
     print("split_gradient: " + json.dumps({**shown, "tensors": len(captured.get("grads", {}))}), flush=True)
