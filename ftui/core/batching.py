@@ -159,7 +159,21 @@ def choose_batch(
         )
     given = next(o for o in options if (o.batch, o.grad_accum) == keep)
     card = gpu or f"{vram_gib:g} GiB GPU"
-    common = dict(gpus=gpus, given=given, options=tuple(options), vram_gib=vram_gib, gpu=gpu)
+
+    def choice(batch: int, grad_accum: int, chosen_by: str, reason: str, short: str) -> BatchChoice:
+        return BatchChoice(
+            batch,
+            grad_accum,
+            gpus=gpus,
+            chosen_by=chosen_by,
+            reason=reason,
+            short=short,
+            given=given,
+            options=tuple(options),
+            vram_gib=vram_gib,
+            gpu=gpu,
+        )
+
     fitting = [o for o in options if o.fits]
     margin = f"{MEMORY_SAFETY_MARGIN:.0%}"
     if not settings.auto_batch:
@@ -179,22 +193,20 @@ def choose_batch(
         if not given.fits:
             note += f"; its estimated {given.peak_gib:.1f} GiB does not fit the {card} with {margin} to spare"
             faster += "; may not fit"
-        return BatchChoice(
+        return choice(
             *keep,
             chosen_by="settings",
             reason=f"{_words(*keep)} as you set it{note}.",
             short=f"{_short(*keep)} as you set it{faster}",
-            **common,
         )
     if not fitting:
-        return BatchChoice(
+        return choice(
             1,
             rows,
             chosen_by="ftui",
             reason=f"{_words(1, rows)}: even one row at a time is estimated not to fit the {card} "
             f"with {margin} to spare; shorten the rows or pick a lighter method.",
             short=f"{_short(1, rows)}: even one row may not fit",
-            **common,
         )
     if speed is None:
         # No speed figures: keep the split asked for if it fits, else the largest micro-batch that does.
@@ -204,14 +216,13 @@ def choose_batch(
             if pick is given
             else f"is the largest micro-batch that fits the {card} with {margin} to spare"
         )
-        return BatchChoice(
+        return choice(
             pick.batch,
             pick.grad_accum,
             chosen_by="ftui",
             reason=f"{_words(pick.batch, pick.grad_accum)} {why}; ftui has no speed figures for this card "
             "to choose a faster split.",
             short=f"{_short(pick.batch, pick.grad_accum)} (no speed figures for this card)",
-            **common,
         )
     best = _fastest(fitting, prefer=given)
     assert best is not None and best.tokens_per_second is not None
@@ -233,7 +244,7 @@ def choose_batch(
         )
         gain = (
             f", {best.tokens_per_second / given.tokens_per_second:.1f}x as fast as {given.words}"
-            if versus
+            if given.tokens_per_second
             else ""
         )
         short = (
@@ -243,7 +254,7 @@ def choose_batch(
             f"{_words(best.batch, best.grad_accum)} keeps {rows} rows a step and is the fastest split that fits "
             f"the {card} with {margin} to spare: about {best.tokens_per_second:,.0f} tokens/s{versus}{capped}."
         )
-    return BatchChoice(best.batch, best.grad_accum, chosen_by="ftui", reason=reason, short=short, **common)
+    return choice(best.batch, best.grad_accum, chosen_by="ftui", reason=reason, short=short)
 
 
 def _fastest(fitting: list[Split], prefer: Split | None = None) -> Split | None:

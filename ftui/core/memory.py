@@ -266,6 +266,7 @@ def estimate_peak_vram(
             - _optimizer_bytes(settings.optimizer, value_bytes)
         )
 
+    activations: float
     if checkpointing == "none":
         per_token = (
             dims.layers
@@ -284,7 +285,7 @@ def estimate_peak_vram(
         largest = max(i * o * c for parts in _linear_shapes(dims).values() for i, o, c in parts)
         activations += DEQUANTIZED_MATRICES * largest * 2
 
-    logits = cross_entropy_rows(tokens, dims) * dims.vocab * 4 + tokens * h * 2
+    logits: float = cross_entropy_rows(tokens, dims) * dims.vocab * 4 + tokens * h * 2
     if settings.method == "full" or counts.whole_trained:  # the head's gradient is accumulated chunk by chunk
         logits += dims.vocab * h * value_bytes
 
