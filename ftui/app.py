@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 
 from ftui.core.plan import Plan
@@ -23,6 +25,7 @@ from ftui.screens import STEP_NAMES, STEPS, Step
 
 if TYPE_CHECKING:
     from ftui.core.hardware import Hardware
+    from ftui.screens.runs import RunsScreen
 
 STEP_KEYS = Binding.Group("Step", compact=True)
 
@@ -35,6 +38,10 @@ def _screen_factory(step: Step) -> Callable[[], Screen]:
 
 
 class FtuiApp(App):
+    """The step screens talk to the app through messages (RunsScreen.RunChosen) and read what they
+    need through ftui.screens.base.FtuiHost; the app tells a screen through the messages below, so
+    neither imports the other."""
+
     TITLE = "ftui"
     SUB_TITLE = "which model should I fine-tune?"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -49,6 +56,16 @@ class FtuiApp(App):
         Binding("q", "app.quit", "Quit"),
         Binding("escape", "app.leave_field", "Leave field"),
     ]
+
+    class PlanChanged(Message, bubble=False):
+        """The Plan changed under the current step (the hardware probe came back): show it again."""
+
+    @dataclass
+    class RunAttached(Message, bubble=False):
+        """A run was chosen to watch (on the runs step, or by a caller): the train step shows it live."""
+
+        run: Any  # ftui.core.runs.RunDirectory
+        process: Any = None  # the Popen, when this ftui started it
 
     def __init__(
         self,
@@ -94,14 +111,8 @@ class FtuiApp(App):
         self.hardware = hardware
         if self.plan.gpu is None or self.plan.gpu.detected:
             self.plan.gpu = hardware.gpu_choice(0)  # a detected card is the plan's card; a rented one stays
-        self.refresh_step()
-
-    def refresh_step(self) -> None:
-        """Show the Plan again on the current step (after the hardware or a run changed under it)."""
-        from ftui.screens.base import StepScreen
-
-        if isinstance(self.screen, StepScreen) and self.screen.is_mounted:
-            self.screen.show_plan()  # (a screen still composing shows the Plan when it is resumed)
+        if self.screen.is_mounted:  # (a screen still composing shows the Plan when it is resumed)
+            self.screen.post_message(self.PlanChanged())
 
     def get_default_screen(self) -> Screen:
         # The first step is the app's bottom screen (one screen to build at start-up, not two);
@@ -129,10 +140,14 @@ class FtuiApp(App):
         else:
             self.switch_screen(name)
 
-    def attach_run(self, run: Any) -> None:
-        """Open the live view of a run (a RunDirectory) on the train step: re-attaching from the runs step."""
+    def attach_run(self, run: Any, process: Any = None) -> None:
+        """Open the live view of a run (a RunDirectory) on the train step."""
         self.show_step("train")
-        self.get_screen("train").attach(run)  # type: ignore[attr-defined]
+        self.get_screen("train").post_message(self.RunAttached(run, process))
+
+    def on_runs_screen_run_chosen(self, message: RunsScreen.RunChosen) -> None:
+        """Enter on the runs step: re-attach to that run on the train step."""
+        self.attach_run(message.run)
 
     def on_run_actions_try_requested(self, message: Any) -> None:
         """`t` on the runs step (ftui.screens.run_actions): the try step, told which run by a message."""

@@ -36,3 +36,15 @@ def test_the_code_is_formatted_and_lint_clean():
     assert formatted.returncode == 0, f"run `ruff format {' '.join(paths)}`:\n{formatted.stdout}"
     linted = run(sys.executable, "-m", "ruff", "check", *paths)
     assert linted.returncode == 0, linted.stdout
+
+
+def test_the_import_contracts_hold():
+    """pyproject.toml's [tool.importlinter]: the core, the commands and the trainer free of the TUI,
+    widgets free of screens, no cycles between ftui's parts."""
+    contracts = run(
+        sys.executable,
+        "-c",
+        "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+    )
+    assert contracts.returncode == 0, contracts.stdout + contracts.stderr
+    assert "0 broken" in contracts.stdout

@@ -93,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-FIT_WORDS = {"fits": "fits", "tight": "tight", "too_big": "too big", None: "no GPU chosen"}
+def fit_word(fit: str | None) -> str:
+    from ftui.core.fit import FIT_WORDS, NO_GPU_WORDS
+
+    return FIT_WORDS[fit].word if fit else NO_GPU_WORDS
 
 
 def _text(advice) -> str:
@@ -110,7 +113,7 @@ def _text(advice) -> str:
         how = {"fsdp": ", sharded", "ddp": ", a copy per GPU"}.get(c.strategy.get(c.method, ""), "")
         per = " per GPU" if advice.gpu is not None and advice.gpu.count > 1 else ""
         lines.append(
-            f"   load {c.recommended_repo}  {c.method}: ~{est:.1f} GiB{per}{how}, {FIT_WORDS[c.fits[c.method]]}"
+            f"   load {c.recommended_repo}  {c.method}: ~{est:.1f} GiB{per}{how}, {fit_word(c.fits[c.method])}"
         )
         lines += [f"   - {r}" for r in c.reasons]
     if advice.dropped:

@@ -302,10 +302,9 @@ def _duration(seconds: float) -> str:
     return f"{minutes / 60:.1f} h"
 
 
-FIT_WORDS = {"fits": "fits", "tight": "fits only just (under 10% to spare)", "too_big": "does not fit"}
-
-
 def _text(p: dict) -> str:
+    from ftui.core.fit import FIT_WORDS
+
     s = p["settings"]
     lines = [
         f"{p['model']}: {s['method']}, batch {s['batch']} x {s['seq']} tokens, r={s['rank']}, "
@@ -321,7 +320,7 @@ def _text(p: dict) -> str:
     else:
         where = gpu["name"] or f"a {gpu['vram_gib']:g} GiB GPU"
         where += " (this machine)" if gpu["detected"] else ""
-        lines.append(f"On {where} ({gpu['vram_gib']:.1f} GiB): {FIT_WORDS[p['fits']]}.")
+        lines.append(f"On {where} ({gpu['vram_gib']:.1f} GiB): {FIT_WORDS[p['fits']].sentence}.")
         lines.append(f"  largest micro-batch at {s['seq']} tokens: {p['max_batch']}")
         lines.append(f"  longest sequence at batch {s['batch']}: {p['max_seq']} tokens")
         others = ", ".join(

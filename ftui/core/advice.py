@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ftui.core.catalog import Catalog, License, Model, load_catalog
+from ftui.core.fit import FIT_WORDS, METHOD_WORDS
 from ftui.core.plan import METHODS, GpuChoice, Plan
 
 # The data-size rule (rows of training data -> base or instruct model).
@@ -19,7 +20,6 @@ BASE_MIN_ROWS = 1000  # from here on, a base model
 EITHER_MIN_ROWS = 300  # 300-999: either; fewer: an instruct model
 SHORTLIST = 8
 MULTI_TURN_FORMATS = ("sharegpt", "messages")
-METHOD_WORDS = {"qlora": "QLoRA", "lora": "LoRA", "full": "full fine-tuning"}
 CLASS_WORDS = {
     "permissive": "permissive",
     "open_with_conditions": "open, with conditions",
@@ -439,7 +439,7 @@ def _check_memory(review: _Review, plan: Plan, dropped: list[Dropped]) -> bool:
         return True
     gpu = plan.gpu
     if review.fits[chosen] in ("fits", "tight"):
-        word = "fits" if review.fits[chosen] == "fits" else "fits only just (under 10% to spare)"
+        word = FIT_WORDS[review.fits[chosen]].sentence
         review.reasons.append(
             f"{METHOD_WORDS[chosen]} needs about {review.est[chosen]:.1f} GiB of the {gpu.vram_gib:.1f} GiB on the {gpu.name}: {word}."
         )

@@ -5,20 +5,34 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 
 from ftui.core.plan import Plan
+from ftui.screens import STEPS
 from ftui.widgets.key_bar import KeyBar
 from ftui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
-    from ftui.app import FtuiApp
     from ftui.core.advice import Advice
+    from ftui.core.hardware import Hardware
+
+
+class FtuiHost(Protocol):
+    """What the step screens read from the app (ftui.app.FtuiApp has these); the screens never import
+    the app module, and the app imports a screen only when it is first shown."""
+
+    plan: Plan
+    hardware: Hardware | None
+    nvml: Any
+    gauge_interval: float
+    runs_dir: Path
 
 
 def plan_gpu_words(plan: Plan) -> Text:
@@ -38,7 +52,7 @@ class StepScreen(Screen):
     STEP: ClassVar[str] = ""
 
     def compose(self) -> ComposeResult:
-        yield StepBar(self.STEP)
+        yield StepBar(STEPS, self.STEP)
         yield from self.compose_step()
         yield KeyBar()
 
@@ -46,8 +60,8 @@ class StepScreen(Screen):
         yield from ()
 
     @property
-    def ftui(self) -> FtuiApp:
-        return self.app  # type: ignore[return-value]
+    def ftui(self) -> FtuiHost:
+        return cast(FtuiHost, self.app)
 
     @property
     def plan(self) -> Plan:
@@ -55,6 +69,11 @@ class StepScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.show_plan()
+
+    def on_ftui_app_plan_changed(self, message: Message) -> None:
+        """FtuiApp.PlanChanged (handled by name: this module does not import the app)."""
+        if self.is_mounted:  # a screen still composing shows the Plan when it is resumed
+            self.show_plan()
 
     def show_plan(self) -> None:
         """Show the Plan as it is now: another screen may have changed it since this one was shown."""

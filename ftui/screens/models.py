@@ -12,12 +12,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
 from ftui.core.advice import Advice
+from ftui.core.fit import METHOD_WORDS
 from ftui.screens.base import StepScreen
 from ftui.screens.license import hanging
 from ftui.widgets.model_table import ModelTable
 from ftui.widgets.plain_text import one_line, plain
-
-METHOD_WORDS = {"qlora": "QLoRA", "lora": "LoRA", "full": "full fine-tuning"}
 
 
 def dims_line(dims) -> str:  # type: ignore[no-untyped-def]

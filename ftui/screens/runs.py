@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -15,6 +16,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from ftui.core.runs.progress import clock
@@ -150,9 +152,17 @@ NARROW_COLUMNS = ("run", "state", "step", "loss", "eval", "time", "peak")  # the
 
 
 class RunsScreen(RunActions, StepScreen):
+    """Enter on a run posts RunChosen; the app opens it on the train step."""
+
     STEP = "runs"
     AUTO_FOCUS = "#runs-table"
     BINDINGS = [Binding("space", "toggle_selected", "Select")]
+
+    @dataclass
+    class RunChosen(Message):
+        """Enter on a run: watch it live (the app shows it on the train step)."""
+
+        run: Any  # ftui.core.runs.RunDirectory
 
     def compose_step(self) -> ComposeResult:
         with Vertical(id="body"):
@@ -175,11 +185,11 @@ class RunsScreen(RunActions, StepScreen):
 
     def refresh_runs(self) -> None:
         if self.is_current:
-            self._read(set(self.selected))
+            self._read(self.ftui.runs_dir, set(self.selected))
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
-    def _read(self, selected: set[str]) -> None:
-        rows = read_runs(self.ftui.runs_dir, selected)
+    def _read(self, runs_dir: Path, selected: set[str]) -> None:
+        rows = read_runs(runs_dir, selected)
         self.app.call_from_thread(self._show, rows)
 
     def _show(self, rows: list[RunRow]) -> None:
@@ -246,10 +256,10 @@ class RunsScreen(RunActions, StepScreen):
         if run is None:
             return
         self.selected ^= {run.run_id}
-        self._read(set(self.selected))
+        self.refresh_runs()
 
     @on(DataTable.RowSelected, "#runs-table")
     def _attach_highlighted(self) -> None:
         run = self._highlighted_run()
         if run is not None:
-            self.ftui.attach_run(run)
+            self.post_message(self.RunChosen(run))

@@ -21,6 +21,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Input, Label, Static
 
+from ftui.core.fit import FIT_WORDS
 from ftui.core.plan import METHODS, Plan, TrainingSettings
 from ftui.core.runs.progress import clock
 from ftui.screens.base import PlanEstimate, StepScreen
@@ -32,11 +33,6 @@ from ftui.widgets.plain_text import one_line, plain
 from ftui.widgets.run_view import RunView
 
 METHOD_LABELS = {"qlora": "QLoRA (4-bit)", "lora": "LoRA (16-bit)", "full": "Full fine-tune"}
-FIT_WORDS = {
-    "fits": ("fits", "green"),
-    "tight": ("fits only just", "yellow"),
-    "too_big": ("does not fit", "red"),
-}
 KILL_CONFIRM_S = 3.0
 
 
@@ -139,9 +135,9 @@ def estimate_text(estimate: PlanEstimate, plan: Plan) -> Text:
     text.append("Memory ", "bold")
     text.append(f"about {estimate.gib:.1f} GiB at its peak")
     if plan.gpu is not None and estimate.fit is not None:
-        words, style = FIT_WORDS[estimate.fit]
+        words = FIT_WORDS[estimate.fit]
         text.append(f" on the {plan.gpu.name} ({plan.gpu.vram_gib:.0f} GiB): ")
-        text.append(words, style)
+        text.append(words.phrase, words.colour)
     else:
         text.append(" (choose a GPU in step 2 to check the fit)", "dim")
     text.append("\n")
@@ -230,9 +226,6 @@ class TrainScreen(StepScreen):
         self._kill_armed_at = 0.0
         self._form_settings: TrainingSettings | None = None  # what the form shows
         self._fill_form()
-        self._ready = True
-        if self._pending is not None:
-            self.attach(*self._pending)
 
     # --- the form ---------------------------------------------------------------------------------
 
@@ -378,15 +371,13 @@ class TrainScreen(StepScreen):
             return
         self.app.call_from_thread(self.attach, run, process)
 
-    _pending: tuple[Any, Any] | None = None
-    _ready = False  # on_mount has run
+    def on_ftui_app_run_attached(self, message: Any) -> None:
+        """FtuiApp.RunAttached (handled by name: screens do not import the app): a run picked on the runs
+        step, or by the caller of `FtuiApp.attach_run`."""
+        self.attach(message.run, message.process)
 
-    def attach(self, run, process=None) -> None:  # type: ignore[no-untyped-def]
-        """Show the live view of `run` (one just started, or any run picked on the runs screen)."""
-        if not self._ready:  # opened by this very call: attach once mounted
-            self._pending = (run, process)
-            return
-        self._pending = None
+    def attach(self, run: Any, process: Any = None) -> None:
+        """Show the live view of `run` (a RunDirectory: one just started, or any run picked elsewhere)."""
         self.query_one(ContentSwitcher).current = "run-view"
         view = self.query_one(RunView)
         view.attach(run, process)
@@ -423,15 +414,19 @@ class TrainScreen(StepScreen):
     def action_resume(self) -> None:
         self._control("resume")
 
-    @work(thread=True, exclusive=True, group="run-control", exit_on_error=False)
     def _control(self, what: str) -> None:
+        """Stop, kill or resume the attached run: the run is read here, on the event loop; the core call,
+        which signals processes and writes the status, runs in a worker."""
+        run = self.query_one(RunView).run
+        if run is not None:
+            self._run_control(what, run)
+
+    @work(thread=True, exclusive=True, group="run-control", exit_on_error=False)
+    def _run_control(self, what: str, run: Any) -> None:
         from ftui.core import runs
         from ftui.core.errors import UserError
 
-        view = self.query_one(RunView)
-        run = view.run
-        if run is None:
-            return
+        process = None
         try:
             if what == "stop":
                 runs.stop(run)
@@ -441,10 +436,16 @@ class TrainScreen(StepScreen):
                 message = "Killed the run; checkpoints already written stay."
             else:
                 process = runs.resume(run)
-                view.process = process
                 message = "Resuming from the last checkpoint."
         except UserError as error:
             self.app.call_from_thread(self.notify, str(error), severity="error")
             return
-        self.app.call_from_thread(self.notify, message)
-        self.app.call_from_thread(view.poll)
+        self.app.call_from_thread(self._controlled, run, message, process)
+
+    def _controlled(self, run: Any, message: str, process: Any) -> None:
+        self.notify(message)
+        view = self.query_one(RunView)
+        if view.run is run:  # still the run on screen
+            if process is not None:
+                view.set_process(process)
+            view.call_later(view.poll)

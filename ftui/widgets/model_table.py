@@ -8,8 +8,9 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-FIT_STYLE = {"fits": "green", "tight": "yellow", "too_big": "red"}
-FIT_WORD = {"fits": "fits", "tight": "tight", "too_big": "no"}
+from ftui.core.fit import FIT_WORDS
+from ftui.widgets.sized_table import fill_table
+
 CLASS_SHORT = {
     "permissive": "permissive",
     "open_with_conditions": "conditions",
@@ -22,7 +23,8 @@ def fit_cell(fit: str | None, gib: float | None) -> Text:
     size = "?" if gib is None else f"{gib:.1f}G"
     if fit is None:
         return Text(size, end="")
-    return Text(f"{FIT_WORD.get(fit, fit)} {size}", style=FIT_STYLE.get(fit, ""), end="")
+    words = FIT_WORDS[fit]
+    return Text(f"{words.cell} {size}", style=words.colour, end="")
 
 
 class ModelTable(DataTable):
@@ -46,16 +48,18 @@ class ModelTable(DataTable):
         highlighted = self.highlighted_id
         self.candidates = list(candidates)
         self.show_repo = show_repo
-        self.clear(columns=True)
-        self.add_column("Model", key="model")
-        self.add_column("Size", key="size")
-        self.add_column("Kind", key="kind")
-        self.add_column("License", key="license")
-        self.add_column("QLoRA", key="qlora")
-        self.add_column("LoRA", key="lora")
-        self.add_column("Full", key="full")
+        columns = [
+            ("Model", "model"),
+            ("Size", "size"),
+            ("Kind", "kind"),
+            ("License", "license"),
+            ("QLoRA", "qlora"),
+            ("LoRA", "lora"),
+            ("Full", "full"),
+        ]
         if show_repo:
-            self.add_column("Repo to load", key="repo")
+            columns.append(("Repo to load", "repo"))
+        rows: list[tuple[str, list[Text]]] = []
         for candidate in self.candidates:  # in the advice's order: the first is the best start
             model = candidate.model
             cells: list[Text] = [
@@ -70,7 +74,8 @@ class ModelTable(DataTable):
             ]
             if show_repo:
                 cells.append(Text(candidate.recommended_repo, end=""))
-            self.add_row(*cells, key=model.hf_id)
+            rows.append((model.hf_id, cells))
+        fill_table(self, columns, rows)
         if highlighted is not None and highlighted in {c.model.hf_id for c in self.candidates}:
             self.move_cursor(row=self.get_row_index(highlighted))
 

@@ -3,10 +3,10 @@ the plan's estimate marked, and the tail of the log. It reads the run directory 
 metrics.jsonl, status.json through ftui.core.runs), so it attaches to any run: one this ftui started, or
 one started before ftui was last closed.
 
-Every `poll_interval` a thread reads what is new (status, log bytes from an offset, metric records) and the
-event loop only draws: log lines go to the LogView's bounded buffer from the thread, the status and the
-records come back to the tick that asked. On attach, the log is read from its last TAIL_BYTES only, so a
-run of a million lines costs the same as a short one.
+Every `poll_interval` a thread reads what is new through a RunTail (ftui.core.runs.tail: the offsets, and
+a LineBuffer the new log lines go to) and the event loop only draws: the thread never touches a widget.
+On attach, the log is read from its last TAIL_BYTES only, so a run of a million lines costs the same as a
+short one.
 """
 
 from __future__ import annotations
@@ -23,15 +23,12 @@ from textual.message import Message
 from textual.widgets import Static
 
 from ftui.core.runs.progress import Progress, clock
-from ftui.core.runs.records import EvalRecord, MetricRecord, RunStatus, TrainRecord
+from ftui.core.runs.records import EvalRecord, RunStatus, TrainRecord
+from ftui.core.runs.tail import RunTail, TailNews
 from ftui.widgets.log_view import LogView
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.plain_text import one_line
 from ftui.widgets.vram_gauge import VramGauge
-
-TAIL_BYTES = 256 * 1024
-MAX_READ_BYTES = 4 << 20  # per tick: a burst beyond this is caught up over the next ticks
-SKIP_BACKLOG_BYTES = 16 << 20  # further behind than this, the view jumps to the last TAIL_BYTES
 
 
 def progress_line(progress: Progress, state: str | None, width: int) -> Text:
@@ -98,14 +95,6 @@ class RunView(Vertical):
     """
 
     @dataclass
-    class Polled(Message):
-        """A tick's news from the run directory: the status and the metric records since the last tick."""
-
-        run_id: str
-        status: RunStatus
-        records: list[MetricRecord]
-
-    @dataclass
     class StateChanged(Message):
         """The run's state changed (the screen updates which of stop / kill / resume apply)."""
 
@@ -127,13 +116,10 @@ class RunView(Vertical):
         self.poll_interval = poll_interval
         self.max_log_lines = max_log_lines
         self.run: Any = None  # ftui.core.runs.RunDirectory
-        self.process: Any = None  # the Popen when this ftui started the run
         self.status: RunStatus | None = None
         self.progress = Progress()
-        self._log_offset = 0
-        self._metrics_offset = 0
+        self._tail: RunTail | None = None  # the reader of the attached run (used in a thread)
         self._polling = False
-        self._generation = 0  # bumps on attach: a poll of the previous run is ignored
         self._estimate_gib: float | None = None
         self._shown_head, self._head_lines, self._shown_progress = "", 1, ""
         self._gauge_read = time.monotonic()  # the gauge reads once when mounted
@@ -170,23 +156,22 @@ class RunView(Vertical):
 
     def attach(self, run: Any, process: Any = None) -> None:
         """Show `run` (a RunDirectory) from now on; its log from the last TAIL_BYTES, its metrics from the start."""
-        self._generation += 1
-        self.run, self.process = run, process
+        self.run = run
+        self._tail = RunTail(run, process, max_lines=self.max_log_lines)
         self.status = None
         self.progress = Progress()
-        try:
-            size = run.log_path.stat().st_size
-        except OSError:
-            size = 0
-        self._log_offset = max(0, size - TAIL_BYTES)
-        self._metrics_offset = 0
         self.query_one(LossChart).clear()
-        self.query_one(LogView).clear()
+        self.query_one(LogView).follow(self._tail.lines)
         self.query_one("#run-head", Static).update(Text(f"{run.run_id}  attaching…", "dim"))
         self.query_one("#run-progress", Static).update("")
         self._shown_head, self._head_lines, self._shown_progress = "", 1, ""
         self._polling = False
         self.call_later(self.poll)
+
+    def set_process(self, process: Any) -> None:
+        """The Popen of a training process this ftui (re)started for the attached run: reaped once it ends."""
+        if self._tail is not None:
+            self._tail.process = process
 
     async def poll(self) -> None:
         """One tick: read what is new in a thread, then draw it here.
@@ -195,7 +180,8 @@ class RunView(Vertical):
         messages through the DOM on every start and end, which at two ticks a second cost more than the
         reading itself on a small machine."""
         # Only while shown: another step costs nothing; back here, reading resumes from the offsets.
-        if self.run is None or self._polling or not self.screen.is_current:
+        tail = self._tail
+        if tail is None or self._polling or not self.screen.is_current:
             return
         self._polling = True
         if time.monotonic() - self._gauge_read >= self.gauge_interval:
@@ -203,52 +189,19 @@ class RunView(Vertical):
                 self._gauge_read = time.monotonic()
                 gauge.poll()  # read the GPUs alongside the files: both redraws land in one frame
         try:
-            polled = await asyncio.to_thread(self._read, self.run, self._generation)
+            news: TailNews | None = await asyncio.to_thread(tail.read)
         except Exception as error:  # a damaged run directory must not take the app down
-            polled = None
-            self.query_one(LogView).feed_lines([f"[ftui] reading the run failed: {error}"])
+            news = None
+            if tail is self._tail:
+                self.query_one(LogView).feed_lines([f"[ftui] reading the run failed: {error}"])
         finally:
             self._polling = False
-        if polled is not None:
-            self.on_run_view_polled(polled)
+        if news is not None and tail is self._tail:  # not a read of a run attached before this one
+            self._show(news)
 
-    def _read(self, run: Any, generation: int) -> Polled | None:
-        """(In a thread) the status, the new log text (fed to the LogView, which is thread-safe) and the
-        new metric records; None when another run was attached meanwhile."""
-        log = self.query_one(LogView)
-        if self.process is not None:
-            self.process.poll()  # reap our own child once it ends, so no zombie lingers
-        status = run.status()
-        start = self._log_offset
-        offset = start
-        try:
-            backlog = run.log_path.stat().st_size - offset
-        except OSError:
-            backlog = 0
-        if backlog > SKIP_BACKLOG_BYTES:  # far behind (a burst, or back from another step): show the end
-            offset = start = offset + backlog - TAIL_BYTES
-            if generation == self._generation:
-                log.feed_lines(
-                    [f"[ftui] skipped {(backlog - TAIL_BYTES) / 2**20:.0f} MiB of the log to show its end"]
-                )
-        while offset - start < MAX_READ_BYTES:
-            text, new_offset = run.read_log(offset)
-            if new_offset == offset:
-                break
-            offset = new_offset
-            if generation == self._generation:
-                log.feed(text, flush_soon=False)  # flushed in the tick's frame (on_run_view_polled)
-        records, metrics_offset = run.read_metrics(self._metrics_offset)
-        if generation != self._generation:
-            return None
-        self._log_offset, self._metrics_offset = offset, metrics_offset
-        return self.Polled(run.run_id, status, records)
-
-    def on_run_view_polled(self, message: Polled) -> None:
-        if self.run is None or message.run_id != self.run.run_id:
-            return
+    def _show(self, news: TailNews) -> None:
         chart = self.query_one(LossChart)
-        for record in message.records:
+        for record in news.records:
             self.progress.add(record)
             if isinstance(record, TrainRecord) and record.loss is not None:
                 chart.add_point("train", record.step, record.loss, redraw=False)
@@ -258,8 +211,8 @@ class RunView(Vertical):
         self.query_one(LogView).flush()
         chart.redraw_soon()
         old_state = self.state
-        self.status = message.status
-        if not message.records:
+        self.status = news.status
+        if not news.records:
             self.progress.add_status(self.status)
         # Repaint, relayout only when the head's height changes: a relayout of the whole screen twice a
         # second would be most of what watching a run costs.

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from rich.console import RenderableType
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ftui.screens import STEPS
+
+class StepLike(Protocol):
+    """A step as the bar draws it (ftui.screens.Step has these)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def title(self) -> str: ...
 
 
 class StepBar(Widget):
@@ -26,15 +38,16 @@ class StepBar(Widget):
 
     current: reactive[str] = reactive("")
 
-    def __init__(self, current: str, *, id: str | None = None) -> None:
+    def __init__(self, steps: Sequence[StepLike], current: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.steps = tuple(steps)
         self.set_reactive(StepBar.current, current)
 
     def render(self) -> RenderableType:
         key = self.get_component_rich_style("step-bar--key", partial=True)
         here = self.get_component_rich_style("step-bar--current", partial=True)
         text = Text(no_wrap=True, overflow="ellipsis", end="")
-        for index, step in enumerate(STEPS):
+        for index, step in enumerate(self.steps):
             text.append(" " if index == 0 else "  ")
             if step.name == self.current:
                 text.append(f" {step.key} {step.title} ", here)

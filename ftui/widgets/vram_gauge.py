@@ -22,12 +22,11 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
+from ftui.core.fit import FIT_WORDS, fit_on
 from ftui.core.hardware import GpuSample, GpuSamples, sample_gpus
-from ftui.core.memory import MemoryEstimate
 from ftui.core.plan import GpuChoice
 
 SPARKS = "▁▂▃▄▅▆▇█"
-FIT_WORDS = {"fits": "fits", "tight": "tight", "too_big": "too big"}
 
 
 class Card(Protocol):
@@ -44,14 +43,6 @@ def _catalog_cards() -> list[Any]:
     except ImportError:  # the catalog is not part of this build
         return []
     return list(load_catalog().gpus)
-
-
-def fit_on(estimate_gib: float, total_gib: float, used_gib: float | None = None) -> str:
-    """fits / tight / too_big: the estimator's rule against the card, and tight when others hold the room."""
-    status = MemoryEstimate(total_gib=estimate_gib).fit(total_gib)
-    if status != "too_big" and used_gib is not None and estimate_gib > total_gib - used_gib:
-        return "tight"
-    return status
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
@@ -284,7 +275,7 @@ class VramGauge(Widget, can_focus=False):
             return text
         fit = fit_on(self.estimate_gib, total_gib, used_gib)
         text.append(f"plan ┃ {self.estimate_gib:.1f} GiB: ", self._style("dim"))
-        text.append(FIT_WORDS[fit], self._style(fit.replace("_", "-")))
+        text.append(FIT_WORDS[fit].word, self._style(fit.replace("_", "-")))
         free = None if used_gib is None else total_gib - used_gib
         if fit == "tight" and free is not None and self.estimate_gib > free:
             text.append(f" ({free:.1f} GiB free now)", self._style("dim"))
@@ -342,7 +333,7 @@ class VramGauge(Widget, can_focus=False):
             card = self.cards[position]
             line = f"{card.name:<20} {card.memory_gib:>6.1f} GiB  {'bf16' if card.bf16 else 'fp16 only'}"
             if self.estimate_gib is not None:
-                line += f"  {FIT_WORDS[fit_on(self.estimate_gib, float(card.memory_gib))]}"
+                line += f"  {FIT_WORDS[fit_on(self.estimate_gib, float(card.memory_gib))].word}"
             chosen = position == self.cursor
             text.append("\n")
             text.append(

@@ -141,7 +141,7 @@ def test_run_view(snap_compare, make_app, size, tmp_path):
     async def attached(pilot) -> None:  # type: ignore[no-untyped-def]
         from ftui.widgets.log_view import LogView
 
-        app.screen.attach(RunDirectory(path))
+        app.attach_run(RunDirectory(path))
         await settle(
             pilot,
             lambda app: (

@@ -131,7 +131,7 @@ async def test_the_run_view_draws_a_finished_run(make_app, tmp_path):
 
     app = make_app(start="train")
     async with app.run_test(size=(80, 24)) as pilot:
-        app.screen.attach(RunDirectory(path))
+        app.attach_run(RunDirectory(path))
         view = app.screen.query_one(RunView)
         progress = await wait_for_text(app, pilot, "#run-progress", "step 30/30")
         assert "loss" in progress and "eval" in progress
@@ -152,7 +152,7 @@ async def test_attaching_to_a_long_log_reads_only_its_tail(make_app, tmp_path):
 
     app = make_app(start="train")
     async with app.run_test(size=(80, 24)) as pilot:
-        app.screen.attach(RunDirectory(path))
+        app.attach_run(RunDirectory(path))
         log = app.screen.query_one(LogView)
         await wait_until(
             pilot, lambda: log.line_count > 0 and log.lines[-1] == lines[-1], "the log's last line"
@@ -176,7 +176,7 @@ async def live_run_on_the_train_step(make_app, tmp_path, run_id: str):  # type: 
         path = write_run(tmp_path / "runs", run_id, state="running", pid=process.pid)
         app = make_app(start="train")
         async with app.run_test(size=(80, 24)) as pilot:
-            app.screen.attach(RunDirectory(path), process)
+            app.attach_run(RunDirectory(path), process)
             await wait_for_text(app, pilot, "#run-head", "running")
             app.screen.set_focus(None)
             yield app, pilot, process

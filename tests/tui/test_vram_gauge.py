@@ -8,9 +8,10 @@ from textual.app import App, ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input
 
+from ftui.core.fit import fit_on
 from ftui.core.hardware import GIB
 from ftui.core.plan import GpuChoice
-from ftui.widgets.vram_gauge import VramGauge, fit_on, sparkline
+from ftui.widgets.vram_gauge import VramGauge, sparkline
 from tests.fakes.gauge_app import GaugeApp
 from tests.fakes.nvml import FakeNvml, h200, t4
 from tests.tui.conftest import wait_until
