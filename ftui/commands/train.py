@@ -155,6 +155,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--runs-dir", help="where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)"
     )
+    parser.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        default=None,
+        help="leave out rows that cannot be trained on (the preflight lists them) instead of refusing to start",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="start even when the preflight says it will not fit, is too slow on a CPU, or cannot reach the Hub",
+    )
     parser.add_argument("--detach", action="store_true", help="start the run and return at once")
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -182,6 +193,7 @@ def build_config(args: argparse.Namespace):  # -> RunConfig
         save_steps=args.save_steps,
         optimizer=args.optimizer,
         responses_only=args.responses_only,
+        skip_bad_rows=args.skip_bad_rows,
         save_merged=args.save_merged,
         save_gguf=args.gguf,
         template=args.template,
@@ -278,6 +290,9 @@ def run(args: argparse.Namespace) -> int:
     if args.join or args.node is not None:
         return _join(args)
     config, choice = choose_split(build_config(args))
+    # A Slurm job runs on a node this machine cannot check; the trainer checks the data there.
+    if not args.slurm and not preflight_passes(args, config):
+        return 1
     if args.slurm:
         from ftui.core.errors import UserError
         from ftui.core.slurm import sbatch_missing
@@ -389,3 +404,33 @@ def _join(args: argparse.Namespace) -> int:
         flush=True,
     )
     return follow_and_report(args, run, process, from_now=True)
+
+
+def preflight_passes(args: argparse.Namespace, config) -> bool:  # type: ignore[no-untyped-def]
+    """Run the preflight (ftui.core.preflight) before any run directory exists: a warning is printed and
+    the run goes on; a blocking check is one sentence each on stderr, and nothing is created."""
+    import json
+    import sys
+
+    from ftui.core.preflight import preflight
+
+    result = preflight(config, runs_dir=args.runs_dir)
+    blocking = result.blocking(force=args.force)
+    for check in result.checks:
+        if check.verdict == "warn" or (check.verdict == "block" and check not in blocking):
+            print(f"preflight: {check.sentence}", file=sys.stderr, flush=True)
+    if not blocking:
+        return True
+    if args.json:
+        json.dump({"preflight": result.to_json()}, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    for check in blocking:
+        how = {
+            "force": " (--force starts it anyway)",
+            "skip_bad_rows": " (--skip-bad-rows leaves them out)",
+        }.get(check.override or "", "")
+        print(f"ftui: {check.sentence}{how}", file=sys.stderr)
+        for line in check.details:
+            print(f"  {line}", file=sys.stderr)
+    print("ftui: nothing was started; no run directory was made.", file=sys.stderr, flush=True)
+    return False

@@ -52,6 +52,7 @@ class TrainingSettings:
     seed: int = 3407
     eval_split: float = 0.0  # fraction of rows held out for eval_loss
     responses_only: bool = False  # mask the prompt so that loss counts the answers only
+    skip_bad_rows: bool = False  # leave out rows that cannot be trained on (the preflight lists them)
     packing: bool = False
     save_steps: int = 50
     save_merged: bool = False  # also write a merged 16-bit model

@@ -348,6 +348,7 @@ class TrainScreen(StepScreen):
         self.app.push_screen(ScriptScreen(script))
 
     def action_start(self) -> None:
+        """Check the form, then run the preflight; its sheet decides whether the run starts."""
         from ftui.core.errors import UserError
 
         try:
@@ -355,6 +356,32 @@ class TrainScreen(StepScreen):
         except (FormError, UserError) as error:
             self._status(Text(str(error), "red"))
             return
+        self._status(Text("Checking the machine, the model and every row before the start…", "dim"))
+        host = self.ftui
+        self._preflight(config, host.hardware, host.nvml, self.plan.gpu, host.runs_dir)
+
+    @work(thread=True, exclusive=True, group="run-control", exit_on_error=False)
+    def _preflight(self, config: Any, hardware: Any, nvml: Any, plan_gpu: Any, runs_dir: Any) -> None:
+        from ftui.core.preflight import preflight
+
+        result = preflight(config, hardware=hardware, nvml=nvml, plan_gpu=plan_gpu, runs_dir=runs_dir)
+        self.app.call_from_thread(self._checked, config, result)
+
+    def _checked(self, config: Any, result: Any) -> None:
+        from ftui.screens.preflight_sheet import PreflightSheet
+
+        self._status(Text(""))
+        self.app.push_screen(PreflightSheet(result), callback=lambda go: self._answered(config, go))
+
+    def _answered(self, config: Any, go: Any) -> None:
+        if go is None:
+            self._status(Text("Not started: change what the checks asked for, then s again.", "dim"))
+            self.query_one("#method", Choice).focus()
+            return
+        if go.skip_bad_rows:
+            config = dataclasses.replace(
+                config, settings=dataclasses.replace(config.settings, skip_bad_rows=True)
+            )
         self._status(Text("Starting the training process…", "dim"))
         self._start(config, self.ftui.runs_dir)
 

@@ -501,6 +501,7 @@ def _training_texts(config: RunConfig, template: str, tokenizer: Any) -> list[An
             mapping=config.mapping or None,
             bos_token=bos,
             eos_token=tokenizer.eos_token or "",
+            skip_bad_rows=config.settings.skip_bad_rows,
         )
     )
     if not texts:

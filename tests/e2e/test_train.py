@@ -251,11 +251,11 @@ def test_kill_command_ends_the_run_at_once(tiny_model, data, runs_dir):
     wait_for(lambda: not _alive(pid), timeout=120, what="the process to die")
 
 
-def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):
+def test_skip_bad_rows_trains_on_the_rest(tiny_model, runs_dir, tmp_path):
+    # Also the interpreter the user names (python = "..."): here, this one by its full path.
     bad = write_jsonl(
         tmp_path / "bad.jsonl", arithmetic_rows(20), raw_lines={7: '{"messages": [{"role": "user"'}
     )
-    # Also the interpreter the user names (python = "..."): here, this one by its full path.
     result = ftui(
         "train",
         "--model",
@@ -264,29 +264,35 @@ def test_bad_row_fails_naming_the_row(tiny_model, data, runs_dir, tmp_path):
         str(bad),
         *FAST,
         "--max-steps",
-        "5",
+        "3",
+        "--skip-bad-rows",
         "--python",
         sys.executable,
     )
-    assert result.returncode == 1
-    assert "line 7" in result.stderr.lower(), result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "are skipped: line 7" in result.stderr
     (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
-    status = run.status()
-    assert status.state == "failed" and "line 7" in status.error.lower()
-    assert status.command[0] == sys.executable and RunConfig.read(run.config_path).python == sys.executable
-    assert not run.adapter_dir.exists() and not train_steps(run)  # it failed before loading the model
+    assert run.status().state == "completed" and len(train_steps(run)) == 3
+    config = RunConfig.read(run.config_path)
+    assert config.settings.skip_bad_rows and config.python == sys.executable
+    assert run.status().command[0] == sys.executable
 
 
-def test_missing_model_fails_saying_so(data, runs_dir):
-    result = ftui(
-        "train", "--model", "no-such-org/no-such-model-xyz", "--data", str(data), *FAST, "--max-steps", "5"
+def test_a_row_that_went_bad_after_the_preflight_fails_the_run_naming_it(
+    tiny_model, data, runs_dir, tmp_path
+):
+    """The trainer checks too: a file changed between the preflight and the training names its line."""
+    from ftui.core.runs import create_run, start, wait_until_final
+
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl", arithmetic_rows(20), raw_lines={7: '{"messages": [{"role": "user"'}
     )
-    assert result.returncode == 1
-    (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
-    error = run.status().error
-    assert run.status().state == "failed"
-    assert "no-such-org/no-such-model-xyz was not found" in error and error in result.stderr
+    config = RunConfig(model=str(tiny_model), data=str(bad), template="chatml")
+    run = create_run(config, runs_dir)
+    start(run).wait(timeout=240)
+    status = wait_until_final(run, timeout=60)
+    assert status.state == "failed" and "line 7" in status.error.lower()
+    assert not run.adapter_dir.exists() and not train_steps(run)  # it failed before loading the model
 
 
 def _alive(pid: int) -> bool:

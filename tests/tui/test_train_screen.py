@@ -242,3 +242,37 @@ async def test_a_text_plan_does_not_show_the_vision_choices(make_app):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not app.screen.query_one("#vision-layers").display
+
+
+def bad_data(tmp_path):  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"instruction": "a", "output": "b"}\n{"instruction": "c", "output": "d"}\n'
+        '{"instruction": "e", "output": ""}\n{"instruction": "x",\n'
+    )
+    return path
+
+
+async def test_start_opens_the_preflight_sheet_and_a_blocked_run_never_starts(make_app, tmp_path):
+    plan = Plan(
+        model="google/gemma-2-27b",
+        gpu=GpuChoice("A100 80GB", 80.0, True, detected=False),  # a card to rent; this machine has none
+        dataset=DatasetSummary(str(bad_data(tmp_path)), rows=4, format="alpaca"),
+    )
+    app = make_app(plan, gpus=0, start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.set_focus(None)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.screen.query("#preflight"), "the preflight sheet")
+        sheet = await wait_for_text(app, pilot, "#preflight", "stop the start")
+        assert "made for the A100 80GB (a card to rent)" in sheet
+        assert "27.2B model" in sheet and "lines 3, 4" in sheet
+        assert "Line 3 of bad.jsonl" in sheet and "Line 4 of bad.jsonl" in sheet
+        active = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
+        assert active["go"] is False  # Enter does not start a blocked run
+        await pilot.press("enter")
+        await pilot.press("s")  # skip the bad rows: the CPU and the Hub still block
+        await wait_for_text(app, pilot, "#preflight", "they will be skipped")
+        await pilot.press("escape")
+        await wait_for_text(app, pilot, "#form-status", "Not started")
+        assert app.current_step == "train" and not list(app.runs_dir.glob("*"))

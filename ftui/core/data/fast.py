@@ -152,21 +152,28 @@ def _worker(args: tuple[Path, int, int, str, dict[str, str]]) -> tuple[Tally, in
 
 
 def check_jsonl_parallel(
-    path: Path, fmt: str, mapping: Mapping[str, str], workers: int | None = None
+    path: Path,
+    fmt: str,
+    mapping: Mapping[str, str],
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Tally:
-    """Validate a JSONL file on every core (estimated tokens; a tokenizer runs in one process instead)."""
+    """Validate a JSONL file on every core (estimated tokens; a tokenizer runs in one process instead).
+    `progress` is called with the rows checked so far: every few thousand rows in one process, as each
+    part finishes on several."""
     workers = workers or max(1, min(os.cpu_count() or 1, 8))
     size = path.stat().st_size
     if workers == 1 or size < PARALLEL_FROM:
-        return check_range(path, 0, size, lambda: RowChecker(fmt, mapping))[0]
+        return check_range(path, 0, size, lambda: RowChecker(fmt, mapping, progress=progress))[0]
     import multiprocessing
 
     jobs = [(path, start, end, fmt, dict(mapping)) for start, end in _ranges(path, workers)]
-    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
-        results = pool.map(_worker, jobs, chunksize=1)
     total = Tally()
     offset = 0
-    for tally, lines in results:
-        total.merge(tally.shifted(offset))
-        offset += lines
+    with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
+        for tally, lines in pool.imap(_worker, jobs, chunksize=1):  # in order: lines add up
+            total.merge(tally.shifted(offset))
+            offset += lines
+            if progress is not None:
+                progress(total.rows)
     return total

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ftui.core.data.checker import EXAMPLES_PER_KIND, RowChecker, Tally
@@ -30,12 +30,15 @@ def inspect(
     max_length: int | None = None,
     template: str | None = None,
     workers: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> InspectionReport:
     """Inspect a dataset. Raises UnreadableDataError (a UserError) when it is not a dataset at all.
 
     model: a local model folder or a Hub id whose tokenizer.json is in the local cache; without one
     the token counts are an estimate. template: the chat template to count with (default: the
     model's own, from its tokenizer_config.json; no template: the contents plus a per-turn allowance).
+    progress: called now and then with (rows checked so far, rows in all or None when not known
+    beforehand), so a long inspection can show how far it is.
     """
     started = time.perf_counter()
     opened = source if isinstance(source, Source) else open_source(source)
@@ -43,6 +46,7 @@ def inspect(
     limit = max_length or DEFAULT_MAX_LENGTH
     tokenizer = find_tokenizer(model)
     chosen = _counting_template(template, tokenizer)
+    rows_so_far = _progress_reporter(opened, progress)
 
     family = None
     if detection.vision:
@@ -66,10 +70,16 @@ def inspect(
     elif opened.kind == "jsonl" and len(opened.files) == 1 and tokenizer is None:
         from ftui.core.data.fast import check_jsonl_parallel
 
-        tally = check_jsonl_parallel(opened.files[0], detection.format, detection.mapping, workers)
+        tally = check_jsonl_parallel(
+            opened.files[0], detection.format, detection.mapping, workers, progress=rows_so_far
+        )
     else:
         checker = RowChecker(
-            detection.format, detection.mapping, tokenizer=tokenizer, render=_renderer(chosen, tokenizer)
+            detection.format,
+            detection.mapping,
+            tokenizer=tokenizer,
+            render=_renderer(chosen, tokenizer),
+            progress=rows_so_far,
         )
         for row in iter_rows(opened):
             checker.check(row.line, row.value, row.problem, row.raw, row.file_line)
@@ -113,6 +123,7 @@ def inspect(
         detected_because=detection.reason,
         problems=problems,
         problem_counts=counts,
+        problem_lines=sorted(tally.bad_lines),
         tokens=tokens,
         template=chosen.name if chosen and tokenizer else None,
         images=_image_stats(tally, family, model) if family is not None else None,
@@ -175,6 +186,22 @@ def _image_stats(tally: Tally, family: Any, model: str | None) -> ImageStats:
         outside_folder=tally.outside,
         outside_examples=list(tally.outside_examples),
     )
+
+
+def _progress_reporter(
+    opened: Source, progress: Callable[[int, int | None], None] | None
+) -> Callable[[int], None] | None:
+    """rows -> progress(rows, total): a JSONL file's rows are counted first (a GB in about a quarter of
+    a second), other layouts report rows only."""
+    if progress is None:
+        return None
+    total: int | None = None
+    if opened.kind == "jsonl":
+        from ftui.core.data.fast import count_lines
+
+        total = sum(count_lines(path) for path in opened.files)
+    progress(0, total)
+    return lambda rows: progress(rows, total)
 
 
 def _counting_template(name: str | None, tokenizer: LocalTokenizer | None) -> ChatTemplate | None:

@@ -92,6 +92,8 @@ class InspectionReport:
     def modality(self) -> str:
         return "vision" if self.images is not None else "text"
 
+    problem_lines: list[int] = field(default_factory=list)  # every row that cannot be trained on
+
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source,
