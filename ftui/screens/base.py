@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.screen import Screen
@@ -18,6 +18,7 @@ from ftui.core.plan import Plan
 from ftui.screens import STEPS
 from ftui.widgets.key_bar import KeyBar
 from ftui.widgets.step_bar import StepBar
+from ftui.widgets.text_field import escaped_key, press
 
 if TYPE_CHECKING:
     from ftui.core.advice import Advice
@@ -67,8 +68,37 @@ class StepScreen(Screen):
     def plan(self) -> Plan:
         return self.ftui.plan
 
+    def on_key(self, event: events.Key) -> None:
+        # Esc then a key, read as one (Alt+key) outside a text field too: the key it was meant to be.
+        key = escaped_key(event)
+        if key is not None:
+            event.stop()
+            press(self.app, key)
+
     def on_screen_resume(self) -> None:
         self.show_plan()
+        self.focus_main()
+
+    def main_widget(self) -> str | None:
+        """The selector of the widget that has the focus when the step is shown (its AUTO_FOCUS, unless
+        a step says otherwise): every visit starts there, so arrows and keys act at once."""
+        return self.AUTO_FOCUS
+
+    def focus_main(self) -> None:
+        selector = self.main_widget()
+        found = self.query(selector) if selector else None
+        if found:
+            found.first().focus()
+
+    async def on_ftui_app_action_asked(self, message: Message) -> None:
+        """FtuiApp.ActionAsked (by name): the command palette asked for one of this step's actions."""
+        action = str(getattr(message, "action", ""))
+        if self.check_action(action, ()) is not True:
+            self.notify(
+                f"That is not available here right now ({action.replace('_', ' ')}).", severity="warning"
+            )
+            return
+        await self.run_action(action)
 
     def on_ftui_app_plan_changed(self, message: Message) -> None:
         """FtuiApp.PlanChanged (handled by name: this module does not import the app)."""

@@ -200,6 +200,7 @@ class DataScreen(StepScreen):
     STEP = "data"
     AUTO_FOCUS = "#source"
     BINDINGS = [
+        Binding("slash", "choose_data", "Other data", key_display="/"),
         Binding("left_square_bracket", "page_preview(-1)", "Previous rows", key_display="["),
         Binding("right_square_bracket", "page_preview(1)", "Next rows", key_display="]"),
     ]
@@ -228,7 +229,7 @@ class DataScreen(StepScreen):
                 id="source",
             )
             yield Static(
-                "Tab or → completes a path; Enter reads every row; Esc leaves the field for the step keys.",
+                "Tab or → completes a path; Enter reads every row; Esc leaves the field, / comes back to it.",
                 id="data-status",
                 classes="hint",
             )
@@ -242,6 +243,13 @@ class DataScreen(StepScreen):
                 with VerticalScroll(id="data-right", classes="pane"):
                     yield Static("Preview of the training text", id="preview-title", classes="section")
                     yield Static(id="preview")
+
+    def action_choose_data(self) -> None:
+        self.query_one("#source", PathInput).focus()
+
+    def main_widget(self) -> str | None:
+        # The path field until there is data; then the report, so that n goes on and arrows scroll it.
+        return "#data-left" if self.query_one("#data-panes").display else "#source"
 
     def on_mount(self) -> None:
         self.query_one("#data-panes").display = False
@@ -298,3 +306,5 @@ class DataScreen(StepScreen):
             self.query_one("#preview", Static).update(preview_view(result.preview))
         self.query_one("#data-panes").display = True
         self.refresh_bindings()
+        if self.focused is None or self.focused.id == "source":
+            self.query_one("#data-left").focus()  # out of the field: "n goes on" is true

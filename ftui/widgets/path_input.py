@@ -10,7 +10,8 @@ import os
 
 from textual.binding import Binding
 from textual.suggester import Suggester, SuggestionReady
-from textual.widgets import Input
+
+from ftui.widgets.text_field import TextField
 
 
 def complete_path(value: str) -> str | None:
@@ -49,7 +50,7 @@ class PathSuggester(Suggester):
         return await asyncio.to_thread(complete_path, value)
 
 
-class PathInput(Input):
+class PathInput(TextField):
     """An Input with file-path completion: → or Tab at the end of the text accepts it, as a shell's Tab
     does; with nothing to complete, Tab moves to the next field as it does everywhere else."""
 
@@ -57,7 +58,6 @@ class PathInput(Input):
 
     def __init__(self, value: str = "", *, placeholder: str = "", id: str | None = None) -> None:
         super().__init__(value, placeholder=placeholder, suggester=PathSuggester(), id=id)
-        self.cursor_blink = False  # no animation over SSH
         self.completion = ""
         """The completed path for the current value ("" while there is none): kept from Textual's public
         SuggestionReady message rather than read from Input's private state."""

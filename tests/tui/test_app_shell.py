@@ -123,3 +123,34 @@ async def test_the_command_palette_offers_every_binding(tmp_path):
 def test_no_animation(tmp_path):
     # (mouse capture is checked in a real terminal: tests/e2e/test_tmux_flow.py)
     assert make_app(tmp_path).animation_level == "none"
+
+
+async def test_escape_then_a_step_key_read_as_alt_key_leaves_the_field_and_goes(tmp_path):
+    """A terminal reads Esc then 2, typed quickly, as Alt+2: the field must not get a "2"."""
+    app = make_app(tmp_path, start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused.id == "source"
+        await pilot.press(*"abc", "alt+2")
+        await wait_until(pilot, lambda: app.current_step == "hardware", "the hardware step")
+        assert app.get_screen("data").query_one("#source").value == "abc"
+
+
+async def test_every_visit_starts_on_the_steps_main_widget(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused.id == "use-case"
+        await pilot.press("escape")  # nothing focused now
+        app.screen.set_focus(None)
+        await pilot.press("2", "1")
+        await wait_until(pilot, lambda: app.focused is not None and app.focused.id == "use-case", "the focus")
+        await pilot.press("7")
+        await wait_until(
+            pilot, lambda: app.focused is not None and app.focused.id == "runs-table", "the table"
+        )
+
+
+async def test_escape_then_n_outside_a_field_is_still_next(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("alt+n")  # Esc then n, typed quickly where no field has the focus
+        await wait_until(pilot, lambda: app.current_step == "hardware", "the next step")

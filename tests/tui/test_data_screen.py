@@ -8,6 +8,7 @@ from tests.tui.conftest import SAMPLE, text_of, wait_for_text, wait_until
 
 async def submit(pilot, app, source: str) -> None:  # type: ignore[no-untyped-def]
     field = app.screen.query_one("#source")
+    field.focus()  # (after an inspection the report has the focus; / comes back here)
     field.value = source
     await pilot.press("enter")
 
@@ -130,3 +131,20 @@ async def test_a_vision_dataset_shows_each_rows_image_beside_its_text_and_pages_
         assert "rows 3-4 of the first 6" in text_of(preview)
         await pilot.press("left_square_bracket")
         await wait_until(pilot, lambda: "row 1" in text_of(preview), "the first page again")
+
+
+async def test_after_reading_the_data_the_step_keys_work_and_slash_comes_back_to_the_path(make_app):
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.focused.id == "source"
+        await pilot.press(*str(SAMPLE), "enter")
+        await wait_for_text(app, pilot, "#data-status", "n goes on")
+        await wait_until(pilot, lambda: app.focused.id == "data-left", "the focus on the report")
+        await pilot.press("slash")
+        assert app.focused.id == "source"
+        await pilot.press("escape", "n")  # n goes on, as the status line says
+        await wait_until(pilot, lambda: app.current_step == "models", "the models step")
+        await pilot.press("4")  # back: the report has the focus again, not the field
+        await wait_until(
+            pilot, lambda: app.focused is not None and app.focused.id == "data-left", "the report"
+        )
