@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical, VerticalScroll
+from textual.containers import Grid, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Input, Label, Static
 
@@ -25,42 +28,19 @@ from ftui.core.fit import FIT_WORDS
 from ftui.core.plan import METHODS, Plan, TrainingSettings
 from ftui.core.runs.progress import clock
 from ftui.screens.base import PlanEstimate, StepScreen
+from ftui.screens.train_form import FIELDS, YES_NO, FormError, form_values, help_for, read_form
 from ftui.widgets.choice import Choice
 from ftui.widgets.key_bar import KeyBar
 from ftui.widgets.log_view import LogView
 from ftui.widgets.path_input import PathInput
 from ftui.widgets.plain_text import one_line, plain
 from ftui.widgets.run_view import RunView
+from ftui.widgets.text_field import TextField
 
 METHOD_LABELS = {"qlora": "QLoRA (4-bit)", "lora": "LoRA (16-bit)", "full": "Full fine-tune"}
 KILL_CONFIRM_S = 3.0
 
 
-@dataclass(frozen=True)
-class Field:
-    key: str  # a TrainingSettings field, or a RunConfig one (template, name, python)
-    label: str
-    kind: str  # int | float | text | path
-    optional: bool = False
-    placeholder: str = ""
-
-
-FIELDS: tuple[Field, ...] = (
-    Field("rank", "LoRA rank", "int"),
-    Field("alpha", "LoRA alpha", "int"),
-    Field("learning_rate", "Learn rate", "float"),
-    Field("epochs", "Epochs", "float"),
-    Field("max_steps", "Max steps", "int", optional=True, placeholder="epochs decide"),
-    Field("batch", "Micro-batch", "int"),
-    Field("grad_accum", "Grad accum", "int"),
-    Field("seq", "Seq length", "int"),
-    Field("eval_split", "Eval split", "float"),
-    Field("optimizer", "Optimizer", "text"),
-    Field("template", "Template", "text", optional=True, placeholder="automatic"),
-    Field("name", "Run name", "text", optional=True, placeholder="the model's name"),
-    Field("python", "Python", "path", optional=True, placeholder="this ftui's Python"),
-)
-SETTING_KEYS = {f.name for f in dataclasses.fields(TrainingSettings)}
 # Vision runs: which parts get adapters (Unsloth's finetune_* flags), as two one-line choices.
 LAYER_CHOICES = (
     ("vision + language", (True, True)),
@@ -76,55 +56,6 @@ MODULE_CHOICES = (
 
 def is_vision_plan(plan: Plan) -> bool:
     return plan.use_case == "vision" or (plan.dataset is not None and plan.dataset.modality == "vision")
-
-
-class FormError(ValueError):
-    """A field that does not parse; the message is the sentence to show."""
-
-
-def read_form(
-    values: dict[str, str], method: str, base: TrainingSettings
-) -> tuple[TrainingSettings, dict[str, str | None]]:
-    """Settings and the run's other fields from the typed text; FormError names the field and the fix."""
-    settings: dict[str, Any] = {"method": method}
-    extras: dict[str, str | None] = {}
-    for field in FIELDS:
-        raw = values.get(field.key, "").strip()
-        if not raw:
-            if not field.optional:
-                raise FormError(
-                    f"{field.label} is empty; type a value (the default is {getattr(base, field.key)})."
-                )
-            value: Any = None
-        elif field.kind == "int":
-            try:
-                value = int(raw)
-            except ValueError:
-                raise FormError(f"{field.label} must be a whole number, not {raw!r}.") from None
-        elif field.kind == "float":
-            try:
-                value = float(raw)
-            except ValueError:
-                raise FormError(f"{field.label} must be a number like 2e-4 or 0.1, not {raw!r}.") from None
-        else:
-            value = raw
-        if field.key in SETTING_KEYS:
-            settings[field.key] = value
-        else:
-            extras[field.key] = value
-    if (settings["batch"], settings["grad_accum"]) != (base.batch, base.grad_accum):
-        settings["auto_batch"] = False  # a split typed in is the user's: the run keeps it as written
-    return dataclasses.replace(base, **settings), extras
-
-
-def form_values(settings: TrainingSettings, extras: dict[str, str | None]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for field in FIELDS:
-        value = getattr(settings, field.key) if field.key in SETTING_KEYS else extras.get(field.key)
-        values[field.key] = (
-            "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
-        )
-    return values
 
 
 def estimate_text(estimate: PlanEstimate, plan: Plan) -> Text:
@@ -157,14 +88,45 @@ def estimate_text(estimate: PlanEstimate, plan: Plan) -> Text:
     return text
 
 
+def script_path(config: Any) -> str:
+    """Where a script is saved unless the user says otherwise: train-<model>.py in the current folder."""
+    name = (config.name or config.model).rstrip("/").split("/")[-1].lower()
+    slug = re.sub(r"[^a-z0-9.]+", "-", name).strip("-.")[:40] or "run"
+    return str(Path.cwd() / f"train-{slug}.py")
+
+
+def save_script(script: str, where: str) -> str:
+    """Write the script to `where` (a file, or a folder to put train.py in); the path written, or
+    UserError with what to do."""
+    from ftui.core.errors import UserError
+
+    path = Path(where.strip()).expanduser()
+    if not where.strip():
+        raise UserError("Give a file name for the script, e.g. train.py.")
+    if path.is_dir():
+        path = path / "train.py"
+    try:
+        path.write_text(script, encoding="utf-8")
+    except OSError as error:
+        raise UserError(
+            f"Cannot write {path} ({error.strerror or error}); choose a folder you can write to."
+        ) from None
+    return str(path)
+
+
 class ScriptScreen(ModalScreen[None]):
-    """The run as a standalone Unsloth script, to read or copy."""
+    """The run as a standalone Unsloth script, to read, copy or save (`s`)."""
 
-    BINDINGS = [Binding("escape", "dismiss", "Close"), Binding("q", "dismiss", "Close", show=False)]
+    BINDINGS = [
+        Binding("s", "save", "Save to a file"),
+        Binding("escape", "dismiss", "Close"),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
 
-    def __init__(self, script: str) -> None:
+    def __init__(self, script: str, default_path: str) -> None:
         super().__init__()
         self.script = script
+        self.default_path = default_path
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="script-body"):
@@ -174,6 +136,42 @@ class ScriptScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#script-body").focus()
 
+    def action_save(self) -> None:
+        from ftui.screens.dialogs import AskText
+
+        self.app.push_screen(
+            AskText("Save the script as (Enter saves, Esc cancels):", self.default_path), callback=self._save
+        )
+
+    def _save(self, where: str | None) -> None:
+        from ftui.core.errors import UserError
+
+        if where is None:
+            return
+        try:
+            written = save_script(self.script, where)
+        except UserError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(f"Saved the script as {written}; run it with python in an environment with Unsloth.")
+
+
+def why_not(action: str, run_id: str, state: str | None) -> str:
+    """Why stop, kill or resume does nothing for a run in this state, and what would."""
+    if state is None:
+        return f"Run {run_id} is still being read; try again in a moment."
+    if action == "resume":
+        if state == "completed":
+            return f"Run {run_id} completed, so there is nothing to resume; e starts a new run from its settings."
+        return f"Run {run_id} is {state}, so there is nothing to resume yet; x stops it gracefully."
+    after = {
+        "completed": "it completed; e starts a new run from its settings",
+        "stopped": "it was stopped; r resumes it",
+        "failed": "it failed; r resumes it from its last checkpoint",
+        "oom": "it ran out of GPU memory; e starts a new run with smaller settings",
+    }.get(state, f"it is {state}")
+    return f"Run {run_id} is not running ({after}), so there is nothing to {action}."
+
 
 class TrainScreen(StepScreen):
     STEP = "train"
@@ -181,6 +179,7 @@ class TrainScreen(StepScreen):
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("v", "show_script", "Script"),
+        Binding("w", "export_script", "Export script"),
         Binding("x", "stop", "Stop"),
         Binding("k", "kill", "Kill"),
         Binding("r", "resume", "Resume"),
@@ -189,7 +188,8 @@ class TrainScreen(StepScreen):
 
     def compose_step(self) -> ComposeResult:
         with ContentSwitcher(initial="train-form", id="body"):
-            with Vertical(id="train-form"):
+            # Scrolls, so that the focused field is always in view on a short terminal.
+            with VerticalScroll(id="train-form"):
                 yield Static(id="train-plan", classes="plan-line")
                 with Grid(id="form-grid"):
                     yield Label("Method")
@@ -200,13 +200,11 @@ class TrainScreen(StepScreen):
                     yield Choice(LAYER_CHOICES, self._layers(), id="vision-layers", classes="vision-part")
                     yield Label("Modules", classes="vision-part")
                     yield Choice(MODULE_CHOICES, self._modules(), id="vision-modules", classes="vision-part")
-                    for field in FIELDS:
-                        yield Label(field.label)
-                        if field.kind == "path":
-                            yield PathInput(placeholder=field.placeholder, id=f"field-{field.key}")
-                        else:
-                            kind = {"int": "integer", "float": "number"}.get(field.kind, "text")
-                            yield Input(placeholder=field.placeholder, type=kind, id=f"field-{field.key}")
+                    yield from self._fields(advanced=False)
+                yield Static("Advanced", classes="form-section")
+                with Grid(id="form-advanced", classes="form-grid"):
+                    yield from self._fields(advanced=True)
+                yield Static(id="field-help", classes="hint")
                 yield Static(id="estimate")
                 yield Static(id="form-status", classes="hint")
             yield RunView(nvml=self.ftui.nvml, gauge_interval=self.ftui.gauge_interval, id="run-view")
@@ -218,6 +216,26 @@ class TrainScreen(StepScreen):
     def _modules(self) -> tuple[bool, bool]:
         s = self.plan.settings
         return (s.finetune_attention_modules, s.finetune_mlp_modules)
+
+    def main_widget(self) -> str | None:
+        return "#method" if self.query_one(ContentSwitcher).current == "train-form" else "#run-log"
+
+    def _fields(self, *, advanced: bool) -> ComposeResult:
+        for field in FIELDS:
+            if field.advanced != advanced:
+                continue
+            yield Label(field.label)
+            if field.kind == "yes_no":
+                yield Choice(YES_NO, "no", id=f"field-{field.key}")
+            elif field.kind == "path":
+                yield PathInput(placeholder=field.placeholder, id=f"field-{field.key}")
+            else:
+                kind = {"int": "integer", "float": "number"}.get(field.kind, "text")
+                yield TextField(placeholder=field.placeholder, type=kind, id=f"field-{field.key}")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused setting's line of help, under the form."""
+        self.query_one("#field-help", Static).update(Text(help_for(event.widget.id), "dim"))
 
     def on_mount(self) -> None:
         for field_input in self.query(Input):
@@ -235,9 +253,11 @@ class TrainScreen(StepScreen):
             return
         values = form_values(self.plan.settings, self.extras)
         for key, value in values.items():
-            field_input = self.query_one(f"#field-{key}", Input)
-            if field_input.value != value:
-                field_input.value = value
+            widget = self.query_one(f"#field-{key}")
+            if isinstance(widget, Choice):
+                widget.value = value
+            elif isinstance(widget, Input) and widget.value != value:
+                widget.value = value
         self.query_one("#method", Choice).value = self.plan.settings.method
         self.query_one("#vision-layers", Choice).value = self._layers()
         self.query_one("#vision-modules", Choice).value = self._modules()
@@ -271,7 +291,7 @@ class TrainScreen(StepScreen):
         self.query_one("#train-plan", Static).update(text)
 
     def _read(self) -> tuple[TrainingSettings, dict[str, str | None]]:
-        values = {field.key: self.query_one(f"#field-{field.key}", Input).value for field in FIELDS}
+        values = {field.key: self._field_value(field.key) for field in FIELDS}
         method = str(self.query_one("#method", Choice).value)
         settings, extras = read_form(values, method, self.plan.settings)
         vision, language = self.query_one("#vision-layers", Choice).value
@@ -285,6 +305,10 @@ class TrainScreen(StepScreen):
         )
         return settings, extras
 
+    def _field_value(self, key: str) -> str:
+        widget = self.query_one(f"#field-{key}")
+        return str(widget.value) if isinstance(widget, Input | Choice) else ""
+
     @on(Input.Changed)
     @on(Choice.Changed)
     def _edited(self) -> None:
@@ -292,15 +316,20 @@ class TrainScreen(StepScreen):
             settings, extras = self._read()
         except FormError as error:
             self._status(Text(str(error), "yellow"))
+            self._form_error = True
             return
         self.plan.settings, self.extras = settings, extras
         self._form_settings = copy.deepcopy(settings)
-        self._status(Text(""))
+        if self._form_error:  # the field that did not parse does now: its sentence goes
+            self._status(Text(""))
+            self._form_error = False
         self.refresh_estimate()
 
     def on_estimate_ready(self, estimate: PlanEstimate) -> None:
         self.query_one("#estimate", Static).update(estimate_text(estimate, self.plan))
         self.query_one(RunView).estimate_gib = estimate.gib
+
+    _form_error = False  # the status line shows a field that does not parse
 
     def _status(self, text: Text) -> None:
         self.query_one("#form-status", Static).update(text)
@@ -326,7 +355,7 @@ class TrainScreen(StepScreen):
         state = views.first().state
         # Keys of the other mode are hidden (False); keys of this mode that the run's state rules out
         # are shown dimmed (None), so that the user sees they exist.
-        if action in ("start", "show_script"):
+        if action in ("start", "show_script", "export_script"):
             return form
         if action == "edit":
             return not form
@@ -341,11 +370,39 @@ class TrainScreen(StepScreen):
         from ftui.core.script import generate_script
 
         try:
-            script = generate_script(self._config())
+            config = self._config()
+            script = generate_script(config)
         except (FormError, UserError) as error:
             self._status(Text(str(error), "red"))
             return
-        self.app.push_screen(ScriptScreen(script))
+        self.app.push_screen(ScriptScreen(script, script_path(config)))
+
+    def action_export_script(self) -> None:
+        """The script of the form's settings, saved to a file (v shows it first)."""
+        from ftui.core.errors import UserError
+        from ftui.core.script import generate_script
+        from ftui.screens.dialogs import AskText
+
+        try:
+            config = self._config()
+            script = generate_script(config)
+        except (FormError, UserError) as error:
+            self._status(Text(str(error), "red"))
+            return
+
+        def save(where: str | None) -> None:
+            if where is None:
+                return
+            try:
+                written = save_script(script, where)
+            except UserError as error:
+                self._status(Text(str(error), "red"))
+                return
+            self._status(Text(f"Saved the script as {written}.", "green"))
+
+        self.app.push_screen(
+            AskText("Save the script as (Enter saves, Esc cancels):", script_path(config)), save
+        )
 
     def action_start(self) -> None:
         """Check the form, then run the preflight; its sheet decides whether the run starts."""
@@ -396,7 +453,17 @@ class TrainScreen(StepScreen):
         except UserError as error:
             self.app.call_from_thread(self._status, Text(str(error), "red"))
             return
-        self.app.call_from_thread(self.attach, run, process)
+        self.app.call_from_thread(self._started, run, process)
+
+    @dataclass
+    class RunStarted(Message):
+        """This step started a training run (the app watches it, to announce its end)."""
+
+        run: Any  # ftui.core.runs.RunDirectory
+
+    def _started(self, run: Any, process: Any) -> None:
+        self.post_message(self.RunStarted(run))
+        self.attach(run, process)
 
     def on_ftui_app_run_attached(self, message: Any) -> None:
         """FtuiApp.RunAttached (handled by name: screens do not import the app): a run picked on the runs
@@ -406,6 +473,7 @@ class TrainScreen(StepScreen):
     def attach(self, run: Any, process: Any = None) -> None:
         """Show the live view of `run` (a RunDirectory: one just started, or any run picked elsewhere)."""
         self.query_one(ContentSwitcher).current = "run-view"
+        self._status(Text(""))
         view = self.query_one(RunView)
         view.attach(run, process)
         view.query_one(
@@ -414,10 +482,68 @@ class TrainScreen(StepScreen):
         self.refresh_bindings()
 
     def action_edit(self) -> None:
+        """A new run: the form, filled with the settings of the run on screen (the plan it was run with)."""
+        run = self.query_one(RunView).run
+        if run is not None:
+            self.new_run_from(run)
+            return
+        self._show_form()
+
+    def _show_form(self) -> None:
         self.query_one(ContentSwitcher).current = "train-form"
         self._fill_form()
         self.query_one("#method", Choice).focus()
         self.refresh_bindings()
+
+    def on_ftui_app_run_reused(self, message: Any) -> None:
+        """FtuiApp.RunReused (by name: screens do not import the app): e on the runs step."""
+        self.new_run_from(message.run)
+
+    def new_run_from(self, run: Any) -> None:
+        """Fill the form with a run's config.toml: its model, data, settings, template and Python."""
+        self._show_form()
+        self._status(Text(f"Reading the settings of {run.run_id}…", "dim"))
+        self._read_run_plan(run)
+
+    @work(thread=True, exclusive=True, group="run-plan", exit_on_error=False)
+    def _read_run_plan(self, run: Any) -> None:
+        from ftui.core.data import inspect
+        from ftui.core.errors import UserError
+        from ftui.core.plan import DatasetSummary
+
+        try:
+            config = run.config()
+        except UserError as error:
+            self.app.call_from_thread(self._status, Text(str(error), "red"))
+            return
+        try:  # the data's summary, as the data step would show it (rows, format, tokens)
+            dataset = inspect(config.data, format=config.format, mapping=config.mapping or None).summary()
+        except UserError:
+            dataset = DatasetSummary(config.data, rows=0, format=config.format or "unknown")
+        self.app.call_from_thread(self._fill_from_run, run, config, dataset)
+
+    def _fill_from_run(self, run: Any, config: Any, dataset: Any) -> None:
+        self.plan.model, self.plan.repo = config.model, config.repo
+        self.plan.settings = copy.deepcopy(config.settings)
+        self.plan.dataset = dataset
+        self.extras = {"template": config.template, "name": None, "python": config.python}
+        self._form_settings = None  # the form shows the run's settings, not what it showed
+        self._fill_form()
+        self._show_plan_line()
+        self.refresh_estimate()
+        self._status(
+            Text(f"The settings of {run.run_id}; change what you like, s starts a new run.", "green")
+        )
+
+    def on_key(self, event: events.Key) -> None:
+        # Stop, kill and resume are dimmed when the run's state rules them out: pressed anyway, say why.
+        active = self.active_bindings.get(event.key)
+        view = self.query_one(RunView)
+        if active is None or active.enabled or view.run is None:
+            return
+        if active.binding.action in ("stop", "kill", "resume"):
+            event.stop()
+            self.notify(why_not(active.binding.action, view.run.run_id, view.state), severity="warning")
 
     @on(RunView.StateChanged)
     def _state_changed(self) -> None:

@@ -276,3 +276,29 @@ async def test_start_opens_the_preflight_sheet_and_a_blocked_run_never_starts(ma
         await pilot.press("escape")
         await wait_for_text(app, pilot, "#form-status", "Not started")
         assert app.current_step == "train" and not list(app.runs_dir.glob("*"))
+
+
+async def test_the_script_is_saved_to_a_file_from_v_and_from_w(make_app, tmp_path):
+    app = make_app(planned(), start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.screen.set_focus(None)
+        await pilot.press("v")
+        await wait_for_text(app, pilot, "#script", "FastLanguageModel")
+        script = app.screen.script
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.screen.query("#answer"), "the file name")
+        answer = app.screen.query_one("#answer")
+        assert answer.value.endswith("train-qwen3-8b.py")
+        answer.value = str(tmp_path / "mine.py")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: (tmp_path / "mine.py").exists(), "the saved script")
+        assert (tmp_path / "mine.py").read_text() == script
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.current_step == "train", "back on the form")
+        app.screen.set_focus(None)
+        await pilot.press("w")  # export without looking first: a folder gets train.py
+        await wait_until(pilot, lambda: app.screen.query("#answer"), "the file name")
+        app.screen.query_one("#answer").value = str(tmp_path)
+        await pilot.press("enter")
+        await wait_for_text(app, pilot, "#form-status", "Saved the script as")
+        assert "FastLanguageModel" in (tmp_path / "train.py").read_text()
