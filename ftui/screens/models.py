@@ -1,5 +1,6 @@
-"""Step 5: the models. The advice's ranked shortlist with what fits here, a name decoder, and the details of
-the highlighted model (dims, context, license, whether it is already in the local HF cache)."""
+"""Step 5: the models. The advice's ranked shortlist with what fits here, a name decoder, a local model
+folder as a choice of its own, and the details of the highlighted model (dims, context, license, whether
+it is already in the local HF cache)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from ftui.core.advice import Advice
 from ftui.core.fit import METHOD_WORDS
 from ftui.screens.base import StepScreen
 from ftui.screens.license import hanging
 from ftui.widgets.model_table import ModelTable
+from ftui.widgets.path_input import PathInput
 from ftui.widgets.plain_text import one_line, plain
+from ftui.widgets.text_field import TextField
 
 
 def dims_line(dims) -> str:  # type: ignore[no-untyped-def]
@@ -108,6 +111,8 @@ class ModelsScreen(StepScreen):
     BINDINGS = [
         Binding("d", "toggle_dropped", "Why not others"),
         Binding("slash", "decode", "Decode a name", key_display="/"),
+        Binding("u", "use_decoded", "Use this name"),
+        Binding("l", "local_model", "Local model"),
     ]
 
     def compose_step(self) -> ComposeResult:
@@ -118,16 +123,18 @@ class ModelsScreen(StepScreen):
                 yield ModelTable(id="candidates")
                 with VerticalScroll(id="details"):
                     yield Static(id="detail")
-            with Horizontal(id="decoder-row"):
-                yield Input(
-                    placeholder="decode any name: org/model, a Hub URL or a local folder; Enter reads it",
-                    id="decoder",
+            with Horizontal(id="decoder-row", classes="field-row"):
+                yield Label("Decode", classes="field-label")
+                yield TextField(placeholder="any name: org/model or a Hub URL; Enter reads it", id="decoder")
+            with Horizontal(id="local-row", classes="field-row"):
+                yield Label("Local model", classes="field-label")
+                yield PathInput(
+                    placeholder="a folder with config.json; Tab completes, Enter uses it",
+                    id="local-model",
                 )
-                yield Button("Use it", id="use-decoded", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#decoder", Input).cursor_blink = False
-        self.query_one("#use-decoded", Button).display = False
         self.advice: Advice | None = None
         self.showing_dropped = False
         self.decoded_name: str | None = None
@@ -231,12 +238,15 @@ class ModelsScreen(StepScreen):
         self.decoded_name = name
         self.showing_dropped = False
         self.query_one("#detail", Static).update(view)
-        button = self.query_one("#use-decoded", Button)
-        button.display = True
-        button.focus()  # Enter again uses it
+        self.query_one("#details").focus()  # out of the field: u uses the name, arrows read the details
+        self.refresh_bindings()
 
-    @on(Button.Pressed, "#use-decoded")
-    def _use_decoded(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "use_decoded":
+            return True if getattr(self, "decoded_name", None) else None  # dimmed until a name is read
+        return True
+
+    def action_use_decoded(self) -> None:
         from ftui.core.catalog import load_catalog
 
         if not self.decoded_name:
@@ -244,6 +254,39 @@ class ModelsScreen(StepScreen):
         model = load_catalog().find(self.decoded_name)
         self.plan.model = model.hf_id if model else self.decoded_name
         self.plan.repo = model.repo_for(self.plan.settings.method) if model else None
+        self.decoded_name = None
         self._show_chosen()
-        self.query_one("#use-decoded", Button).display = False
+        self.refresh_bindings()
+        self.query_one(ModelTable).focus()
+
+    def action_local_model(self) -> None:
+        self.query_one("#local-model", PathInput).focus()
+
+    @on(Input.Submitted, "#local-model")
+    def _local_submitted(self, event: Input.Submitted) -> None:
+        folder = event.value.strip()
+        if folder:
+            self._read_local(folder)
+
+    @work(thread=True, exclusive=True, group="details", exit_on_error=False)
+    def _read_local(self, folder: str) -> None:
+        from pathlib import Path
+
+        path = Path(folder).expanduser()
+        if not (path / "config.json").is_file():
+            why = "does not exist" if not path.exists() else "has no config.json"
+            problem = Text(f"{folder} {why}; give the folder a Hugging Face model was saved in.", "yellow")
+            self.app.call_from_thread(self._local_refused, problem)
+            return
+        view = decoded_details(str(path.absolute()))
+        self.app.call_from_thread(self._local_chosen, str(path.absolute()), view)
+
+    def _local_refused(self, problem: Text) -> None:
+        self.query_one("#detail", Static).update(problem)
+
+    def _local_chosen(self, folder: str, view: RenderableType) -> None:
+        self.plan.model, self.plan.repo = folder, None
+        self.showing_dropped = False
+        self.query_one("#detail", Static).update(view)
+        self._show_chosen()
         self.query_one(ModelTable).focus()

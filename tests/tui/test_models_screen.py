@@ -42,7 +42,32 @@ async def test_d_lists_what_was_left_out_and_why(make_app):
         assert "Left out, and why" in dropped and "(use case)" in dropped
 
 
-async def test_the_decoder_reads_a_name_and_enter_uses_it(make_app, tmp_path):
+async def test_the_decoder_reads_a_name_and_u_uses_it(make_app):
+    app = make_app(start="models")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot)
+        active = {b.binding.action: b.enabled for b in app.screen.active_bindings.values()}
+        assert active["use_decoded"] is False  # nothing decoded yet: shown dimmed
+        await pilot.press("slash")
+        assert app.focused.id == "decoder"
+        await pilot.press(*"unsloth/Llama-3.2-3B-Instruct-bnb-4bit", "enter")
+        details = await wait_for_text(app, pilot, "#detail", "Reads")
+        assert "Unsloth" in details and "3B" in details
+        await wait_until(pilot, lambda: app.focused.id == "details", "the focus out of the field")
+        assert "u Use this name" in text_of_key_bar(app)
+        await pilot.press("u")
+        # a name the catalog knows becomes its model, loaded from the repo for the plan's method
+        assert app.plan.model == "meta-llama/Llama-3.2-3B-Instruct"
+        assert app.plan.repo is not None and app.plan.repo.startswith("unsloth/Llama-3.2-3B-Instruct")
+
+
+def text_of_key_bar(app) -> str:  # type: ignore[no-untyped-def]
+    from ftui.widgets.key_bar import KeyBar
+
+    return app.screen.query_one(KeyBar).render().plain
+
+
+async def test_a_local_model_folder_is_a_choice_of_its_own(make_app, tmp_path):
     folder = tmp_path / "my-llama"
     folder.mkdir()
     (folder / "config.json").write_text(
@@ -52,16 +77,17 @@ async def test_the_decoder_reads_a_name_and_enter_uses_it(make_app, tmp_path):
     app = make_app(start="models")
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_rows(app, pilot)
-        await pilot.press("slash")
-        assert app.focused.id == "decoder"
-        await pilot.press(*"unsloth/Llama-3.2-3B-Instruct-bnb-4bit", "enter")
-        details = await wait_for_text(app, pilot, "#detail", "Reads")
-        assert "Unsloth" in details and "3B" in details
-        await pilot.press("slash")  # back to the decoder (focus had moved to "Use it")
-        app.screen.query_one("#decoder").value = str(folder)
+        assert "l Local model" in text_of_key_bar(app)
+        await pilot.press("l")
+        assert app.focused.id == "local-model"
+        await pilot.press(*str(tmp_path / "my-l"), "tab")  # Tab completes the folder's name
+        await wait_until(pilot, lambda: app.focused.value == str(folder) + "/", "the completed path")
         await pilot.press("enter")
-        await wait_for_text(app, pilot, "#detail", "a local folder")
-        await wait_until(pilot, lambda: app.focused.id == "use-decoded", "focus on Use it")
+        await wait_for_text(app, pilot, "#chosen", "my-llama")
+        assert app.plan.model == str(folder) and app.plan.repo is None
+        assert "a local folder" in text_of(app.screen.query_one("#detail"))
+        await pilot.press("l")
+        app.focused.value = str(tmp_path)  # a folder, but not a model's
         await pilot.press("enter")
+        await wait_for_text(app, pilot, "#detail", "has no config.json")
         assert app.plan.model == str(folder)
-        assert app.plan.repo is None
