@@ -7,6 +7,7 @@ nothing here imports torch, transformers, datasets, unsloth or plotext.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,13 +22,14 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ftui.core.plan import Plan
-from ftui.screens import STEP_NAMES, STEPS, Step
+from ftui.screens import STEP_NAMES, STEPS, Step, step_named
 
 if TYPE_CHECKING:
     from ftui.core.hardware import Hardware
     from ftui.screens.runs import RunsScreen
 
 STEP_KEYS = Binding.Group("Step", compact=True)
+WATCH_S = 5.0  # how often the runs this app knows are live are checked for their end (one status read each)
 
 
 def _screen_factory(step: Step) -> Callable[[], Screen]:
@@ -54,6 +56,8 @@ class FtuiApp(App):
         Binding("n", "app.next_step", "Next"),
         Binding("b", "app.previous_step", "Back"),
         Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+        Binding("f1", "app.help", "Help", show=False),
         Binding("escape", "app.leave_field", "Leave field"),
     ]
 
@@ -67,6 +71,18 @@ class FtuiApp(App):
         run: Any  # ftui.core.runs.RunDirectory
         process: Any = None  # the Popen, when this ftui started it
 
+    @dataclass
+    class ActionAsked(Message, bubble=False):
+        """The command palette asked for an action of a step other than the one shown: run it there."""
+
+        action: str
+
+    @dataclass
+    class RunReused(Message, bubble=False):
+        """A run's settings were chosen for a new run: the train step's form takes them."""
+
+        run: Any  # ftui.core.runs.RunDirectory
+
     def __init__(
         self,
         plan: Plan | None = None,
@@ -77,6 +93,7 @@ class FtuiApp(App):
         gauge_interval: float = 1.0,
         runs_dir: str | Path | None = None,
         start: str = "use_case",
+        watch_interval: float = WATCH_S,
     ) -> None:
         """`hardware` is a probe result to use as is (tests give a fixed one); with `probe_hardware` the
         app probes this machine in a worker once the first screen is up. `nvml` is the NVML source for the
@@ -92,12 +109,55 @@ class FtuiApp(App):
 
         self.runs_dir = Path(runs_dir) if runs_dir else default_runs_dir()
         self.start = start
+        self.watch_interval = watch_interval
+        self.watched: dict[Path, str] = {}  # live runs to announce the end of: folder -> run id
+        self._checking = False
 
     def on_mount(self) -> None:
         if self.probe_hardware:
             self.call_after_refresh(self.probe)  # after the first frame: start-up waits for nothing
         elif self.hardware is not None:
             self._adopt_hardware(self.hardware)
+        self.call_after_refresh(self._find_live_runs)
+        self.set_interval(self.watch_interval, self._check_watched)
+
+    # Runs going on without a word: say which are live at start-up, announce each one's end ---------
+
+    async def _find_live_runs(self) -> None:
+        from ftui.core.runs.manage import live_runs, live_words
+
+        live = await asyncio.to_thread(live_runs, self.runs_dir)
+        for summary in live:
+            self.watched[Path(summary.path)] = summary.run_id
+        if live:
+            self.notify(
+                f"{live_words(live)} 7 lists the runs; Enter on one follows it.", title="Training", timeout=12
+            )
+
+    def watch_run(self, run: Any) -> None:
+        """Announce the end of this run (a RunDirectory), with a notice and the terminal bell."""
+        self.watched[Path(run.path)] = run.run_id
+
+    async def _check_watched(self) -> None:
+        from ftui.core.runs.manage import ended_runs, ended_words
+
+        if not self.watched or self._checking:
+            return
+        self._checking = True
+        try:
+            ended = await asyncio.to_thread(ended_runs, list(self.watched))
+        finally:
+            self._checking = False
+        for summary in ended:
+            if self.watched.pop(Path(summary.path), None) is None:
+                continue
+            severity = "information" if summary.state in ("completed", "stopped") else "error"
+            self.notify(ended_words(summary), title="Run ended", severity=severity, timeout=20)
+            self.bell()  # tmux marks the window, so an ended run is seen from another one
+
+    def on_train_screen_run_started(self, message: Any) -> None:
+        """TrainScreen.RunStarted (by name: the app imports no screen): watch it for its end."""
+        self.watch_run(message.run)
 
     @work(thread=True, exclusive=True, group="probe", exit_on_error=False)
     def probe(self) -> None:
@@ -145,6 +205,11 @@ class FtuiApp(App):
         self.show_step("train")
         self.get_screen("train").post_message(self.RunAttached(run, process))
 
+    def on_runs_screen_run_reused(self, message: RunsScreen.RunReused) -> None:
+        """e on the runs step: the train step's form takes that run's settings."""
+        self.show_step("train")
+        self.get_screen("train").post_message(self.RunReused(message.run))
+
     def on_runs_screen_run_chosen(self, message: RunsScreen.RunChosen) -> None:
         """Enter on the runs step: re-attach to that run on the train step."""
         self.attach_run(message.run)
@@ -183,7 +248,32 @@ class FtuiApp(App):
             return None
         return True
 
-    # Command palette: every key binding of the screen is also a command ---------------------------
+    # Help: the key map of the step shown ------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from ftui.screens.help import HelpScreen, KeyLine
+
+        here: list[KeyLine] = []
+        everywhere: list[KeyLine] = []
+        steps: list[str] = []
+        seen: set[str] = set()
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.system or (key, binding.action) in seen:
+                continue
+            seen.add((key, binding.action))
+            if binding.group is STEP_KEYS:
+                steps.append(f"{key} {binding.description}")
+                continue
+            line = KeyLine(self.get_key_display(binding), binding.description, active.enabled)
+            (everywhere if active.node is self else here).append(line)
+        if steps:
+            everywhere.insert(0, KeyLine("1-7", "Go to a step: " + ", ".join(steps)))
+        step = self.current_step
+        title = f"Keys of this step ({step_named(step).title})" if step else "Keys here"
+        self.push_screen(HelpScreen(title, here, everywhere))
+
+    # Command palette: every key binding of every step is also a command ----------------------------
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         seen: set[str] = set()
@@ -199,12 +289,58 @@ class FtuiApp(App):
                 title = f"Go to {binding.description}"
             key = self.get_key_display(binding)
             yield SystemCommand(title, f"key: {key}", partial(self._run_binding, active.node, binding.action))
+        yield from self._other_steps_commands()
         yield from super().get_system_commands(screen)
+
+    def _other_steps_commands(self) -> Iterable[SystemCommand]:
+        """The keys of every other step, as "Train: Start": the palette finds any action from anywhere.
+        (The step modules are imported here, when the palette opens, not at start-up.)"""
+        here = self.current_step
+        for step in STEPS:
+            if step.name == here:
+                continue
+            screen_class = getattr(importlib.import_module(step.module), step.cls)
+            for binding in Binding.make_bindings(screen_class.BINDINGS):
+                if not binding.description:
+                    continue
+                yield SystemCommand(
+                    f"{step.title}: {binding.description}",
+                    f"step {step.key}, then key {self.get_key_display(binding)}",
+                    partial(self._run_on_step, step.name, binding.action),
+                )
 
     async def _run_binding(self, node: Any, action: str) -> None:
         await self.run_action(action, node)
 
+    def _run_on_step(self, name: str, action: str) -> None:
+        self.show_step(name)
+        self.get_screen(name).post_message(self.ActionAsked(action))
 
-def run_app() -> int:
-    FtuiApp().run(mouse=False)
+
+def run_app(runs_dir: str | Path | None = None) -> int:
+    app = FtuiApp(runs_dir=runs_dir)
+    app.run(mouse=False)
+    goodbye = still_training(app.runs_dir)
+    if goodbye:
+        print(goodbye)
     return 0
+
+
+def still_training(runs_dir: Path) -> str:
+    """What quitting leaves behind: the runs that go on, and how to come back to them (short lines: the
+    terminal it is printed in may be 80 columns)."""
+    from ftui.core.runs.manage import live_runs, live_words
+
+    live = live_runs(runs_dir)
+    if not live:
+        return ""
+    first = live[0].run_id
+    return "\n".join(
+        [
+            live_words(live),
+            "It goes on without ftui. To come back:",
+            "  ftui                             the runs step (7) lists it; Enter follows it",
+            f"  ftui runs {first} --follow",
+            f"  ftui stop {first}",
+        ]
+    )

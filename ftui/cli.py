@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Which model should I fine-tune? Run without arguments for the app; subcommands run headless.",
     )
     parser.add_argument("--version", action="version", version=f"ftui {__version__}")
+    parser.add_argument(
+        "--runs-dir",
+        dest="app_runs_dir",
+        metavar="DIR",
+        help="for the app (no COMMAND): where runs are kept (default $FTUI_RUNS_DIR or ~/.local/share/ftui/runs)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in _command_modules():
         module.register(sub)
@@ -61,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
+        if args.command is None and args.app_runs_dir:
+            from ftui.app import run_app
+
+            return run_app(runs_dir=args.app_runs_dir)
         parser.print_help()
         return 2
     try:

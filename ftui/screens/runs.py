@@ -1,6 +1,7 @@
 """Step 7: the runs. Every run in the runs directory, live or finished (Enter re-attaches to it), the loss
 curves of the selected runs overlaid, and their sample generations side by side: "fine-tune the instruct
-and the base, then compare"."""
+and the base, then compare". A run can be renamed (its label), deleted, or be the start of a new run
+with its settings."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ftui.screens.run_actions import RunActions, base_columns, loss_lines, read_
 from ftui.widgets.loss_chart import LossChart, Series
 from ftui.widgets.plain_text import one_line, plain
 from ftui.widgets.run_view import STATE_STYLE
+from ftui.widgets.sized_table import fill_table
 
 REFRESH_S = 2.0
 SAMPLE_CHARS = 400  # per output cell: enough to compare, not a wall of text
@@ -95,8 +97,26 @@ def _pictures(samples: list[Sample]) -> dict[str, RenderableType]:
     return {path: _drawn[path] for path in wanted}
 
 
+def run_label(summary: RunSummary) -> str:
+    """What a run is called on screen: its name, else its id without the date (the time and the model
+    tell two runs of one day apart)."""
+    if summary.name:
+        return one_line(summary.name)
+    head, _, rest = summary.run_id.partition("-")
+    return rest if head.isdigit() and len(head) == 8 and rest else summary.run_id
+
+
+def output_cell(text: str | None) -> Text:
+    if text is None:
+        return Text("(no sample)", "dim italic", end="")
+    if not text.strip():
+        return Text("(empty)", "dim italic", end="")  # the model said nothing: not a blank cell
+    return plain(text[:SAMPLE_CHARS])
+
+
 def samples_view(rows: list[RunRow]) -> RenderableType:
-    """The selected runs' generations for the same held-out prompts, one column per run."""
+    """The selected runs' generations for the same held-out prompts: the prompt, the expected answer (the
+    held-out row's own), then one column per run, headed by its name."""
     chosen = [row for row in rows if row.samples]
     if not chosen:
         return Text(
@@ -105,27 +125,34 @@ def samples_view(rows: list[RunRow]) -> RenderableType:
         )
     table = Table(show_lines=True, expand=True, header_style="bold")
     table.add_column("Prompt", ratio=1)
+    table.add_column("Expected", ratio=1)
     for row in chosen:
-        table.add_column(one_line(row.summary.model or row.run.run_id, 40), ratio=1)
+        header = plain(run_label(row.summary))
+        header.overflow = "fold"  # a narrow column wraps the name rather than cutting the part that differs
+        table.add_column(header, ratio=1)
     bases = base_columns(chosen)
     for label, _ in bases:
         table.add_column(label, ratio=1, style="dim")
-    prompts: dict[Any, str] = {}
+    prompts: dict[Any, tuple[str, str | None]] = {}
     pictures: dict[Any, RenderableType] = {}
     outputs: dict[str, dict[Any, str]] = {}
     for row in chosen:
         for sample in row.samples:
             key = sample.line if sample.line is not None else sample.prompt
-            prompts.setdefault(key, sample.prompt)
+            prompts.setdefault(key, (sample.prompt, sample.reference))
             if sample.images and sample.images[0] in row.pictures:
                 pictures.setdefault(key, row.pictures[sample.images[0]])
             outputs.setdefault(row.run.run_id, {})[key] = sample.output
-    for key, prompt in prompts.items():
+    for key, (prompt, reference) in prompts.items():
         question = plain(prompt[-SAMPLE_CHARS:])
-        cells: list[RenderableType] = [Group(pictures[key], question) if key in pictures else question]
+        expected = output_cell(reference) if reference is not None else Text("(not kept)", "dim italic")
+        cells: list[RenderableType] = [
+            Group(pictures[key], question) if key in pictures else question,
+            expected,
+        ]
         for row in chosen:
-            cells.append(plain(outputs.get(row.run.run_id, {}).get(key, "")[:SAMPLE_CHARS]))
-        cells.extend(plain(answers.get(key, "")[:SAMPLE_CHARS]) for _, answers in bases)
+            cells.append(output_cell(outputs.get(row.run.run_id, {}).get(key)))
+        cells.extend(output_cell(answers.get(key)) for _, answers in bases)
         table.add_row(*cells)
     losses = loss_lines(chosen)
     return table if losses is None else Group(losses, table)
@@ -152,15 +179,27 @@ NARROW_COLUMNS = ("run", "state", "step", "loss", "eval", "time", "peak")  # the
 
 
 class RunsScreen(RunActions, StepScreen):
-    """Enter on a run posts RunChosen; the app opens it on the train step."""
+    """Enter on a run posts RunChosen (the app opens it on the train step); e posts RunReused (the train
+    step's form takes its settings)."""
 
     STEP = "runs"
     AUTO_FOCUS = "#runs-table"
-    BINDINGS = [Binding("space", "toggle_selected", "Select")]
+    BINDINGS = [
+        Binding("space", "toggle_selected", "Select"),
+        Binding("e", "reuse", "New run from this"),
+        Binding("r", "rename", "Rename"),
+        Binding("d", "delete", "Delete"),
+    ]
 
     @dataclass
     class RunChosen(Message):
         """Enter on a run: watch it live (the app shows it on the train step)."""
+
+        run: Any  # ftui.core.runs.RunDirectory
+
+    @dataclass
+    class RunReused(Message):
+        """e on a run: a new run from its settings (the app fills the train step's form from them)."""
 
         run: Any  # ftui.core.runs.RunDirectory
 
@@ -197,10 +236,7 @@ class RunsScreen(RunActions, StepScreen):
         table = self.query_one("#runs-table", DataTable)
         cursor = table.cursor_row
         shown = [key for _, key in COLUMNS if self.size.width >= 110 or key in NARROW_COLUMNS]
-        table.clear(columns=True)
-        for label, key in COLUMNS:
-            if key in shown:
-                table.add_column(label, key=key)
+        table_rows: list[tuple[str, list[Text]]] = []
         for row in reversed(rows):  # newest first
             s = row.summary
             state = s.state
@@ -208,7 +244,9 @@ class RunsScreen(RunActions, StepScreen):
             slurm = f" slurm {s.slurm_state}" if s.slurm_state else ""  # Slurm's word beside ftui's
             cells = {
                 "run": Text.assemble(
-                    ("✓ " if row.run.run_id in self.selected else "  ", "bold green"), row.run.run_id, end=""
+                    ("✓ " if row.run.run_id in self.selected else "  ", "bold green"),
+                    one_line(s.name, 40) if s.name else row.run.run_id,
+                    end="",
                 ),
                 "state": Text.assemble((state, STATE_STYLE.get(state, "")), (spread + slurm, "dim"), end=""),
                 "model": Text(one_line(s.model or "?", 30), end=""),
@@ -219,7 +257,10 @@ class RunsScreen(RunActions, StepScreen):
                 "time": Text(duration(s), end=""),
                 "peak": Text("-" if s.peak_gpu_gib is None else f"{s.peak_gpu_gib:.1f}G", end=""),
             }
-            table.add_row(*(cells[key] for key in shown), key=row.run.run_id)
+            table_rows.append((row.run.run_id, [cells[key] for key in shown]))
+        # Widths from the cells, not DataTable's later measuring: refilled every REFRESH_S, its measured
+        # widths could be lost and the columns shrink to their headers.
+        fill_table(table, [(label, key) for label, key in COLUMNS if key in shown], table_rows)
         if rows:
             table.move_cursor(row=min(max(cursor, 0), len(rows) - 1))
         live = sum(1 for row in rows if row.summary.state in ("starting", "running"))
@@ -231,18 +272,93 @@ class RunsScreen(RunActions, StepScreen):
             )
         )
         chart = self.query_one("#runs-chart", LossChart)
+        chosen = [row for row in rows if row.run.run_id in self.selected and row.curve]
+        # The legend is the chart's border title: each name cut so that all of them fit its width.
+        room = max(8, (chart.size.width or self.size.width) // max(1, len(chosen)) - 5)
         curves = []
-        for row in rows:
-            if row.run.run_id in self.selected and row.curve:
-                series = Series(one_line(row.run.run_id, 32))
-                for step, loss in row.curve:
-                    series.add(step, loss)
-                curves.append(series)
+        for row in chosen:
+            series = Series(one_line(run_label(row.summary), room))
+            for step, loss in row.curve:
+                series.add(step, loss)
+            curves.append(series)
         chart.set_series(curves)
         chart.border_title = chart.legend() if curves else "Loss of the selected runs"
         self.query_one("#samples", Static).update(
             samples_view([r for r in rows if r.run.run_id in self.selected])
         )
+
+    def _highlighted_row(self) -> RunRow | None:
+        table = self.query_one("#runs-table", DataTable)
+        if not self.rows or table.cursor_row < 0:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return next((row for row in self.rows if row.run.run_id == row_key.value), None)
+
+    def action_reuse(self) -> None:
+        row = self._highlighted_row()
+        if row is not None:
+            self.post_message(self.RunReused(row.run))
+
+    def action_rename(self) -> None:
+        from ftui.screens.dialogs import AskText
+
+        row = self._highlighted_row()
+        if row is None:
+            return
+        self.app.push_screen(
+            AskText(
+                f"A new name for {row.run.run_id} (Enter keeps it, Esc cancels):", row.summary.name or ""
+            ),
+            callback=lambda name: self._renamed(row.run, name),
+        )
+
+    def _renamed(self, run: Any, name: str | None) -> None:
+        from ftui.core.errors import UserError
+        from ftui.core.runs.manage import rename_run
+
+        if name is None:
+            return
+        try:
+            kept = rename_run(run, name)
+        except UserError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(f"Run {run.run_id} is now called {kept!r}.")
+        self.refresh_runs()
+
+    def action_delete(self) -> None:
+        from ftui.screens.dialogs import Confirm
+
+        row = self._highlighted_row()
+        if row is None:
+            return
+        if row.summary.state in ("starting", "running"):
+            self.notify(
+                f"Run {row.run.run_id} is {row.summary.state}; stop it (Enter, then x) before deleting it.",
+                severity="warning",
+            )
+            return
+        self.app.push_screen(
+            Confirm(f"Delete run {run_label(row.summary)} ({row.run.run_id}) and every file in its folder?"),
+            callback=lambda yes: self._delete(row.run) if yes else None,
+        )
+
+    @work(thread=True, exclusive=True, group="runs-delete", exit_on_error=False)
+    def _delete(self, run: Any) -> None:
+        from ftui.core.errors import UserError
+        from ftui.core.runs.manage import delete_run
+
+        try:
+            delete_run(run)
+        except UserError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+            return
+        self.app.call_from_thread(self._deleted, run)
+
+    def _deleted(self, run: Any) -> None:
+        self.selected.discard(run.run_id)
+        self.notify(f"Deleted run {run.run_id}.")
+        self.refresh_runs()
 
     def _highlighted_run(self) -> Any:
         table = self.query_one("#runs-table", DataTable)

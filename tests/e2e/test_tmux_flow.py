@@ -1,9 +1,10 @@
 """The whole flow in a real terminal: ftui in tmux at 80x24, driven by keys only.
 
 Use case, hardware, license, data (the sample dataset shipped in assets/), the model (a tiny Llama this
-test builds, typed into the name decoder), the training form, start: a real CPU training process. Once
-the loss shows, ftui quits while the run goes on; a new ftui lists the run and re-attaches to it, and
-follows it to the end. The screen is read with capture-pane, polled until the expected text is there.
+test builds, typed into the local model field), the training form, the preflight sheet, start: a real CPU
+training process. Once the loss shows, ftui quits while the run goes on and says so; a new ftui (given
+the runs directory by --runs-dir) says the run is live, re-attaches to it, follows it, and stops it with
+x, announcing its end. The screen is read with capture-pane, polled until the expected text is there.
 """
 
 from __future__ import annotations
@@ -82,16 +83,13 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
         term.type(SAMPLE)
         term.send("Enter")
         term.wait_for("Read every row")
-        term.wait_for("Start from an instruct model")
-        leave_field(term)
+        term.wait_for("Start from an instruct model")  # the report has the focus now: n goes on
 
         term.send("n")
         term.wait_for("candidates for")
-        term.send("/")
+        term.send("l")  # a local model folder, typed into its own field
         term.wait_for("Leave field")
         term.type(str(tiny_model))
-        term.send("Enter")
-        term.wait_for("Use it")
         term.send("Enter")
         term.wait_for("Chosen: ")
 
@@ -114,6 +112,8 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
             set_field(term, label, value)
         leave_field(term)
         term.send("s")
+        term.wait_for("Ready to start")  # the preflight sheet: a tiny model on this CPU, clean data
+        term.send("Enter")
         term.wait_for(lambda screen: "starting" in screen or "running" in screen, timeout=120)
         screen = term.wait_for(lambda screen: LOSS.search(screen) is not None, timeout=600)
         assert "┤" in screen  # the loss chart has an axis with values
@@ -126,18 +126,30 @@ def test_from_use_case_to_a_run_that_outlives_ftui(tiny_model, tmp_path):
         term.send("q")  # quit ftui while the run goes on
         term.wait_for(lambda _: term.dead(), timeout=120)
         assert trainer.is_running() and run.status().state == "running"
+        goodbye = term.screen(history=24)  # leaving the full-screen app may scroll its first line off
+        assert "1 run is still training" in goodbye and "It goes on without ftui" in goodbye
+        assert f"ftui runs {run.run_id} --follow" in goodbye
 
         try:
-            start_ftui(term, runs_dir)
+            # The runs directory by flag this time; the new ftui says the run is live, and follows it.
+            term.start(
+                f"{sys.executable} -m ftui --runs-dir {runs_dir}", env={"HF_HUB_OFFLINE": "1"}, cwd=str(ROOT)
+            )
+            term.wait_for("1 run is still training")
             term.send("7")
             term.wait_for(run.run_id)
             term.wait_for("running")
             term.send("Enter")  # re-attach
             screen = term.wait_for(lambda screen: run.run_id in screen and LOSS.search(screen) is not None)
             first_step = int(LOSS.search(screen).group(1))
-            screen = term.wait_for("completed", timeout=1800)  # a guard: a loaded machine trains slowly
-            assert f"step {STEPS}/{STEPS}" in screen and first_step < STEPS
-            assert run.status().state == "completed"
+            term.wait_for(
+                lambda screen: (m := LOSS.search(screen)) is not None and int(m.group(1)) > first_step,
+                timeout=600,
+            )
+            term.send("x")  # stop it gracefully: a checkpoint and the adapter, then the end is announced
+            screen = term.wait_for("Run ended", timeout=1800)  # a guard: a loaded machine trains slowly
+            assert "stopped at step" in screen
+            assert run.status().state == "stopped" and run.adapter_dir.is_dir()
         finally:
             if run.status().state not in FINAL_STATES:
                 from ftui.core.runs import kill

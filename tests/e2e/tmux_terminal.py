@@ -69,9 +69,11 @@ class TmuxTerminal:
     def type(self, text: str) -> None:
         self.send(text, literal=True)
 
-    def screen(self, styled: bool = False) -> str:
-        """The text on screen; with `styled`, with its colour escape sequences (to see what has focus)."""
-        return self._run("capture-pane", "-p", *(["-e"] if styled else []), "-t", self.session)
+    def screen(self, styled: bool = False, history: int = 0) -> str:
+        """The text on screen; with `styled`, with its colour escape sequences (to see what has focus);
+        with `history`, that many lines scrolled off the top before it."""
+        start = ["-S", str(-history)] if history else []
+        return self._run("capture-pane", "-p", *(["-e"] if styled else []), *start, "-t", self.session)
 
     def wait_for(
         self,

@@ -5,10 +5,13 @@ from textual.widgets import DataTable
 
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.run_view import RunView
-from tests.tui.conftest import wait_for_text, wait_until, write_run
+from tests.tui.conftest import SAMPLE, text_of, wait_for_text, wait_until, write_run
 
 SAMPLES_A = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "4, of course [b]bold?[/b]"}]
-SAMPLES_B = [{"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "Four."}]
+SAMPLES_B = [
+    {"line": 3, "prompt": "What is 2+2?", "reference": "4", "output": "Four."},
+    {"line": 9, "prompt": "Name a colour.", "reference": "Blue.", "output": ""},
+]
 
 
 async def wait_for_rows(app, pilot, count: int) -> DataTable:  # type: ignore[no-untyped-def]
@@ -41,7 +44,9 @@ async def test_space_overlays_curves_and_puts_samples_side_by_side(make_app, tmp
         await wait_until(pilot, lambda: len(chart.series) == 2, "two curves on the chart")
         samples = await wait_for_text(app, pilot, "#samples", "Four.")
         assert "4, of course [b]bold?[/b]" in samples  # a model's output is shown as it is, never as markup
-        assert "Qwen/Qwen3-8B-Base" in samples
+        header = samples.splitlines()[1]
+        assert "Expected" in header and "110000-qwen3-8b-base" in header and "100000-qwen3-8b" in header
+        assert "(empty)" in samples and "(no sample)" in samples and "Blue." in samples
 
 
 async def test_enter_reattaches_to_the_run(make_app, tmp_path):
@@ -96,3 +101,84 @@ async def test_a_run_on_several_gpus_under_slurm_shows_how_it_is_spread_and_slur
         state = table.get_row_at(0)[1].plain
         # Slurm is not reachable here: its state is the one the run recorded last.
         assert state == "completed 4×fsdp slurm COMPLETED"
+
+
+async def test_at_80_columns_the_comparison_fits(make_app, tmp_path):
+    runs = tmp_path / "runs"
+    for hour in (10, 11, 12):
+        write_run(runs, f"20260105-{hour}0000-qwen3-8b", samples=SAMPLES_B)
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await wait_for_rows(app, pilot, 3)
+        await pilot.press("space", "down", "space", "down", "space")
+        chart = app.screen.query_one(LossChart)
+        await wait_until(pilot, lambda: len(chart.series) == 3, "three curves")
+        legend = chart.legend().plain
+        assert len(legend) <= chart.size.width - 2 and legend.count("⣿") == 3
+        await wait_for_text(app, pilot, "#samples", "Four.")
+        widget = app.screen.query_one("#samples")
+        drawn = text_of(widget, width=widget.content_size.width)  # as wide as it is on screen
+        header_lines = [line for line in drawn.splitlines() if line.startswith("┃")]
+        cells = zip(*(line.strip("┃").split("┃") for line in header_lines), strict=True)
+        headers = ["".join(part.strip() for part in column) for column in cells]
+        # each run's whole name heads its column (wrapped in a narrow one, never cut)
+        assert headers == ["Prompt", "Expected", "100000-qwen3-8b", "110000-qwen3-8b", "120000-qwen3-8b"]
+        # the table keeps its columns as wide as their contents while the samples pane scrolls
+        app.screen.query_one("#compare").scroll_end(animate=False)
+        await pilot.pause()
+        assert [table.columns[key].get_render_width(table) for key in table.columns][:2] == [
+            len("  20260105-120000-qwen3-8b") + 2,
+            len("completed") + 2,
+        ]
+
+
+async def test_r_renames_a_run_and_its_name_heads_the_comparison(make_app, tmp_path):
+    write_run(tmp_path / "runs", "20260105-100000-qwen3-8b", samples=SAMPLES_A)
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.screen.query("#answer"), "the name field")
+        await pilot.press(*"instruct, lr 2e-4", "enter")
+        table = app.screen.query_one("#runs-table", DataTable)
+        await wait_until(pilot, lambda: "instruct, lr 2e-4" in table.get_row_at(0)[0].plain, "the new name")
+        await pilot.press("space")
+        samples = await wait_for_text(app, pilot, "#samples", "instruct, lr 2e-4")
+        assert "of course" in samples
+
+
+async def test_d_deletes_a_run_after_asking(make_app, tmp_path):
+    path = write_run(tmp_path / "runs", "20260105-100000-qwen3-8b")
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("d")
+        await wait_for_text(app, pilot, "#question", "Delete run 100000-qwen3-8b")
+        await pilot.press("n")  # no: kept
+        await wait_until(pilot, lambda: app.current_step == "runs", "back on the runs step")
+        assert path.is_dir()
+        await pilot.press("d")
+        await wait_until(pilot, lambda: app.screen.query("#question"), "the question again")
+        await pilot.press("y")
+        await wait_for_rows(app, pilot, 0)
+        assert not path.exists()
+
+
+async def test_e_starts_a_new_run_from_a_runs_settings(make_app, tmp_path):
+    from ftui.core.plan import TrainingSettings
+    from ftui.core.run_config import RunConfig
+
+    path = write_run(tmp_path / "runs", "20260105-100000-qwen3-8b")
+    settings = TrainingSettings(method="lora", rank=32, alpha=64, max_steps=30, warmup_steps=7)
+    RunConfig(model="Qwen/Qwen3-8B", data=str(SAMPLE), settings=settings, template="chatml").write(
+        path / "config.toml"
+    )
+    app = make_app(start="runs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_rows(app, pilot, 1)
+        await pilot.press("e")
+        await wait_until(pilot, lambda: app.current_step == "train", "the train step")
+        await wait_until(pilot, lambda: app.screen.query_one("#field-rank").value == "32", "the run's rank")
+        assert app.plan.model == "Qwen/Qwen3-8B" and app.plan.settings.warmup_steps == 7
+        assert app.screen.query_one("#field-template").value == "chatml"
+        assert app.plan.dataset is not None and app.plan.dataset.source == str(SAMPLE)
