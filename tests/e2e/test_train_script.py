@@ -18,12 +18,13 @@ from tests.helpers.tiny_model import tiny_llama_for_session
 
 pytestmark = pytest.mark.slow
 
-# The generated script is plain Unsloth; this machine's PyPI torchvision needs ftui's work-around first.
+# The script as it is, run as __main__; only its dataset is read afterwards. Nothing of ftui is imported:
+# the script carries the trainer's work-around for this machine's PyPI torchvision (which does not load
+# beside the CPU torch) itself, so it runs wherever `ftui train` does.
 RUNNER = """
 import json, runpy, sys
-from ftui.trainer.compat import hide_broken_torchvision
-hide_broken_torchvision()
 scope = runpy.run_path(sys.argv[1], run_name="__main__")
+assert not any(name == "ftui" or name.startswith("ftui.") for name in sys.modules)
 print("FIRST-TEXT " + json.dumps(scope["dataset"][0]["text"]))
 """
 
