@@ -4,6 +4,7 @@ token lengths, a preview of the converted training text, and base or instruct fo
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
@@ -14,6 +15,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.widgets import Input, Static
 
 from ftui.core.plan import Plan
@@ -49,12 +51,15 @@ class Inspected:
     vision: list[VisionRow] | None = None  # a vision dataset's rows: image and text
 
 
-def inspect_for_plan(source: str, plan: Plan) -> Inspected:
-    """The core's calls in order: inspect, advise with the data's summary, preview in the advised template."""
+def inspect_for_plan(
+    source: str, plan: Plan, progress: Callable[[int, int | None], None] | None = None
+) -> Inspected:
+    """The core's calls in order: inspect, advise with the data's summary, preview in the advised template.
+    `progress(rows, total)` is called now and then while the rows are checked (total: None when unknown)."""
     from ftui.core.advice import advise
     from ftui.core.data import inspect, preview, template_names
 
-    report = inspect(source, model=plan.model, max_length=plan.settings.seq)
+    report = inspect(source, model=plan.model, max_length=plan.settings.seq, progress=progress)
     with_data = copy.deepcopy(plan)
     with_data.dataset = report.summary()
     advice = advise(with_data)
@@ -184,6 +189,14 @@ def vision_preview_view(rows: list[VisionRow], start: int) -> RenderableType:
     return Group(*parts)
 
 
+def progress_words(source: str, rows: int, total: int | None) -> str:
+    """'Reading data.jsonl: 40,000 of 200,000 rows (20%)…'"""
+    name = one_line(source, 50)
+    if total:
+        return f"Reading {name}: {rows:,} of {total:,} rows ({min(100, 100 * rows // total)}%)…"
+    return f"Reading {name}: {rows:,} rows so far…"
+
+
 def preview_view(texts: list[str]) -> RenderableType:
     if not texts:
         return Text("No row converts to training text; see the problems above.", "yellow")
@@ -263,16 +276,38 @@ class DataScreen(StepScreen):
         if source:
             self.inspect_source(source)
 
+    reading: str | None = None  # the source being inspected now
+
     def inspect_source(self, source: str) -> None:
+        self.reading = source
         self._status(Text(f"Reading {source}…", "dim"))
         self._inspect(source, copy.deepcopy(self.plan))
+
+    @dataclass
+    class InspectionProgressed(Message):
+        """Rows checked so far (from the inspection's thread; a newer one replaces one not yet shown)."""
+
+        source: str
+        rows: int
+        total: int | None
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, DataScreen.InspectionProgressed)
+
+    def on_data_screen_inspection_progressed(self, message: InspectionProgressed) -> None:
+        if self.reading != message.source:
+            return  # a late one, after the report (or another file's) is up
+        self._status(Text(progress_words(message.source, message.rows, message.total), "dim"))
 
     @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
     def _inspect(self, source: str, plan: Plan) -> None:
         from ftui.core.errors import UserError
 
+        def progress(rows: int, total: int | None) -> None:
+            self.post_message(self.InspectionProgressed(source, rows, total))  # post_message is thread-safe
+
         try:
-            result: Inspected | str = inspect_for_plan(source, plan)
+            result: Inspected | str = inspect_for_plan(source, plan, progress)
         except UserError as error:
             result = str(error)
         self.app.call_from_thread(self._show, result)
@@ -281,6 +316,7 @@ class DataScreen(StepScreen):
         self.query_one("#data-status", Static).update(text)
 
     def _show(self, result: Inspected | str) -> None:
+        self.reading = None
         if isinstance(result, str):
             self._status(Text(result, "red"))
             self.query_one("#data-panes").display = False

@@ -148,3 +148,32 @@ async def test_after_reading_the_data_the_step_keys_work_and_slash_comes_back_to
         await wait_until(
             pilot, lambda: app.focused is not None and app.focused.id == "data-left", "the report"
         )
+
+
+async def test_a_long_inspection_shows_how_many_rows_are_read(make_app, tmp_path):
+    from ftui.screens.data import DataScreen
+
+    rows = 20_000  # the checker reports every 2,000 rows, however fast this machine reads them
+    data = tmp_path / "big.jsonl"
+    data.write_text("".join(f'{{"instruction": "q{i}", "output": "a{i}"}}\n' for i in range(rows)))
+    seen: list[DataScreen.InspectionProgressed] = []
+
+    def hook(message) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(message, DataScreen.InspectionProgressed):
+            seen.append(message)
+
+    app = make_app(start="data")
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
+        await submit(pilot, app, str(data))
+        await wait_for_text(app, pilot, "#data-status", "Read every row")
+        assert seen and all(m.total == rows and m.source == str(data) for m in seen)
+        assert seen[0].rows == 0 and max(m.rows for m in seen) >= 2000
+        # what a progress report looks like while the rows are read (a late one, after the report, is not shown)
+        screen = app.screen
+        screen.reading = str(data)
+        screen.post_message(DataScreen.InspectionProgressed(str(data), 8000, rows))
+        await wait_for_text(app, pilot, "#data-status", "8,000 of 20,000 rows (40%)")
+        screen.reading = None
+        screen.post_message(DataScreen.InspectionProgressed(str(data), 9000, rows))
+        await pilot.pause()
+        assert "9,000" not in text_of(screen.query_one("#data-status"))
