@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ftui.core.text import LineSplitter, strip_control
 
 
 class LineBuffer:
-    def __init__(self, max_lines: int = 2000) -> None:
+    def __init__(self, max_lines: int = 2000, divert: Callable[[str], bool] | None = None) -> None:
+        """`divert(line)` may take a fed line for itself (True): it is then not kept (the run view takes
+        download bars out of the log this way)."""
         self.max_lines = max_lines
+        self.divert = divert
         self._lines: deque[str] = deque(maxlen=max_lines)
         self._lock = threading.Lock()
         self._splitter = LineSplitter()
@@ -25,7 +28,7 @@ class LineBuffer:
     def feed(self, chunk: str) -> int:
         """Raw text of the stream (partial lines, \\r, escape sequences and all); returns the lines added."""
         with self._lock:
-            lines = self._splitter.feed(chunk)
+            lines = self._kept(self._splitter.feed(chunk))
             self._add(lines)
         return len(lines)
 
@@ -39,9 +42,13 @@ class LineBuffer:
     def end_of_stream(self) -> int:
         """The stream is over: its unfinished last line is a line too."""
         with self._lock:
-            rest = self._splitter.flush()
+            rest = self._kept(self._splitter.flush())
             self._add(rest)
         return len(rest)
+
+    def _kept(self, lines: list[str]) -> list[str]:
+        divert = self.divert
+        return lines if divert is None else [line for line in lines if not divert(line)]
 
     def _add(self, lines: list[str]) -> None:
         self._lines.extend(lines)
@@ -53,6 +60,12 @@ class LineBuffer:
             lines = list(self._lines)
             self._lines.clear()
         return lines
+
+    @property
+    def partial(self) -> str:
+        """The stream's unfinished last line so far (not a line yet: it may still grow)."""
+        with self._lock:
+            return self._splitter.partial
 
     @property
     def pending(self) -> bool:

@@ -73,6 +73,11 @@ class LineSplitter:
             self._partial = self._partial[self.max_line :]
         return [strip_control(line) for line in lines]
 
+    @property
+    def partial(self) -> str:
+        """The unfinished line so far, cleaned (tqdm's newest redraw waits here for the next \\r)."""
+        return strip_control(self._partial)
+
     def flush(self) -> list[str]:
         """The unfinished line, if any (the stream ended without a newline)."""
         rest, self._partial = self._partial, ""

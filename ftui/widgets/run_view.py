@@ -22,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
+from ftui.core.runs.download import Download, size_words
 from ftui.core.runs.progress import Progress, clock
 from ftui.core.runs.records import EvalRecord, RunStatus, TrainRecord
 from ftui.core.runs.tail import RunTail, TailNews
@@ -48,6 +49,26 @@ def progress_line(progress: Progress, state: str | None, width: int) -> Text:
         text.append(f"  loss {progress.loss:.3f}")
     if progress.eval_loss is not None:
         text.append(f"  eval {progress.eval_loss:.3f}")
+    return text
+
+
+def download_line(download: Download, width: int) -> Text:
+    """The model's download, as the progress line shows it while the run starts."""
+    text = Text(end="", no_wrap=True, overflow="ellipsis")
+    text.append(f"Downloading {one_line(download.what, 40)} ", "bold")
+    if download.total_bytes:
+        bar_width = max(8, min(30, width - 70))
+        filled = int(download.fraction * bar_width)
+        text.append("█" * filled, "cyan")
+        text.append("░" * (bar_width - filled), "dim")
+        text.append(f" {download.fraction:3.0%} {size_words(download.done_bytes)} of ")
+        text.append(size_words(download.total_bytes))
+    else:
+        text.append(size_words(download.done_bytes))
+    if download.bytes_per_second:
+        text.append(f"  {size_words(download.bytes_per_second)}/s")
+    if download.eta_seconds is not None:
+        text.append(f"  ETA {clock(download.eta_seconds)}")
     return text
 
 
@@ -221,7 +242,10 @@ class RunView(Vertical):
         if head.plain != self._shown_head:
             self.query_one("#run-head", Static).update(head, layout=lines != self._head_lines)
             self._shown_head, self._head_lines = head.plain, lines
-        progress = progress_line(self.progress, self.state, self.size.width)
+        if news.download is not None:  # still starting, and the log's newest bar is a download
+            progress = download_line(news.download, self.size.width)
+        else:
+            progress = progress_line(self.progress, self.state, self.size.width)
         if progress.plain != self._shown_progress:
             self.query_one("#run-progress", Static).update(progress, layout=False)
             self._shown_progress = progress.plain

@@ -302,3 +302,44 @@ async def test_the_script_is_saved_to_a_file_from_v_and_from_w(make_app, tmp_pat
         await pilot.press("enter")
         await wait_for_text(app, pilot, "#form-status", "Saved the script as")
         assert "FastLanguageModel" in (tmp_path / "train.py").read_text()
+
+
+async def test_a_model_download_is_a_progress_bar_not_log_lines(make_app, tmp_path):
+    import json
+
+    from ftui.core.runs import RunDirectory
+
+    trainer = sleeper()
+    try:
+        path = write_run(tmp_path / "runs", "20260105-100000-qwen3-8b", state="running", pid=trainer.pid)
+        status = json.loads((path / "status.json").read_text())
+        status.update(state="starting", phase="loading the model", step=0)
+        (path / "status.json").write_text(json.dumps(status))
+        (path / "metrics.jsonl").write_text("")
+        # huggingface_hub's tqdm bars as train.log gets them: redrawn after a carriage return
+        bars = [
+            "model.safetensors:   0%|          | 0.00/4.60G [00:00<?, ?B/s]",
+            "model.safetensors:  21%|██▏       | 975M/4.60G [00:05<00:18, 195MB/s]",
+            "model.safetensors:  45%|████▌     | 2.07G/4.60G [00:10<00:12, 201MB/s]",
+        ]
+        (path / "train.log").write_text("[starting] loading model\n" + "\r".join(bars))
+        app = make_app(start="train")
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.attach_run(RunDirectory(path))
+            shown = await wait_for_text(app, pilot, "#run-progress", "Downloading model.safetensors")
+            assert "45% 2.1 GB of 4.6 GB  201.0 MB/s  ETA 0:12" in shown
+            log = app.screen.query_one(LogView)
+            await wait_until(pilot, lambda: log.line_count > 0, "the log on screen")
+            assert log.lines == ["[starting] loading model"]  # the bars are not in the log
+            # training begins: the step bar is back
+            with open(path / "train.log", "a") as handle:
+                handle.write("\r" + bars[-1].replace("45%", "100%") + "\n[running] training\n")
+            status.update(state="running", phase="training", step=1, max_steps=30)
+            (path / "status.json").write_text(json.dumps(status))
+            await wait_for_text(app, pilot, "#run-progress", "step 1/30")
+            assert "Downloading" not in text_of(app.screen.query_one("#run-progress"))
+            await wait_until(pilot, lambda: log.lines[-1] == "[running] training", "the log goes on")
+            assert not any("safetensors" in line for line in log.lines)
+    finally:
+        trainer.kill()
+        trainer.wait()

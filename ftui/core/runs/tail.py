@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ftui.core.line_buffer import LineBuffer
 from ftui.core.runs.directory import RunDirectory
+from ftui.core.runs.download import Download, parse_download
 from ftui.core.runs.records import MetricRecord, RunStatus
 
 TAIL_BYTES = 256 * 1024
@@ -26,10 +27,12 @@ SKIP_BACKLOG_BYTES = 16 << 20
 
 @dataclass
 class TailNews:
-    """One read's news: the status and the metric records since the last read."""
+    """One read's news: the status, the metric records since the last read, and while the run is still
+    starting the newest download bar of its log (None when there is none)."""
 
     status: RunStatus
     records: list[MetricRecord]
+    download: Download | None = None
 
 
 class RunTail:
@@ -43,7 +46,8 @@ class RunTail:
     ) -> None:
         self.run = run
         self.process = process  # the Popen when this ftui started the run: reaped once it ends
-        self.lines = LineBuffer(max_lines)
+        self.lines = LineBuffer(max_lines, divert=self._took_download)
+        self.download: Download | None = None  # the newest download bar seen in the log
         self.tail_bytes = tail_bytes
         try:
             size = run.log_path.stat().st_size
@@ -74,6 +78,17 @@ class RunTail:
                 break
             offset = new_offset
             self.lines.feed(text)
+        newest = parse_download(self.lines.partial)  # tqdm's latest redraw has no line end yet
+        if newest is not None:
+            self.download = newest
         records, self.metrics_offset = self.run.read_metrics(self.metrics_offset)
         self.log_offset = offset
-        return TailNews(status, records)
+        return TailNews(status, records, self.download if status.state == "starting" else None)
+
+    def _took_download(self, line: str) -> bool:
+        """(LineBuffer's divert.) A download bar is kept as `download`, not as a log line."""
+        download = parse_download(line)
+        if download is None:
+            return False
+        self.download = download
+        return True
