@@ -51,14 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--template",
         type=types.text("a template name or .jinja file"),
-        help="chat template to count tokens with and to preview (e.g. llama-3.1, chatml, alpaca)",
+        help="chat template to count tokens with and to preview (e.g. llama-3.1, chatml, alpaca; model: the model's own)",
     )
     parser.add_argument(
         "--preview",
         type=types.COUNT_OR_ZERO,
         default=0,
         metavar="N",
-        help="show the training text of the first N rows (needs --template)",
+        help="show the training text of the first N rows (with --template, or --model's own template)",
     )
     add_json_flag(parser)
     parser.set_defaults(func=run)
@@ -89,18 +89,24 @@ def run(args: argparse.Namespace) -> int:
     if args.preview and report.images is not None:
         shown = _vision_preview(args.path, report, args.preview)
         payload["preview"] = shown
-    elif args.preview and not args.template:
-        raise UsageError("--preview needs --template (e.g. --template chatml) to know what text to show.")
+    elif args.preview and not args.template and not args.model:
+        raise UsageError(
+            "--preview needs --template (e.g. --template chatml), or --model to use the model's own, "
+            "to know what text to show."
+        )
     elif args.preview:
+        from ftui.core.data.templates import MODEL_TEMPLATE, model_template
         from ftui.core.data.tokens import find_tokenizer
 
         # The model's own EOS when its tokenizer is here; otherwise a visible stand-in, never a guess.
         # No BOS: the tokenizer adds its own when the trainer tokenizes.
         tokenizer = find_tokenizer(args.model)
         eos = tokenizer.eos_token if tokenizer and tokenizer.eos_token else "<eos>"
+        # With --model and no --template, the model's own template, as `ftui train --template model`.
+        wanted = args.template or MODEL_TEMPLATE
         shown = preview(
             args.path,
-            template=args.template,
+            template=model_template(tokenizer, args.model) if wanted == MODEL_TEMPLATE else wanted,
             n=args.preview,
             format=report.format,
             mapping=report.columns,
@@ -110,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
 
     def text() -> str:
         out = report.to_text()
-        how = "images and turns" if report.images is not None else args.template
+        how = "images and turns" if report.images is not None else (args.template or "model")
         for index, sample in enumerate(shown, 1):
             out += f"\n--- training text {index} ({how}) ---\n{sample}"
         return out

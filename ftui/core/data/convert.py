@@ -135,7 +135,7 @@ def training_texts(
 def preview(
     source: str | os.PathLike[str] | Source,
     *,
-    template: str,
+    template: str | ChatTemplate,
     n: int = 3,
     format: str | None = None,
     mapping: dict[str, str] | None = None,
@@ -146,7 +146,7 @@ def preview(
     inspect() lists them)."""
     opened = source if isinstance(source, Source) else open_source(source)
     detection = detect(opened, format, mapping)
-    chosen = get_template(template)
+    chosen = get_template(template) if isinstance(template, str) else template
     shown: list[str] = []
     for row in iter_rows(opened):
         if len(shown) >= n:

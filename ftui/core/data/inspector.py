@@ -13,7 +13,13 @@ from ftui.core.data.problems import PROBLEM_KINDS, Problem, RowProblem
 from ftui.core.data.readers import iter_rows, open_source
 from ftui.core.data.report import BLOCKING, ImageStats, InspectionReport, TokenStats
 from ftui.core.data.sources import Source, UnreadableDataError
-from ftui.core.data.templates import ChatTemplate, TemplateRenderError, get_template
+from ftui.core.data.templates import (
+    MODEL_TEMPLATE,
+    ChatTemplate,
+    TemplateRenderError,
+    get_template,
+    model_template,
+)
 from ftui.core.data.tokens import LocalTokenizer, find_tokenizer
 from ftui.core.plan import TrainingSettings
 
@@ -45,7 +51,7 @@ def inspect(
     detection = detect(opened, format, dict(mapping) if mapping else None)
     limit = max_length or DEFAULT_MAX_LENGTH
     tokenizer = find_tokenizer(model)
-    chosen = _counting_template(template, tokenizer)
+    chosen = _counting_template(template, tokenizer, None if model is None else str(model))
     rows_so_far = _progress_reporter(opened, progress)
 
     family = None
@@ -204,7 +210,11 @@ def _progress_reporter(
     return lambda rows: progress(rows, total)
 
 
-def _counting_template(name: str | None, tokenizer: LocalTokenizer | None) -> ChatTemplate | None:
+def _counting_template(
+    name: str | None, tokenizer: LocalTokenizer | None, model: str | None
+) -> ChatTemplate | None:
+    if name == MODEL_TEMPLATE:
+        return model_template(tokenizer, model)
     if name:
         return get_template(name)
     if tokenizer is not None and tokenizer.chat_template:

@@ -84,6 +84,22 @@ def template_names(kind: str | None = None) -> list[str]:
     return [name for name, entry in _index().items() if kind is None or entry["kind"] == kind]
 
 
+MODEL_TEMPLATE = "model"  # the name that means "the model's own chat template" (as `ftui train` takes it)
+
+
+def model_template(tokenizer: Any, model: str | None) -> ChatTemplate:
+    """The chat template stored with the model's tokenizer (`--template model`); UserError when there is
+    none on this machine."""
+    own = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
+    if not own:
+        where = f"{model}'s tokenizer" if model else "a model (none was given)"
+        raise UserError(
+            f"Template {MODEL_TEMPLATE!r} is the model's own chat template, and {where} has none on this "
+            "machine; give a model whose tokenizer files are here, or name a template such as chatml."
+        )
+    return ChatTemplate("the model's own", own, "chat", "eos_token", "", "", "")
+
+
 def get_template(name: str) -> ChatTemplate:
     """A stored template by its Unsloth name or alias, or a path to a .jinja file of your own."""
     canonical = _aliases().get(name) or _aliases().get(name.lower())

@@ -79,8 +79,19 @@ def find_tokenizer(model: str | os.PathLike[str] | None) -> LocalTokenizer | Non
         tokenizer,
         _token_text(config.get("bos_token")),
         _token_text(config.get("eos_token")),
-        config.get("chat_template") if isinstance(config.get("chat_template"), str) else None,
+        _chat_template(config, tokenizer_file.parent),
     )
+
+
+def _chat_template(config: dict[str, Any], folder: Path) -> str | None:
+    """The model's own chat template: in tokenizer_config.json, or (transformers 4.47 and later save it
+    so) in chat_template.jinja beside it."""
+    if isinstance(config.get("chat_template"), str):
+        return str(config["chat_template"])
+    try:
+        return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _local_files(model: str) -> tuple[Path | None, Path | None]:

@@ -80,3 +80,21 @@ def test_bad_usage_exits_2(tmp_path):
     assert ftui(str(SAMPLES / "alpaca_sample.jsonl"), "--preview", "2").returncode == 2
     assert ftui(str(SAMPLES / "alpaca_sample.jsonl"), "--map", "nonsense").returncode == 2
     assert ftui(str(SAMPLES / "alpaca_sample.jsonl"), "--map", "colour=x").returncode == 2
+
+
+def test_with_a_model_the_preview_uses_its_own_template_as_train_does(tmp_path):
+    from tests.helpers.tiny_model import build_tokenizer
+
+    model = tmp_path / "tiny"
+    build_tokenizer(model)  # a tokenizer with a ChatML template of its own, saved as a model folder has it
+    sample = str(SAMPLES / "alpaca_sample.jsonl")
+    implied = ftui(sample, "--model", str(model), "--preview", "1")
+    named = ftui(sample, "--model", str(model), "--template", "model", "--preview", "1")
+    assert implied.returncode == 0 and named.returncode == 0, implied.stderr + named.stderr
+    assert implied.stdout == named.stdout
+    text = implied.stdout.split("--- training text 1 (model) ---\n", 1)[1]
+    assert text.startswith("<|im_start|>user\n") and text.rstrip().endswith("<|im_end|>")
+    # without a model there is no template of its own: one sentence, not a traceback
+    alone = ftui(sample, "--template", "model", "--preview", "1")
+    assert alone.returncode == 1 and "model's own chat template" in alone.stderr
+    assert len(alone.stderr.strip().splitlines()) == 1
