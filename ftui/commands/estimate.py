@@ -333,7 +333,7 @@ def _text(p: dict) -> str:
         from ftui.core.sharding import WAY_WORDS
 
         for way, e in p["per_gpu"].items():
-            fit = f" ({FIT_WORDS[e['fits']]})" if e["fits"] else ""
+            fit = f" ({FIT_WORDS[e['fits']].sentence})" if e["fits"] else ""
             loading = (
                 f"; {e['loading_gib']:.1f} GiB while it loads"
                 if e["loading_gib"] >= e["training_gib"]
