@@ -6,6 +6,7 @@ with its settings."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,12 @@ def _pictures(samples: list[Sample]) -> dict[str, RenderableType]:
 
 
 def run_label(summary: RunSummary) -> str:
-    """What a run is called on screen: its name, else its id without the date (the time and the model
-    tell two runs of one day apart)."""
+    """What a run is called on screen: its name, else its model and the time it was made, from its id
+    ("20260105-100000-qwen3-8b" is "qwen3-8b 10:00"; the date is left out: the runs table has it)."""
     if summary.name:
         return one_line(summary.name)
-    head, _, rest = summary.run_id.partition("-")
-    return rest if head.isdigit() and len(head) == 8 and rest else summary.run_id
+    match = re.fullmatch(r"\d{8}-(\d\d)(\d\d)\d\d-(.+)", summary.run_id)
+    return f"{match[3]} {match[1]}:{match[2]}" if match else summary.run_id
 
 
 def output_cell(text: str | None) -> Text:

@@ -45,7 +45,7 @@ async def test_space_overlays_curves_and_puts_samples_side_by_side(make_app, tmp
         samples = await wait_for_text(app, pilot, "#samples", "Four.")
         assert "4, of course [b]bold?[/b]" in samples  # a model's output is shown as it is, never as markup
         header = samples.splitlines()[1]
-        assert "Expected" in header and "110000-qwen3-8b-base" in header and "100000-qwen3-8b" in header
+        assert "Expected" in header and "qwen3-8b-base 11:00" in header and "qwen3-8b 10:00" in header
         assert "(empty)" in samples and "(no sample)" in samples and "Blue." in samples
 
 
@@ -120,9 +120,9 @@ async def test_at_80_columns_the_comparison_fits(make_app, tmp_path):
         drawn = text_of(widget, width=widget.content_size.width)  # as wide as it is on screen
         header_lines = [line for line in drawn.splitlines() if line.startswith("┃")]
         cells = zip(*(line.strip("┃").split("┃") for line in header_lines), strict=True)
-        headers = ["".join(part.strip() for part in column) for column in cells]
+        headers = [" ".join(part.strip() for part in column if part.strip()) for column in cells]
         # each run's whole name heads its column (wrapped in a narrow one, never cut)
-        assert headers == ["Prompt", "Expected", "100000-qwen3-8b", "110000-qwen3-8b", "120000-qwen3-8b"]
+        assert headers == ["Prompt", "Expected", "qwen3-8b 10:00", "qwen3-8b 11:00", "qwen3-8b 12:00"]
         # the table keeps its columns as wide as their contents while the samples pane scrolls
         app.screen.query_one("#compare").scroll_end(animate=False)
         await pilot.pause()
@@ -153,7 +153,7 @@ async def test_d_deletes_a_run_after_asking(make_app, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for_rows(app, pilot, 1)
         await pilot.press("d")
-        await wait_for_text(app, pilot, "#question", "Delete run 100000-qwen3-8b")
+        await wait_for_text(app, pilot, "#question", "Delete run qwen3-8b 10:00")
         await pilot.press("n")  # no: kept
         await wait_until(pilot, lambda: app.current_step == "runs", "back on the runs step")
         assert path.is_dir()
