@@ -14,6 +14,13 @@ METHOD_HELP = (
     "full trains every weight."
 )
 
+# The vision plan's two choices (the train step draws them; their values are Unsloth's finetune_* flags).
+CHOICE_HELP = {
+    "vision-layers": "Which layers get adapters: the image tower's, the language model's, or both "
+    "(language only keeps how the model sees, and saves memory).",
+    "vision-modules": "Which parts of those layers get adapters: attention, the MLP, or both (Unsloth's default).",
+}
+
 
 @dataclass(frozen=True)
 class Field:
@@ -188,6 +195,8 @@ def help_for(widget_id: str | None) -> str:
     """The help line of the form widget with this id (method, field-<key>); "" for anything else."""
     if widget_id == "method":
         return METHOD_HELP
+    if widget_id in CHOICE_HELP:
+        return CHOICE_HELP[widget_id]
     for field in FIELDS:
         if widget_id == f"field-{field.key}":
             return field.help

@@ -91,3 +91,15 @@ async def test_the_advanced_settings_are_on_the_form_and_edit_the_plan(make_app)
             lambda: (app.plan.settings.warmup_steps, app.plan.settings.save_steps) == (20, 25),
             "warmup and save steps in the plan",
         )
+
+
+async def test_a_vision_plans_choices_say_what_they_do_too(make_app):
+    from ftui.screens.train_form import CHOICE_HELP
+
+    app = make_app(Plan(use_case="vision", model="Qwen/Qwen2.5-VL-7B-Instruct"), start="train")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for widget_id, help_line in CHOICE_HELP.items():
+            widget = app.screen.query_one(f"#{widget_id}")
+            await wait_until(pilot, lambda w=widget: w.display, "the vision choices")  # noqa: B023
+            widget.focus()
+            await wait_for_text(app, pilot, "#field-help", help_line[:40])
