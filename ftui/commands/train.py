@@ -286,10 +286,13 @@ def run(args: argparse.Namespace) -> int:
     from ftui.commands._output import emit
     from ftui.core.launch import join_command, plan_launch
     from ftui.core.runs import create_run, start
+    from ftui.core.runs.process import ensure_runs_root
 
     if args.join or args.node is not None:
         return _join(args)
     config, choice = choose_split(build_config(args))
+    # Where the run would go comes first: without it nothing else can happen, whatever the checks say.
+    ensure_runs_root(args.runs_dir)
     # A Slurm job runs on a node this machine cannot check; the trainer checks the data there.
     if not args.slurm and not preflight_passes(args, config):
         return 1

@@ -192,6 +192,9 @@ def _dims(config: RunConfig) -> tuple[Any, str | None]:
     name = config.model
     known = load_catalog().find(name) or Path(name).expanduser().exists() or hub.cached_config_path(name)
     if not known and hub.looks_like_repo_id(name):
+        offline = _offline()
+        if offline:
+            return None, f"{name} is not in the catalog or the local Hugging Face cache, and {offline} is set"
         try:
             hub.require_reachable_hub(name, HUB_CONNECT_S)
         except UserError as error:

@@ -163,8 +163,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", name).strip("-.")[:40] or "run"
 
 
-def create_run(config: RunConfig, runs_dir: str | os.PathLike[str] | None = None) -> RunDirectory:
-    """Make a new run directory with its config.toml and a status of `starting`."""
+def ensure_runs_root(runs_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The runs directory, made if need be; UserError when it cannot be."""
     root = runs_root(runs_dir)
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -172,6 +172,12 @@ def create_run(config: RunConfig, runs_dir: str | os.PathLike[str] | None = None
         raise UserError(
             f"Cannot create the runs directory {root} ({error.strerror}); pass --runs-dir DIR."
         ) from None
+    return root
+
+
+def create_run(config: RunConfig, runs_dir: str | os.PathLike[str] | None = None) -> RunDirectory:
+    """Make a new run directory with its config.toml and a status of `starting`."""
+    root = ensure_runs_root(runs_dir)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = f"{stamp}-{_slug(config.name or config.model)}"
     for n in range(1, 1000):
