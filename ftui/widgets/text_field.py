@@ -8,6 +8,8 @@ typed a "™" into the path. Here either leaves the field and presses the key.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import events
 from textual.app import App
 from textual.widgets import Input
@@ -47,7 +49,9 @@ def press(app: App, key: str) -> None:
 
 
 class TextField(Input):
-    def __init__(self, value: str = "", *, placeholder: str = "", id: str | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, value: str = "", *, placeholder: str = "", id: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(value, placeholder=placeholder, id=id, **kwargs)
         self.cursor_blink = False  # no animation over SSH
 
