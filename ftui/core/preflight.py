@@ -146,6 +146,15 @@ def _training_gpus(config: RunConfig, hardware: Any) -> list[Any]:
 
 def _where(config: RunConfig, hardware: Any, gpus: list[Any], plan_gpu: GpuChoice | None) -> Check:
     missing = [i for i in config.settings.gpus if i not in {gpu.index for gpu in hardware.gpus}]
+    if missing and not hardware.gpus:
+        # torchrun starts a process per named GPU; on a machine without any they train on the CPU (gloo)
+        cores = hardware.cpu_usable or hardware.cpu_threads or 1
+        return Check(
+            "where",
+            "warn",
+            f"No GPU here: the {len(config.settings.gpus)} processes --gpus asks for train on this machine's "
+            f"CPU ({cores} cores), talking through gloo.",
+        )
     if missing:
         seen = ", ".join(str(gpu.index) for gpu in hardware.gpus) or "none"
         return Check(

@@ -211,3 +211,15 @@ def test_another_live_run_on_the_same_gpu_is_named(small_model, data, runs_dir):
     finally:
         process.kill()
         process.wait()
+
+
+def test_gpus_that_are_not_here_block_unless_there_is_no_gpu_at_all(small_model, data, runs_dir):
+    config = RunConfig(model=str(small_model), data=str(data), settings=TrainingSettings(gpus=(0, 3)))
+    on_one_gpu = check(preflight(config, hardware=machine(1, runs_dir)), "where")
+    assert (
+        on_one_gpu.verdict == "block" and "GPU 3 is not on this machine (CUDA sees 0)" in on_one_gpu.sentence
+    )
+    # without any GPU, torchrun's processes train on the CPU (what the multi-process tests do): a warning
+    on_cpu = preflight(config, hardware=machine(0, runs_dir))
+    assert check(on_cpu, "where").verdict == "warn" and "2 processes" in check(on_cpu, "where").sentence
+    assert on_cpu.ok
