@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ftui.core.run_config import RunConfig
-from ftui.core.runs import RunDirectory, find_run
+from ftui.core.runs import find_run
 from ftui.core.runs.records import ResumeRecord, TrainRecord
 from tests.e2e.test_train import ftui, train_steps, wait_for
 from tests.helpers.images import colour_rows, truncated_png, write_rows
@@ -102,5 +102,18 @@ def test_a_bad_image_fails_the_run_naming_its_row_before_the_model_loads(tiny_vl
     assert result.returncode == 1
     assert "line 5" in result.stderr.lower() and "cannot be decoded" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    (run,) = [RunDirectory(p) for p in runs_dir.iterdir()]
-    assert run.status().state == "failed" and not train_steps(run)
+    assert not runs_dir.exists() or not list(runs_dir.iterdir())  # the preflight refused: no run at all
+    # The trainer checks too (a file that changed after the preflight): the run fails naming the row.
+    from ftui.core.plan import TrainingSettings
+    from ftui.core.runs import create_run, start, wait_until_final
+
+    settings = TrainingSettings(method="lora", batch=4, grad_accum=1, seq=128, learning_rate=5e-3,
+                                optimizer="adamw_torch", max_steps=2)  # fmt: skip
+    config = RunConfig(model=str(tiny_vlm), data=str(data), modality="vision", settings=settings)
+    run = create_run(config, runs_dir)
+    start(run).wait(timeout=240)
+    status = wait_until_final(run, timeout=60)
+    assert (
+        status.state == "failed" and "line 5" in status.error.lower() and "cannot be decoded" in status.error
+    )
+    assert not train_steps(run)
