@@ -268,7 +268,7 @@ class FtuiApp(App):
             line = KeyLine(self.get_key_display(binding), binding.description, active.enabled)
             (everywhere if active.node is self else here).append(line)
         if steps:
-            everywhere.insert(0, KeyLine("1-7", "Go to a step: " + ", ".join(steps)))
+            everywhere.insert(0, KeyLine(f"1-{len(STEPS)}", "Go to a step: " + ", ".join(steps)))
         step = self.current_step
         title = f"Keys of this step ({step_named(step).title})" if step else "Keys here"
         self.push_screen(HelpScreen(title, here, everywhere))
