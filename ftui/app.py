@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -151,7 +151,9 @@ class FtuiApp(App):
         for summary in ended:
             if self.watched.pop(Path(summary.path), None) is None:
                 continue
-            severity = "information" if summary.state in ("completed", "stopped") else "error"
+            severity: Literal["information", "error"] = (
+                "information" if summary.state in ("completed", "stopped") else "error"
+            )
             self.notify(ended_words(summary), title="Run ended", severity=severity, timeout=20)
             self.bell()  # tmux marks the window, so an ended run is seen from another one
 
@@ -256,7 +258,7 @@ class FtuiApp(App):
         here: list[KeyLine] = []
         everywhere: list[KeyLine] = []
         steps: list[str] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for key, active in self.screen.active_bindings.items():
             binding = active.binding
             if not binding.description or binding.system or (key, binding.action) in seen:

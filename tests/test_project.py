@@ -48,3 +48,10 @@ def test_the_import_contracts_hold():
     )
     assert contracts.returncode == 0, contracts.stdout + contracts.stderr
     assert "0 broken" in contracts.stdout
+
+
+def test_the_package_type_checks():
+    """pyproject.toml's [tool.mypy] on ftui/: a new type error, or an ignore that is no longer needed, fails."""
+    checked = run(sys.executable, "-m", "mypy", "--no-incremental")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Success: no issues found" in checked.stdout

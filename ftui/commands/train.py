@@ -409,7 +409,7 @@ def _join(args: argparse.Namespace) -> int:
     return follow_and_report(args, run, process, from_now=True)
 
 
-def preflight_passes(args: argparse.Namespace, config) -> bool:  # type: ignore[no-untyped-def]
+def preflight_passes(args: argparse.Namespace, config) -> bool:
     """Run the preflight (ftui.core.preflight) before any run directory exists: a warning is printed and
     the run goes on; a blocking check is one sentence each on stderr, and nothing is created."""
     import json

@@ -438,8 +438,9 @@ def _check_memory(review: _Review, plan: Plan, dropped: list[Dropped]) -> bool:
         _moe_note(review)
         return True
     gpu = plan.gpu
-    if review.fits[chosen] in ("fits", "tight"):
-        word = FIT_WORDS[review.fits[chosen]].sentence
+    fit = review.fits[chosen]
+    if fit in ("fits", "tight"):
+        word = FIT_WORDS[fit].sentence
         review.reasons.append(
             f"{METHOD_WORDS[chosen]} needs about {review.est[chosen]:.1f} GiB of the {gpu.vram_gib:.1f} GiB on the {gpu.name}: {word}."
         )

@@ -190,11 +190,9 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
     fit = memory.fit(plan.gpu.vram_gib) if plan.gpu else None
     seconds = steps = tps = None
     if plan.gpu and plan.dataset:
-        try:
-            from ftui.core.speed import estimate_eta
-        except ImportError:  # the time estimator is not part of this build
-            estimate_eta = None
-        eta = estimate_eta(dims, settings, plan.gpu.name, plan.dataset, vision) if estimate_eta else None
+        from ftui.core.speed import estimate_eta
+
+        eta = estimate_eta(dims, settings, plan.gpu.name, plan.dataset, vision)
         if eta is not None:
             seconds, steps, tps = eta.seconds, eta.steps, eta.step.tokens_per_second
     return PlanEstimate(

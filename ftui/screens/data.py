@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.rule import Rule
@@ -23,6 +24,10 @@ from ftui.screens.base import StepScreen
 from ftui.screens.license import hanging
 from ftui.widgets.path_input import PathInput
 from ftui.widgets.plain_text import one_line, plain
+
+if TYPE_CHECKING:
+    from ftui.core.advice import Advice
+    from ftui.core.data.report import InspectionReport
 
 PREVIEW_ROWS = 2
 VISION_PREVIEW_ROWS = 12  # image rows prepared for paging with [ and ]
@@ -43,8 +48,8 @@ class VisionRow:
 class Inspected:
     """What the worker brings back: the report, the advice for the plan with this data, the preview."""
 
-    report: object  # ftui.core.data.InspectionReport
-    advice: object  # ftui.core.advice.Advice
+    report: InspectionReport
+    advice: Advice
     template: str
     template_note: str
     preview: list[str]
@@ -100,7 +105,7 @@ def vision_rows(source: str, n: int = VISION_PREVIEW_ROWS) -> list[VisionRow]:
     return rows
 
 
-def summary_view(report) -> RenderableType:  # type: ignore[no-untyped-def]
+def summary_view(report) -> RenderableType:
     rows = [
         ("Rows", f"{report.rows:,} read, {report.usable_rows:,} usable for training"),
         (
@@ -141,7 +146,7 @@ def summary_view(report) -> RenderableType:  # type: ignore[no-untyped-def]
     return hanging([(f"{label:<8}", Text(value)) for label, value in rows])
 
 
-def problems_view(report) -> RenderableType:  # type: ignore[no-untyped-def]
+def problems_view(report) -> RenderableType:
     if not report.problem_counts:
         return Text("No problems: every row converts.", "green")
     counts = ", ".join(f"{kind.replace('_', ' ')} {count:,}" for kind, count in report.problem_counts.items())

@@ -14,7 +14,7 @@ from ftui.widgets.vram_gauge import VramGauge
 GIB = 1024**3
 
 
-def machine_lines(hardware) -> Text:  # type: ignore[no-untyped-def]
+def machine_lines(hardware) -> Text:
     """CPU, RAM, disks, driver and the probe's warnings, as the probe reported them."""
     text = Text(end="")
     if hardware is None:

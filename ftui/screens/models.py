@@ -22,7 +22,7 @@ from ftui.widgets.plain_text import one_line, plain
 from ftui.widgets.text_field import TextField
 
 
-def dims_line(dims) -> str:  # type: ignore[no-untyped-def]
+def dims_line(dims) -> str:
     line = (
         f"{dims.layers} layers, hidden {dims.hidden}, {dims.heads} heads ({dims.kv_heads} for keys/values), "
         f"vocabulary {dims.vocab:,}"
@@ -42,7 +42,7 @@ def cache_words(*repos: str) -> str:
     return "no: training downloads it first"
 
 
-def candidate_details(candidate) -> RenderableType:  # type: ignore[no-untyped-def]
+def candidate_details(candidate) -> RenderableType:
     """Everything about one shortlisted model, from the catalog, the decoder and the local cache."""
     from ftui.core.catalog import load_catalog
     from ftui.core.names import decode
@@ -201,11 +201,11 @@ class ModelsScreen(StepScreen):
             self.query_one("#detail", Static).update(Text(self.advice.reasons[-1], "yellow"))
 
     @work(thread=True, exclusive=True, group="details", exit_on_error=False)
-    def _details(self, candidate) -> None:  # type: ignore[no-untyped-def]
+    def _details(self, candidate) -> None:
         view = candidate_details(candidate)
         self.app.call_from_thread(self._show_candidate_view, candidate, view)
 
-    def _show_candidate_view(self, candidate, view) -> None:  # type: ignore[no-untyped-def]
+    def _show_candidate_view(self, candidate, view) -> None:
         # On the event loop: details that arrive after `d` (or after the cursor moved on) are stale.
         if self.showing_dropped or self.query_one(ModelTable).highlighted is not candidate:
             return

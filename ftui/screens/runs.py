@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -341,8 +342,12 @@ class RunsScreen(RunActions, StepScreen):
             return
         self.app.push_screen(
             Confirm(f"Delete run {run_label(row.summary)} ({row.run.run_id}) and every file in its folder?"),
-            callback=lambda yes: self._delete(row.run) if yes else None,
+            callback=partial(self._delete_if_confirmed, row.run),
         )
+
+    def _delete_if_confirmed(self, run: Any, yes: bool | None) -> None:
+        if yes:
+            self._delete(run)
 
     @work(thread=True, exclusive=True, group="runs-delete", exit_on_error=False)
     def _delete(self, run: Any) -> None:

@@ -334,7 +334,7 @@ class TrainScreen(StepScreen):
     def _status(self, text: Text) -> None:
         self.query_one("#form-status", Static).update(text)
 
-    def _config(self):  # type: ignore[no-untyped-def]  # -> RunConfig
+    def _config(self):  # -> RunConfig
         """The run the form describes, checked and resolved by the core (UserError says what is wrong)."""
         from ftui.core.run_config import RunConfig, resolve
 
@@ -443,7 +443,7 @@ class TrainScreen(StepScreen):
         self._start(config, self.ftui.runs_dir)
 
     @work(thread=True, exclusive=True, group="run-control", exit_on_error=False)
-    def _start(self, config, runs_dir) -> None:  # type: ignore[no-untyped-def]
+    def _start(self, config, runs_dir) -> None:
         from ftui.core.errors import UserError
         from ftui.core.runs import create_run, start
 

@@ -24,7 +24,7 @@ from rich.text import Text
 CELL_PIXELS = (10, 20)  # textual-image's own default (a VT340's cell) when the terminal is not asked
 
 
-def _halfcell():  # type: ignore[no-untyped-def]
+def _halfcell():
     import importlib.util
     import sys
 
@@ -59,8 +59,8 @@ def image_cells(source: str | Path | bytes | Any, width: int, height: int | None
             image = source
         if getattr(image, "format", None) == "JPEG":
             image.draft("RGB", (width * 2, width * 2))
-        image = image.convert("RGB")
-        image.thumbnail((width, (height or width) * 2))  # a cell is one pixel wide and two tall
-        return renderer(image, width=image.width, height=(image.height + 1) // 2)
+        rgb = image.convert("RGB")
+        rgb.thumbnail((width, (height or width) * 2))  # a cell is one pixel wide and two tall
+        return renderer(rgb, width=rgb.width, height=(rgb.height + 1) // 2)
     except Exception as error:  # a file removed since the inspection, or damaged: say so, do not crash
         return Text(f"(the image cannot be shown: {str(error)[:60]})", "dim")

@@ -99,7 +99,7 @@ class KeyBar(Widget):
             used += cost
         return lines
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[no-untyped-def]
+    def get_content_height(self, container, viewport, width: int) -> int:
         return min(2, len(self._lines(width)))
 
     def render(self) -> RenderableType:

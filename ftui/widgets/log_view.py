@@ -131,7 +131,7 @@ class LogView(Log):
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
-    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):  # type: ignore[no-untyped-def]
+    def refresh(self, *regions, repaint: bool = True, layout: bool = False, recompose: bool = False):
         # New lines grow the virtual height, which asks Textual for a relayout of the whole screen: two a
         # second while a run logs, most of the view's CPU. With the vertical scrollbar already shown (more
         # lines keep it shown), nothing else on the screen moves: only the scrollbar's range changes, so

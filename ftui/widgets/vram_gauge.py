@@ -249,9 +249,10 @@ class VramGauge(Widget, can_focus=False):
         """Used cells, free cells, and the estimate's cell (or an arrow past the end) in the fit colour."""
         used_cells = 0 if used_gib is None else round(width * min(1.0, used_gib / total_gib))
         marker = None
-        fit = None
+        fit = ""
+        estimate = self.estimate_gib or 0.0
         if self.estimate_gib is not None and total_gib > 0:
-            fit = fit_on(self.estimate_gib, total_gib, used_gib)
+            fit = fit_on(self.estimate_gib, total_gib, used_gib) or ""
             marker = min(width - 1, int(width * self.estimate_gib / total_gib))
         # One span per run of cells, not per cell: a tick redraws a few spans instead of a few hundred.
         cells = ["used" if cell < used_cells else "free" for cell in range(width)]
@@ -263,7 +264,7 @@ class VramGauge(Widget, can_focus=False):
                 continue
             part, length = cells[run_start], cell - run_start
             if part == "marker":
-                text.append("▶" if self.estimate_gib > total_gib else "┃", self._style(fit.replace("_", "-")))
+                text.append("▶" if estimate > total_gib else "┃", self._style(fit.replace("_", "-")))
             else:
                 text.append(("█" if part == "used" else "░") * length, self._style(part))
             run_start = cell
