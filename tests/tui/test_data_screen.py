@@ -167,7 +167,10 @@ async def test_a_long_inspection_shows_how_many_rows_are_read(make_app, tmp_path
         await submit(pilot, app, str(data))
         await wait_for_text(app, pilot, "#data-status", "Read every row")
         assert seen and all(m.total == rows and m.source == str(data) for m in seen)
-        assert seen[0].rows == 0 and max(m.rows for m in seen) >= 2000
+        # A newer report replaces one still queued (can_replace), so a loaded machine may skip the first
+        # ones; what arrives is in order and reaches past the first 2,000 rows.
+        counts = [m.rows for m in seen]
+        assert counts == sorted(counts) and max(counts) >= 2000
         # what a progress report looks like while the rows are read (a late one, after the report, is not shown)
         screen = app.screen
         screen.reading = str(data)
