@@ -120,14 +120,17 @@ def test_eval_answers_the_held_out_prompts_with_the_base_model_and_keeps_the_res
 
 
 def test_a_run_that_is_not_finished_cannot_be_chatted_with_or_evaluated(sp_model, tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": [{"role": "user"\n')
+    # A run that fails in its process (the preflight refuses bad data before any run exists).
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"instruction": "q", "output": "a"}\n' * 4)
     trained = ftui(
         "train",
         "--model",
         str(sp_model),
         "--data",
-        str(bad),
+        str(data),
+        "--python",
+        "/bin/false",
         "--max-steps",
         "2",
         "--runs-dir",

@@ -174,14 +174,17 @@ def test_unknown_quant_type_is_refused(finished_run):
 
 
 def test_a_failed_run_is_not_exported(sp_model, export_runs, tmp_path):
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": [{"role": "user"\n')
+    # A run that fails in its process (the preflight refuses bad data before any run exists).
+    data = tmp_path / "data.jsonl"
+    data.write_text('{"instruction": "q", "output": "a"}\n' * 4)
     trained = ftui(
         "train",
         "--model",
         str(sp_model),
         "--data",
-        str(bad),
+        str(data),
+        "--python",
+        "/bin/false",
         "--max-steps",
         "2",
         "--runs-dir",
