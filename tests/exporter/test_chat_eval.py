@@ -11,6 +11,7 @@ from ftui.core.errors import UserError
 from ftui.core.exports import read_run
 from tests.exporter.conftest import ftui
 from tests.fakes.nvml import GIB, FakeNvml, t4
+from tests.helpers.finished_run import failed_run
 
 pytestmark = pytest.mark.slow
 
@@ -120,24 +121,7 @@ def test_eval_answers_the_held_out_prompts_with_the_base_model_and_keeps_the_res
 
 
 def test_a_run_that_is_not_finished_cannot_be_chatted_with_or_evaluated(sp_model, tmp_path):
-    # A run that fails in its process (the preflight refuses bad data before any run exists).
-    data = tmp_path / "data.jsonl"
-    data.write_text('{"instruction": "q", "output": "a"}\n' * 4)
-    trained = ftui(
-        "train",
-        "--model",
-        str(sp_model),
-        "--data",
-        str(data),
-        "--python",
-        "/bin/false",
-        "--max-steps",
-        "2",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-    )
-    assert trained.returncode == 1
-    run = next((tmp_path / "runs").iterdir())
+    run = failed_run(sp_model, tmp_path / "runs", tmp_path)
     for command, words in (
         (["chat", str(run), "--prompt", "hi"], "chat with"),
         (["eval", str(run)], "evaluate"),

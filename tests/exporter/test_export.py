@@ -18,6 +18,7 @@ import pytest
 from ftui.core.exports import _alive, export_status, read_record
 from ftui.core.modelfile import parse_modelfile
 from tests.exporter.conftest import ftui
+from tests.helpers.finished_run import failed_run
 
 pytestmark = pytest.mark.slow
 needs_llama_cpp = pytest.mark.skipif(
@@ -174,25 +175,7 @@ def test_unknown_quant_type_is_refused(finished_run):
 
 
 def test_a_failed_run_is_not_exported(sp_model, export_runs, tmp_path):
-    # A run that fails in its process (the preflight refuses bad data before any run exists).
-    data = tmp_path / "data.jsonl"
-    data.write_text('{"instruction": "q", "output": "a"}\n' * 4)
-    trained = ftui(
-        "train",
-        "--model",
-        str(sp_model),
-        "--data",
-        str(data),
-        "--python",
-        "/bin/false",
-        "--max-steps",
-        "2",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--json",
-    )
-    assert trained.returncode == 1
-    run = next((tmp_path / "runs").iterdir())
+    run = failed_run(sp_model, tmp_path / "runs", tmp_path)
     result = ftui("export", str(run), "--format", "merged")
     assert result.returncode == 1
     assert f"Run {run.name} ended failed, so there is no finished model to export" in result.stderr

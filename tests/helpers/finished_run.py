@@ -53,3 +53,16 @@ def copy_run(run: Path, runs_dir: Path, name: str | None = None) -> Path:
         ignore=shutil.ignore_patterns("exports", "base_eval.json", "chat.log", "eval.log", "checkpoints"),
     )
     return target
+
+
+def failed_run(model: Path, runs_dir: Path, data_dir: Path) -> Path:
+    """The run directory of a run that failed in its process: its trainer's interpreter (`/bin/false`)
+    exits at once. (Bad data cannot make one: the preflight refuses it before any run exists.)"""
+    data = data_dir / "data.jsonl"
+    data.write_text('{"instruction": "q", "output": "a"}\n' * 4)
+    trained = ftui(
+        "train", "--model", str(model), "--data", str(data), "--python", "/bin/false",
+        "--max-steps", "2", "--runs-dir", str(runs_dir), "--json",
+    )  # fmt: skip
+    assert trained.returncode == 1, trained.stderr[-2000:]
+    return next(runs_dir.iterdir())
