@@ -15,6 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="the run directory (holds config.toml)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     args = parser.parse_args(argv)
+    from ftui.trainer.compat import custom_op_aliasing_is_a_warning
+
+    custom_op_aliasing_is_a_warning()  # before torch is imported
     from ftui.trainer.train import run_training
 
     return run_training(args.run_dir, resume=args.resume)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -29,3 +30,16 @@ def hide_broken_torchvision() -> str | None:
             "it (image processors have a Pillow path; Qwen2-VL's processor needs a torchvision built for this torch)."
         )
     return None
+
+
+def custom_op_aliasing_is_a_warning() -> None:
+    """Keep torch's check of custom operators' aliasing a warning, as it is for users, also where CI is set.
+
+    torch 2.13 checks, the first time a compiled graph runs, that no custom operator returns a view of its
+    input; a violation is a deprecation warning, and an error when the environment has `CI` set
+    (torch._functorch.config.error_on_custom_op_aliasing defaults to bool($CI)). Unsloth compiles with
+    Inductor's memory planning, whose own `inductor::_alloc_from_pool` returns a view of its pool by design,
+    so a sharded run's generation failed in any shell that sets CI (GitHub Actions, GitLab, Buildkite), and
+    passed everywhere else. Must run before torch is imported; an explicit setting is kept.
+    """
+    os.environ.setdefault("TORCHINDUCTOR_ERROR_ON_CUSTOM_OP_ALIASING", "0")
