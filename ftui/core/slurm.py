@@ -209,6 +209,7 @@ def submit(run: RunDirectory, *, resume: bool = False) -> str:
         error=None,
         log_tail=None,
         stop_requested_at=None,
+        kill_requested_at=None,
         resumed_from=str(checkpoint) if checkpoint else None,
         nodes=[],
         ranks=[],

@@ -8,6 +8,9 @@ flags given after `--`, starting `python -m ftui.trainer RUN_DIR` once per GPU. 
     rendezvous that times out can say which machine never came;
   * a graceful stop: SIGTERM to this launcher is passed on to the training processes, which stop after
     the step with a checkpoint (torchrun would tear them down after 30 s, mid-save);
+  * `ftui kill` from any machine: it writes kill_requested_at, and every machine's launcher ends its own
+    training processes at once (a signal reaches one machine only, and ranks left on the others would
+    hold their GPUs until a collective times out);
   * the verdict when torchrun ends badly: which rank died and how (its own sentence when it had one), or
     which machine never joined, written to status.json as one sentence with what to do.
 
@@ -21,13 +24,14 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
 from ftui.core import launch as plan
 from ftui.core.members import record_node, record_rank
 from ftui.core.runs.directory import RunDirectory
-from ftui.core.runs.records import now_iso
+from ftui.core.runs.records import LIVE_RANK_STATES, now_iso
 
 
 def _say(message: str) -> None:
@@ -66,6 +70,62 @@ def _forward_sigterm() -> None:
         return None
 
     api._terminate_process_handler = handler
+
+
+KILL_POLL_S = 1.0  # how often a machine's launcher reads status.json for `ftui kill`
+
+
+def _end_on_kill(run: RunDirectory, node: int) -> None:
+    """Watch status.json for `ftui kill` (kill_requested_at); then SIGKILL this machine's training
+    processes (each in a session of its own, torchrun's way), record the machine as killed and exit."""
+
+    def watch() -> None:
+        while not _kill_requested(run):
+            time.sleep(KILL_POLL_S)
+        _end_killed(run, node)
+        os._exit(137)  # at once: torchrun's threads would keep a normal exit waiting
+
+    threading.Thread(target=watch, name="ftui-kill-watch", daemon=True).start()
+
+
+def _kill_requested(run: RunDirectory) -> str | None:
+    try:
+        return run.read_status().kill_requested_at
+    except Exception:  # a status being replaced, or storage that went away for a moment
+        return None
+
+
+_kill_lock = threading.Lock()
+
+
+def _end_killed(run: RunDirectory, node: int) -> None:
+    """SIGKILL what is left of this machine's training processes and record the machine, and its ranks
+    still marked live, as killed. Once per process: the watcher and torchrun's failure path may both come."""
+    if not _kill_lock.acquire(blocking=False):
+        return
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(children, timeout=30)
+    requested = _kill_requested(run)
+    sentence = f"Killed with `ftui kill` at {requested}."
+    _say(f"{sentence} Ended {len(children)} process(es) on node {node}.")
+    for rank in run.read_status().ranks:
+        if rank.node == node and rank.state in LIVE_RANK_STATES:
+            record_rank(run, rank.rank, state="failed", signal="SIGKILL", error=sentence)
+    record_node(run, node, state="failed", ended_at=now_iso(), error=sentence)
+    with run.locked():  # `ftui kill` on a machine with none of the run's processes marks nothing itself
+        if run.read_status().is_live:
+            run.update_status_locked(
+                state="failed", phase=None, ended_at=now_iso(), error=sentence + _resume_hint(run)
+            )
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _stop_while_waiting(run: RunDirectory, node: int) -> None:
@@ -155,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         error=None,
     )
     _stop_while_waiting(run, node)
+    _end_on_kill(run, node)
     _say(f"node {node} on {host}: torchrun {' '.join(torchrun_flags)}")
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -169,24 +230,26 @@ def main(argv: list[str] | None = None) -> int:
     arguments = torchrun.parse_args([*torchrun_flags, *trainer_args])
     try:
         torchrun.run(arguments)
-    except ChildFailedError as error:
-        print(error.format_msg(), file=sys.stderr, flush=True)
-        _ranks_failed(run, node, host, error)
-        return 1
-    except RendezvousTimeoutError:
-        _never_joined(run, node, torchrun_flags)
-        return 1
-    except RendezvousClosedError:
-        _closed_by_another(run, node)
-        return 1
-    except RendezvousError as error:
-        _unreachable(run, node, torchrun_flags, error)
-        return 1
-    except Exception as error:  # the agent itself failed: say so, with what it said
-        sentence = f"torchrun failed on node {node} ({host}) before training: {type(error).__name__}: {_one_line(error)}."
-        _say(sentence)
-        record_node(run, node, state="failed", ended_at=now_iso(), error=sentence)
-        _fail_run(run, sentence)
+    except BaseException as error:
+        if _kill_requested(run):  # they died of `ftui kill` (the rendezvous with them): say that alone
+            _end_killed(run, node)
+            return 137
+        if isinstance(error, ChildFailedError):
+            print(error.format_msg(), file=sys.stderr, flush=True)
+            _ranks_failed(run, node, host, error)
+        elif isinstance(error, RendezvousTimeoutError):
+            _never_joined(run, node, torchrun_flags)
+        elif isinstance(error, RendezvousClosedError):
+            _closed_by_another(run, node)
+        elif isinstance(error, RendezvousError):
+            _unreachable(run, node, torchrun_flags, error)
+        elif isinstance(error, Exception):  # the agent itself failed: say so, with what it said
+            sentence = f"torchrun failed on node {node} ({host}) before training: {type(error).__name__}: {_one_line(error)}."
+            _say(sentence)
+            record_node(run, node, state="failed", ended_at=now_iso(), error=sentence)
+            _fail_run(run, sentence)
+        else:
+            raise  # KeyboardInterrupt, SystemExit: not a verdict on the run
         return 1
     final = run.read_status().state
     record_node(run, node, state="stopped" if final == "stopped" else "completed", ended_at=now_iso())
@@ -224,8 +287,8 @@ def _fail_run(run: RunDirectory, sentence: str, *, state: str = "failed", **chan
     """Mark the run failed (or oom) with `sentence`, unless it already ended well (completed, stopped)."""
     with run.locked():
         status = run.read_status()
-        if status.state in ("completed", "stopped"):
-            return
+        if status.state in ("completed", "stopped") or status.kill_requested_at:
+            return  # it ended well, or `ftui kill` ended it and said so
         run.update_status_locked(
             state=state, phase=None, error=sentence, ended_at=status.ended_at or now_iso(), **changes
         )

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from ftui.core.runs import RunDirectory, find_run
-from ftui.core.runs.records import ResumeRecord, TrainRecord
+from ftui.core.runs.records import ResumeRecord, TrainRecord, now_iso
 from tests.e2e.test_train import FAST, ftui, wait_for
 from tests.helpers.datasets import arithmetic_rows, write_jsonl
 from tests.helpers.tiny_model import tiny_llama_for_session
@@ -188,3 +188,73 @@ def test_stopping_a_run_while_its_machines_meet_stops_it_at_once(tiny_model, dat
     assert stopped["state"] == "stopped" and stopped["error"] == "Stopped before training began."
     assert [(n.node, n.state) for n in run.read_status().nodes] == [(0, "stopped")]
     wait_for(lambda: gone(launcher), 30, "the launcher to exit")
+
+
+def test_kill_ends_every_rank_of_the_machine_it_runs_on(tiny_model, data, runs_dir):
+    # torchrun starts each rank in a session of its own: a SIGKILL to the launcher's alone leaves rank 1.
+    started = run_ftui_json(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
+        "--gpus", "0,1", "--detach",
+    )  # fmt: skip
+    run = find_run(started["run_id"], runs_dir)
+    wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    ranks = {r.rank: r.pid for r in run.read_status().ranks}
+    assert sorted(ranks) == [0, 1]
+    killed = run_ftui_json("kill", run.run_id)
+    assert killed["state"] == "failed" and killed["error"].startswith("Killed with `ftui kill` at step ")
+    wait_for(lambda: all(gone(pid) for pid in ranks.values()), 60, "both ranks to end")
+    status = run.read_status()
+    # Killed, not failed on their own: neither rank lived to write a word after the signal.
+    assert [(r.rank, r.state, r.signal, r.error) for r in status.ranks] == [
+        (0, "failed", "SIGKILL", "Killed with `ftui kill`."),
+        (1, "failed", "SIGKILL", "Killed with `ftui kill`."),
+    ]
+    assert status.error == killed["error"]
+
+
+def test_kill_on_the_first_machine_ends_the_other_machines_processes(tiny_model, data, runs_dir):
+    # Two "machines" on this host: node 1's processes are not ftui kill's to signal; its launcher reads
+    # the kill from status.json (shared storage) and ends them.
+    started = run_ftui_json(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
+        "--nodes", "2", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--detach",
+    )  # fmt: skip
+    run = find_run(started["run_id"], runs_dir)
+    run_ftui_json("train", "--join", str(run.path), "--node", "1", "--detach")
+    wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    status = run.read_status()
+    node1 = [n.pid for n in status.nodes if n.node == 1] + [r.pid for r in status.ranks if r.node == 1]
+    assert len(node1) == 2 and all(node1)
+    killed = run_ftui_json("kill", run.run_id)
+    assert killed["state"] == "failed" and killed["error"].startswith("Killed with `ftui kill` at step ")
+    wait_for(lambda: all(gone(pid) for pid in node1), 60, "node 1's launcher and rank to end")
+    status = run.read_status()
+    nodes = {n.node: n for n in status.nodes}
+    assert nodes[1].state == "failed" and nodes[1].error.startswith("Killed with `ftui kill` at ")
+    # Over gloo, rank 1 may see its peer go (a collective fails) before its launcher reads the kill; over
+    # NCCL it would wait for the collective timeout: either way it is ended, and the kill is the verdict.
+    rank1 = next(r for r in status.ranks if r.node == 1)
+    assert rank1.state == "failed" and (rank1.signal == "SIGKILL" or rank1.collective)
+    assert status.error == killed["error"]  # the kill's verdict stands over what node 1 saw
+    assert "Killed with `ftui kill`" in (run.path / "train-node1.log").read_text()
+
+
+def test_a_kill_asked_in_the_run_folder_reaches_every_machine(tiny_model, data, runs_dir):
+    # `ftui kill` on a machine with none of the run's processes can only write kill_requested_at; every
+    # machine's launcher reads it (each its own, here both on this host) and ends its processes.
+    started = run_ftui_json(
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
+        "--nodes", "2", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--detach",
+    )  # fmt: skip
+    run = find_run(started["run_id"], runs_dir)
+    run_ftui_json("train", "--join", str(run.path), "--node", "1", "--detach")
+    wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    status = run.read_status()
+    pids = [n.pid for n in status.nodes] + [r.pid for r in status.ranks]
+    assert len(pids) == 4 and all(pids)
+    run.update_status(kill_requested_at=now_iso())
+    wait_for(lambda: all(gone(pid) for pid in pids), 60, "every launcher and rank to end")
+    status = run.read_status()
+    assert [(n.node, n.state) for n in status.nodes] == [(0, "failed"), (1, "failed")]
+    assert all(n.error.startswith("Killed with `ftui kill` at ") for n in status.nodes)
+    assert status.state == "failed" and status.error.startswith("Killed with `ftui kill` at ")

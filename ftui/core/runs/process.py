@@ -27,7 +27,7 @@ from ftui.core.errors import UserError
 from ftui.core.paths import runs_dir as default_runs_dir
 from ftui.core.run_config import RunConfig
 from ftui.core.runs.directory import CREATE_GRACE_S, RunDirectory
-from ftui.core.runs.records import RunStatus, TrainRecord, now_iso
+from ftui.core.runs.records import LIVE_RANK_STATES, RankStatus, RunStatus, TrainRecord, now_iso
 
 # A run that never got a pid this long after it was created is taken as never started.
 _START_GRACE_S = CREATE_GRACE_S
@@ -328,6 +328,7 @@ def start(run: RunDirectory, *, resume: bool = False) -> subprocess.Popen:
             log_tail=None,
             command=command,
             stop_requested_at=None,
+            kill_requested_at=None,
             resumed_from=str(checkpoint) if checkpoint else None,
             nodes=[],
             ranks=[],
@@ -391,12 +392,16 @@ def find_run(ref: str, runs_dir: str | os.PathLike[str] | None = None) -> RunDir
 
 # ----- stopping, killing ------------------------------------------------------------------------
 def _groups(run: RunDirectory, status: RunStatus) -> set[int]:
-    """The process groups (sessions) of the run's processes: the one ftui started and the trainer's."""
+    """The process groups (sessions) of the run's processes that ftui started here: its own, the trainer's,
+    and every rank's of the first machine (torchrun starts each rank in a session of its own, so a SIGKILL
+    to its agent's group would leave them running). Other machines' launchers end their own ranks."""
+    local_ranks = [r.pid for r in _first_machines_ranks(status)]
     groups: set[int] = set()
     for pid in (
         getattr(status, "pid", None),
         run.trainer_holder() or None,
         getattr(status, "trainer_pid", None),
+        *local_ranks,
     ):
         if pid:
             try:
@@ -404,6 +409,12 @@ def _groups(run: RunDirectory, status: RunStatus) -> set[int]:
             except (ProcessLookupError, PermissionError, ValueError):
                 continue
     return groups
+
+
+def _first_machines_ranks(status: RunStatus) -> list[RankStatus]:
+    """The ranks that node 0 (the machine whose `ftui train` made the run, where ftui runs now) started."""
+    here = socket.gethostname()
+    return [r for r in status.ranks if r.pid and r.node in (None, 0) and r.host in (None, here)]
 
 
 def _signal(run: RunDirectory, status: RunStatus, sig: int) -> bool:
@@ -461,6 +472,8 @@ def kill(run: RunDirectory) -> RunStatus:
     status = run.status()
     if not status.is_live:
         raise _not_running(run, status, "kill")
+    if status.nodes:  # other machines' launchers end their own processes when they read this
+        status = run.update_status(kill_requested_at=now_iso())
     killed = _signal(run, status, signal.SIGKILL)
     if status.slurm_job_id:
         from ftui.core.slurm import cancel
@@ -476,11 +489,19 @@ def kill(run: RunDirectory) -> RunStatus:
             resume_hint = (
                 f"; `ftui resume {run.run_id}` continues from {checkpoint.name}" if checkpoint else ""
             )
+            killed_here = {r.rank for r in _first_machines_ranks(current) if r.state in LIVE_RANK_STATES}
+            ranks = [
+                msgspec.structs.replace(r, state="failed", signal="SIGKILL", error="Killed with `ftui kill`.")
+                if r.rank in killed_here
+                else r
+                for r in current.ranks
+            ]
             current = run.update_status_locked(
                 state="failed",
                 ended_at=now_iso(),
                 phase=None,
                 step=step,
+                ranks=ranks,
                 error=f"Killed with `ftui kill` at step {step}{resume_hint}.",
             )
         return current

@@ -29,6 +29,7 @@ State: TypeAlias = Literal["starting", "running", "completed", "failed", "stoppe
 STATES: tuple[State, ...] = ("starting", "running", "completed", "failed", "stopped", "oom")
 LIVE_STATES: tuple[State, ...] = ("starting", "running")
 FINAL_STATES: tuple[State, ...] = ("completed", "failed", "stopped", "oom")
+LIVE_RANK_STATES: tuple[str, ...] = ("starting", "checking", "running")  # RankStatus.state
 
 # What a reader does not accept as a record: msgspec's decode and validation errors, and the recursion
 # limit that deeply nested JSON reaches.
@@ -89,6 +90,9 @@ class RunStatus(msgspec.Struct, kw_only=True):
     ended_at: str | None = None
     updated_at: str | None = None
     stop_requested_at: str | None = None
+    # `ftui kill`: the launcher of every machine reads it and ends its own training processes at once
+    # (the signal reaches only this machine's; Slurm's scancel reaches the rest under Slurm).
+    kill_requested_at: str | None = None
     resumed_from: str | None = None  # the checkpoint the latest start resumed from
     data_fingerprint: str | None = None  # the dataset's size and time when the run first started
     step: int | None = None
