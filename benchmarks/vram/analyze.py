@@ -32,6 +32,7 @@ import json
 import re
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -348,19 +349,26 @@ def predicted_seconds(row: dict, constants: TimeConstants = TIME) -> float:
     return step.seconds_per_step
 
 
-def fit_time(rows: list[dict], start: TimeConstants = TIME, fields: tuple[str, ...] = TIME_FIELDS):
+def fit_time(
+    rows: list[dict],
+    start: TimeConstants = TIME,
+    fields: tuple[str, ...] = TIME_FIELDS,
+    predict: Callable[[dict, TimeConstants], float] | None = None,  # analyze_vision.py passes its own
+):
     """Least squares on log(predicted / measured) over `rows` (Levenberg-Marquardt, numeric Jacobian):
     relative errors weigh a 0.2 s step as much as a 2 s one, as the 25% target does."""
     import dataclasses
 
     import numpy as np
 
+    predicted_seconds_ = predict or predicted_seconds
+
     measured = np.log([r["seconds_per_step"] for r in rows])
     theta = np.log([getattr(start, f) for f in fields])
 
     def residuals(values):
         constants = dataclasses.replace(start, **dict(zip(fields, np.exp(values), strict=True)))
-        return np.log([predicted_seconds(r, constants) for r in rows]) - measured
+        return np.log([predicted_seconds_(r, constants) for r in rows]) - measured
 
     damping = 1e-3
     current = residuals(theta)

@@ -142,7 +142,9 @@ def vision_extra(
 
 def tower_flops_per_row(family: VisionFamily, settings: TrainingSettings, load: VisionLoad) -> float:
     """The tower's matmul FLOPs for one row's images: forward only when frozen; forward, recompute and
-    backward (input gradients) when tuned."""
+    backward (input gradients) when tuned. ftui/core/speed.py adds them to the GPU work and the tower's
+    layers to the host's, and slows the vision path's GPU work by TimeConstants.vision_gpu_factor (fitted on
+    the H200 vision steps; on those steps the tower's FLOPs are 1-2% of the time)."""
     tower = family.tower
     patches = load.images_per_row * family.tower_tokens(*load.image_size)
     tuned = settings.method == "full" or settings.finetune_vision_layers

@@ -8,7 +8,10 @@ next kernels while the GPU runs the last ones):
   host work  a fixed cost per layer and pass: Python, Unsloth's hooks and offloading, kernel launches
              (more with QLoRA, which dequantizes before each matmul)
 The rates are the card's datasheet figures times the fractions calibrated on the H200
-(benchmarks/vram/results.json; BENCHMARKS.md, section estimator). Core module: no torch, no Textual.
+(benchmarks/vram/results.json; BENCHMARKS.md, section estimator). A vision fine-tune (FastVisionModel) adds
+the image tower's FLOPs to the GPU work and its layers to the host's, and its GPU work runs slower than the
+text path's by a factor fitted on the H200 vision steps (benchmarks/vram/results_vision.json; BENCHMARKS.md,
+vision estimator). Core module: no torch, no Textual.
 """
 
 from __future__ import annotations
@@ -71,6 +74,19 @@ class TimeConstants:
     # with another process (benchmarks/vram/analyze.py, OTHER_PROCESS_GIB) and are not in the fit.
     host_seconds_per_layer_full: float = 0.0086
     soft_max_power: float = 3.0
+    # Vision (FastVisionModel): its GPU work (language layers and tower) over what the rates above give.
+    # Fitted on the four H200 vision steps of 2026-11-30 (benchmarks/vram/analyze_vision.py calibrate-time,
+    # least squares on log(predicted / measured); BENCHMARKS.md, vision estimator): 3.02, rounded. Only the
+    # two GPU-bound steps carry it (Qwen2.5-VL-3B, 8192 tokens a micro-batch: 1.33-1.36 s measured where the
+    # text path's rates give 0.40-0.42 s of GPU work); the two host-bound steps hardly move with it. The
+    # likely cause: FastVisionModel trains the model's own transformers layers with PEFT's LoRA modules where
+    # FastLanguageModel has Unsloth's fused text kernels (and a different checkpointing: memory_vision.py,
+    # LANGUAGE_KEPT_BYTES). Not isolated: a profile of one step would split it.
+    vision_gpu_factor: float = 3.0
+    # The image tower's host cost per layer against the text path's (host_seconds_per_layer and _full): 1, not
+    # fitted. Fitted freely beside vision_gpu_factor on the same four steps it comes out 0.90 (10.2 ms a tuned
+    # LoRA layer), but leaving one step out then misses it by up to 15% under (calibrate-time), so it is held.
+    vision_tower_host_scale: float = 1.0
 
 
 TIME = TimeConstants()
@@ -170,6 +186,7 @@ def _micro_step_seconds(
     width = 2 * dims.hidden + _effective_intermediate(dims)
     traffic = c.elementwise_bytes * tokens * dims.layers * width * passes
     bandwidth = speed.memory_tb_s * 1e12 * c.bandwidth_efficiency
+    family = None
     if vision is not None:
         from ftui.core.vision import family_for
 
@@ -181,6 +198,8 @@ def _micro_step_seconds(
         + attention / (speed.tflops * 1e12 * c.attention_efficiency)
         + traffic / bandwidth
     )
+    if family is not None:
+        gpu *= c.vision_gpu_factor
     if settings.method == "full":  # the optimizer reads and writes every weight, gradient and state
         from ftui.core.memory import parameter_counts
 
@@ -192,7 +211,23 @@ def _micro_step_seconds(
             c.host_seconds_per_layer_qlora if settings.method == "qlora" else 0.0
         )
     host = dims.layers * per_layer * passes / 3
+    if family is not None:
+        host += _tower_host_seconds(family.tower.layers, settings, c, passes)
     return (gpu**c.soft_max_power + host**c.soft_max_power) ** (1 / c.soft_max_power)
+
+
+def _tower_host_seconds(layers: int, settings: TrainingSettings, c: TimeConstants, passes: int) -> float:
+    """The image tower's host cost a micro-step: its layers are launched as the language layers are, so
+    each costs the text path's per-layer figure (not refitted). Tuned with LoRA: adapters on each layer,
+    in every pass (the tower is held in 16 bits under QLoRA too, so no dequantize launches); full
+    fine-tuning: no adapters; frozen: one forward without adapters and no backward through it (not
+    measured)."""
+    scale = c.vision_tower_host_scale * layers
+    if settings.method == "full":
+        return scale * c.host_seconds_per_layer_full * passes / 3
+    if settings.finetune_vision_layers:
+        return scale * c.host_seconds_per_layer * passes / 3
+    return scale * c.host_seconds_per_layer_full / 3
 
 
 def estimate_step_time(

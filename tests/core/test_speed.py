@@ -125,3 +125,25 @@ def test_a_sliding_window_caps_attention_only_past_the_window():
     assert attended_keys(windowed, 32768) == pytest.approx(512 - 512 * 512 / 2 / 32768)
     half = dataclasses.replace(windowed, sliding_layers=16)
     assert attended_keys(half, 32768) == pytest.approx((attended_keys(windowed, 32768) + 32768 / 2) / 2)
+
+
+def test_a_vision_step_adds_the_towers_layers_to_the_host_and_slows_the_gpu_work():
+    """A host-bound vision step gains the tower's layers at the text path's per-layer cost (less when the
+    tower is frozen: one forward, no adapters); a GPU-bound one takes vision_gpu_factor times the GPU work
+    (BENCHMARKS.md, vision estimator)."""
+    from ftui.core.memory_vision import VisionLoad
+    from ftui.core.speed import TIME
+
+    qwen = dataclasses.replace(LLAMA_8B, architecture="qwen2_5_vl")
+    image = VisionLoad(1, (512, 512))
+
+    def seconds(vision=image, constants=TIME, **changes):
+        settings = TrainingSettings(**{"batch": 1, "seq": 512, "grad_accum": 1, **changes})
+        return estimate_step_time(qwen, settings, "H200", vision=vision, constants=constants).seconds_per_step
+
+    host_bound = seconds() - seconds(vision=None)
+    assert host_bound == pytest.approx(32 * TIME.host_seconds_per_layer, rel=0.05)  # 32 tower layers
+    assert seconds(finetune_vision_layers=False) < seconds()
+    no_factor = dataclasses.replace(TIME, vision_gpu_factor=1.0, vision_tower_host_scale=0.0)
+    gpu_bound = seconds(batch=8, seq=8192, constants=no_factor)
+    assert seconds(batch=8, seq=8192) == pytest.approx(TIME.vision_gpu_factor * gpu_bound, rel=0.05)
