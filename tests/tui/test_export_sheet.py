@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ftui.core.exports import read_record
+from tests.helpers.environments import python_without
 from tests.helpers.finished_run import copy_run
 from tests.tui.conftest import (
     PROCESS_GUARD_S,
@@ -174,11 +175,11 @@ async def test_the_folder_typed_is_sized_and_checked(make_app, tmp_path):
         assert not (tmp_path / "elsewhere").exists()  # sizing a folder never creates it
 
 
-def _probe(runs: Path, run_id: str, fmt: str, folder: str = "", *, env: dict, mount: str = ""):  # type: ignore[no-untyped-def]
+def _probe(runs: Path, run_id: str, fmt: str, folder: str = "", *, env: dict, mount: str = "", python=None):  # type: ignore[no-untyped-def]
     """tests/tui/sheet_probe.py in a process of its own; with `mount` (tmpfs options), in a private mount
     namespace with a fresh tmpfs at $MNT, where FOLDER may point (a real small or read-only disk)."""
     probe = [
-        sys.executable,
+        str(python or sys.executable),
         "-m",
         "tests.tui.sheet_probe",
         str(runs),
@@ -227,17 +228,15 @@ def test_a_read_only_folder_is_refused_before_anything_is_written(tmp_path):
 def test_gguf_without_llama_cpp_is_refused_in_one_sentence(tmp_path):
     runs = tmp_path / "runs"
     write_finished_run(runs, "20260105-100000-qwen3-8b")
-    # The app as installed without the export extra: this checkout's ftui and the shared environment only.
-    env = {"PYTHONPATH": ""}
+    # The app as installed without the export extra: a real environment with every package but llama.cpp's.
+    python = python_without(tmp_path / "venv", "llama_cpp*")
     check = subprocess.run(
-        [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('llama_cpp') is None)"],
+        [str(python), "-c", "import importlib.util as u; print(u.find_spec('llama_cpp') is None)"],
         capture_output=True,
         text=True,
-        env={**os.environ, **env},
     )
-    if check.stdout.strip() != "True":
-        pytest.skip("llama-cpp-python is installed in this environment itself")
-    result = _probe(runs, "20260105-100000-qwen3-8b", "gguf", env=env)
+    assert check.stdout.strip() == "True", check.stderr
+    result = _probe(runs, "20260105-100000-qwen3-8b", "gguf", env={"PYTHONPATH": ""}, python=python)
     assert result.returncode == 0, result.stderr[-3000:]
     said = " ".join(result.stdout.split())
     assert "GGUF export needs llama.cpp's tools (llama-cpp-python), which are not installed here" in said
