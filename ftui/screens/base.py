@@ -197,8 +197,8 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
         from ftui.core.sharding import choose_way
 
         gpu = plan.gpu
-        choice = choose_way(dims, settings, gpu.count, gpu.vram_gib, card=gpu.name, vision=vision)
-        gib, fit = choice.estimate.total_gib, choice.fits
+        way = choose_way(dims, settings, gpu.count, gpu.vram_gib, card=gpu.name, vision=vision)
+        gib, fit = way.estimate.total_gib, way.fits
     else:
         memory = estimate_peak_vram(dims, settings, vision=vision)
         gib, fit = memory.total_gib, memory.fit(plan.gpu.vram_gib) if plan.gpu else None

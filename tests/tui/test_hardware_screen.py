@@ -113,3 +113,23 @@ async def test_minus_and_plus_set_how_many_cards_the_plan_trains_on(make_app):
         await wait_until(
             pilot, lambda: table.candidates and CODER_32B not in {c.model.hf_id for c in table.candidates}
         )
+
+
+async def test_on_two_cards_the_gauge_marks_the_per_gpu_peak_of_the_sharded_run(make_app):
+    plan = Plan(
+        use_case="code",
+        gpu=GpuChoice("RTX 4090", 23.99, True),
+        model=CODER_32B,
+        dataset=DatasetSummary(source="rows.jsonl", rows=1000, format="alpaca"),
+        # the split as written: ftui's automatic one would shrink the micro-batch to fit one card
+        settings=TrainingSettings(batch=4, seq=4096, auto_batch=False),
+    )
+    app = make_app(plan, gpus=0, start="hardware")
+    async with app.run_test(size=(80, 24)) as pilot:
+        gauge = app.screen.query_one(VramGauge)
+        await wait_until(pilot, lambda: gauge.estimate_gib is not None, "the estimate for one card")
+        one = gauge.estimate_gib
+        assert one > 23.99  # too big for one card
+        await pilot.press("plus")
+        await wait_until(pilot, lambda: gauge.estimate_gib != one, "the estimate for two cards")
+        assert gauge.estimate_gib <= 23.99  # sharded over two, each holds less than a card
