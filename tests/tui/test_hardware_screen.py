@@ -133,3 +133,20 @@ async def test_on_two_cards_the_gauge_marks_the_per_gpu_peak_of_the_sharded_run(
         await pilot.press("plus")
         await wait_until(pilot, lambda: gauge.estimate_gib != one, "the estimate for two cards")
         assert gauge.estimate_gib <= 23.99  # sharded over two, each holds less than a card
+
+
+def test_the_train_steps_memory_line_is_per_gpu_on_several_cards():
+    from ftui.screens.base import estimate_plan
+    from ftui.screens.train import estimate_text
+
+    plan = Plan(
+        model=CODER_32B,
+        gpu=GpuChoice("RTX 4090", 23.99, True, count=2),
+        settings=TrainingSettings(batch=4, seq=4096, auto_batch=False),
+    )
+    line = estimate_text(estimate_plan(plan), plan).plain.splitlines()[0]
+    assert (
+        line.startswith("Memory about ")
+        and " GiB at its peak per GPU on 2 x RTX 4090 (24 GiB each): " in line
+    )
+    assert line.endswith(("fits", "fits only just"))
