@@ -8,6 +8,7 @@ nothing here imports torch, transformers, datasets, unsloth or plotext.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -172,7 +173,11 @@ class FtuiApp(App):
     def _adopt_hardware(self, hardware: Hardware) -> None:
         self.hardware = hardware
         if self.plan.gpu is None or self.plan.gpu.detected:
-            self.plan.gpu = hardware.gpu_choice(0)  # a detected card is the plan's card; a rented one stays
+            # A detected card is the plan's card, as many as are here (or as many as the user chose since);
+            # a rented one stays.
+            choice = hardware.gpu_choice(0)
+            count = self.plan.gpu.count if self.plan.gpu is not None else len(hardware.gpus)
+            self.plan.gpu = None if choice is None else dataclasses.replace(choice, count=max(1, count))
         if self.screen.is_mounted:  # (a screen still composing shows the Plan when it is resumed)
             self.screen.post_message(self.PlanChanged())
 

@@ -42,10 +42,15 @@ def plan_gpu_words(plan: Plan) -> Text:
     if plan.gpu is None:
         text.append("no GPU yet: choose a card below to check what fits.")
     else:
-        how = "detected here" if plan.gpu.detected else "a card to rent"
-        bf16 = "bf16" if plan.gpu.bf16 else "no bf16: fp16"
-        text.append(f"{plan.gpu.name}", "bold")
-        text.append(f" ({plan.gpu.vram_gib:.1f} GiB, {bf16}, {how})")
+        gpu = plan.gpu
+        how = "detected here" if gpu.detected else "a card to rent"
+        bf16 = "bf16" if gpu.bf16 else "no bf16: fp16"
+        if gpu.count > 1:
+            text.append(f"{gpu.count} x {gpu.name}", "bold")
+            text.append(f" ({gpu.vram_gib:.1f} GiB each, {bf16}, {how}; - and + change how many)")
+        else:
+            text.append(f"{gpu.name}", "bold")
+            text.append(f" ({gpu.vram_gib:.1f} GiB, {bf16}, {how})")
     return text
 
 
@@ -186,8 +191,17 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
             vision=vision,
         )
         settings, batch = choice.settings(settings), choice.short
-    memory = estimate_peak_vram(dims, settings, vision=vision)
-    fit = memory.fit(plan.gpu.vram_gib) if plan.gpu else None
+    if plan.gpu is not None and plan.gpu.count > 1:
+        # Several cards: the per-GPU peak of the way ftui would use them (a copy each, or sharded), the
+        # same choice `ftui estimate --gpus N` and the advice make.
+        from ftui.core.sharding import choose_way
+
+        gpu = plan.gpu
+        way = choose_way(dims, settings, gpu.count, gpu.vram_gib, card=gpu.name, vision=vision)
+        gib, fit = way.estimate.total_gib, way.fits
+    else:
+        memory = estimate_peak_vram(dims, settings, vision=vision)
+        gib, fit = memory.total_gib, memory.fit(plan.gpu.vram_gib) if plan.gpu else None
     seconds = steps = tps = None
     if plan.gpu and plan.dataset:
         from ftui.core.speed import estimate_eta
@@ -195,6 +209,4 @@ def estimate_plan(plan: Plan) -> PlanEstimate:
         eta = estimate_eta(dims, settings, plan.gpu.name, plan.dataset, vision)
         if eta is not None:
             seconds, steps, tps = eta.seconds, eta.steps, eta.step.tokens_per_second
-    return PlanEstimate(
-        gib=memory.total_gib, fit=fit, seconds=seconds, steps=steps, tokens_per_second=tps, batch=batch
-    )
+    return PlanEstimate(gib=gib, fit=fit, seconds=seconds, steps=steps, tokens_per_second=tps, batch=batch)

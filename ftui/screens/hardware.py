@@ -1,10 +1,14 @@
-"""Step 2: the machine. The live VRAM gauge for every GPU, RAM and disk; without a GPU, a card to plan for."""
+"""Step 2: the machine. The live VRAM gauge for every GPU, RAM and disk; without a GPU, a card to plan for;
+and how many such cards the plan trains on (- and +): the advice then says what fits sharded over them."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -12,6 +16,8 @@ from ftui.screens.base import PlanEstimate, StepScreen, plan_gpu_words
 from ftui.widgets.vram_gauge import VramGauge
 
 GIB = 1024**3
+MAX_CARDS = 8  # one machine's worth; more machines are a run setting (nodes), not a card to plan for
+CARD_KEYS = Binding.Group("Cards", compact=True)
 
 
 def machine_lines(hardware) -> Text:
@@ -46,6 +52,10 @@ def machine_lines(hardware) -> Text:
 
 class HardwareScreen(StepScreen):
     STEP = "hardware"
+    BINDINGS = [
+        Binding("minus", "cards(-1)", "Fewer cards", group=CARD_KEYS),
+        Binding("plus,equals_sign", "cards(1)", "More cards", group=CARD_KEYS),
+    ]
 
     def compose_step(self) -> ComposeResult:
         with VerticalScroll(id="body"):
@@ -57,12 +67,34 @@ class HardwareScreen(StepScreen):
         self.query_one("#plan-gpu", Static).update(plan_gpu_words(self.plan))
         self.query_one("#machine", Static).update(machine_lines(self.ftui.hardware))
         self.refresh_estimate()
+        self.refresh_bindings()  # the card keys come alive once there is a card
 
     def on_estimate_ready(self, estimate: PlanEstimate) -> None:
         self.query_one(VramGauge).estimate_gib = estimate.gib
 
     @on(VramGauge.PlanCardChosen)
     def _card_chosen(self, message: VramGauge.PlanCardChosen) -> None:
-        self.plan.gpu = message.gpu_choice()
+        count = self.plan.gpu.count if self.plan.gpu else 1  # another kind of card, as many of them
+        self.plan.gpu = dataclasses.replace(message.gpu_choice(), count=count)
+        self._plan_changed()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cards":
+            return True if self.plan.gpu is not None else None  # dimmed until there is a card to count
+        return True
+
+    def action_cards(self, step: int) -> None:
+        gpu = self.plan.gpu
+        if gpu is None:
+            return
+        count = min(MAX_CARDS, max(1, gpu.count + step))
+        if count != gpu.count:
+            # The count is all the core needs: advise() and the estimate read plan.gpu.count, as they do
+            # for `ftui advise --gpus N`.
+            self.plan.gpu = dataclasses.replace(gpu, count=count)
+            self._plan_changed()
+
+    def _plan_changed(self) -> None:
         self.query_one("#plan-gpu", Static).update(plan_gpu_words(self.plan))
         self.refresh_estimate()
+        self.refresh_bindings()

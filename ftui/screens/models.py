@@ -164,11 +164,12 @@ class ModelsScreen(StepScreen):
         classes = {lic.id: lic.license_class for lic in load_catalog().licenses}
         table = self.query_one(ModelTable)
         table.show_candidates(advice.candidates, classes, show_repo=self.size.width >= 160)
-        gpu = (
-            f"on the {advice.gpu.name} ({advice.gpu.vram_gib:.0f} GiB)"
-            if advice.gpu
-            else "(no GPU chosen: sizes only)"
-        )
+        if advice.gpu is None:
+            gpu = "(no GPU chosen: sizes only)"
+        elif advice.gpu.count > 1:
+            gpu = f"on {advice.gpu.count} x {advice.gpu.name} ({advice.gpu.vram_gib:.0f} GiB each)"
+        else:
+            gpu = f"on the {advice.gpu.name} ({advice.gpu.vram_gib:.0f} GiB)"
         self.query_one("#advice-line", Static).update(
             Text(
                 f"{len(advice.candidates)} candidates for {advice.use_case}, {advice.model_kind} models first, "

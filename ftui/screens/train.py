@@ -67,7 +67,12 @@ def estimate_text(estimate: PlanEstimate, plan: Plan) -> Text:
     text.append(f"about {estimate.gib:.1f} GiB at its peak")
     if plan.gpu is not None and estimate.fit is not None:
         words = FIT_WORDS[estimate.fit]
-        text.append(f" on the {plan.gpu.name} ({plan.gpu.vram_gib:.0f} GiB): ")
+        if plan.gpu.count > 1:  # the per-GPU peak of the way ftui uses the cards (ftui.core.sharding)
+            text.append(
+                f" per GPU on {plan.gpu.count} x {plan.gpu.name} ({plan.gpu.vram_gib:.0f} GiB each): "
+            )
+        else:
+            text.append(f" on the {plan.gpu.name} ({plan.gpu.vram_gib:.0f} GiB): ")
         text.append(words.phrase, words.colour)
     else:
         text.append(" (choose a GPU in step 2 to check the fit)", "dim")

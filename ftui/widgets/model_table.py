@@ -18,9 +18,12 @@ CLASS_SHORT = {
 }
 
 
-def fit_cell(fit: str | None, gib: float | None) -> Text:
-    """'fits 6.1G' in the fit's colour; just the estimate without a GPU to compare with."""
+def fit_cell(fit: str | None, gib: float | None, way: str | None = None) -> Text:
+    """'fits 6.1G' in the fit's colour; just the estimate without a GPU to compare with. On several GPUs the
+    size is per GPU, and a model that is sharded over them (way "fsdp") says so: 'fits 19.8G sharded'."""
     size = "?" if gib is None else f"{gib:.1f}G"
+    if way == "fsdp":
+        size += " sharded"
     if fit is None:
         return Text(size, end="")
     words = FIT_WORDS[fit]
@@ -68,7 +71,7 @@ class ModelTable(DataTable):
                 Text("inst" if model.kind == "instruct" else model.kind, end=""),
                 Text(CLASS_SHORT.get(license_classes.get(model.license, ""), model.license), end=""),
                 *(
-                    fit_cell(candidate.fits.get(m), candidate.est_vram_gib.get(m))
+                    fit_cell(candidate.fits.get(m), candidate.est_vram_gib.get(m), candidate.strategy.get(m))
                     for m in ("qlora", "lora", "full")
                 ),
             ]

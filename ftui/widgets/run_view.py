@@ -1,5 +1,6 @@
 """The live run: progress with ETA, the loss curve (train and eval), tokens per second, the GPU gauge with
-the plan's estimate marked, and the tail of the log. It reads the run directory only (train.log,
+the plan's estimate marked, the tail of the log, and for a run of several processes how it is spread over
+GPUs and machines (ftui.widgets.run_spread). It reads the run directory only (train.log,
 metrics.jsonl, status.json through ftui.core.runs), so it attaches to any run: one this ftui started, or
 one started before ftui was last closed.
 
@@ -12,6 +13,7 @@ short one.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,7 @@ from ftui.core.runs.tail import RunTail, TailNews
 from ftui.widgets.log_view import LogView
 from ftui.widgets.loss_chart import LossChart
 from ftui.widgets.plain_text import one_line
+from ftui.widgets.run_spread import is_spread, spread_lines
 from ftui.widgets.vram_gauge import VramGauge
 
 
@@ -108,6 +111,7 @@ class RunView(Vertical):
         height: 1fr;
         #run-head { height: auto; max-height: 4; }
         #run-progress { height: 1; }
+        #run-spread { height: auto; max-height: 10; display: none; }
         #run-middle { height: auto; max-height: 14; }
         #run-chart { height: 8; width: 1fr; }
         #run-gauge { width: 1fr; }
@@ -144,10 +148,14 @@ class RunView(Vertical):
         self._estimate_gib: float | None = None
         self._shown_head, self._head_lines, self._shown_progress = "", 1, ""
         self._gauge_read = time.monotonic()  # the gauge reads once when mounted
+        self._here = socket.gethostname()
+        self._run_gpus: tuple[int, ...] | None = None  # the attached run's settings.gpus, once read
+        self._shown_spread = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-head")
         yield Static(id="run-progress")
+        yield Static(id="run-spread")
         with Horizontal(id="run-middle"):
             yield LossChart(id="run-chart")
         yield LogView(max_lines=self.max_log_lines, id="run-log")
@@ -185,7 +193,9 @@ class RunView(Vertical):
         self.query_one(LogView).follow(self._tail.lines)
         self.query_one("#run-head", Static).update(Text(f"{run.run_id}  attaching…", "dim"))
         self.query_one("#run-progress", Static).update("")
+        self.query_one("#run-spread", Static).display = False
         self._shown_head, self._head_lines, self._shown_progress = "", 1, ""
+        self._run_gpus, self._shown_spread = None, ""
         self._polling = False
         self.call_later(self.poll)
 
@@ -209,16 +219,32 @@ class RunView(Vertical):
             for gauge in self.query(VramGauge):
                 self._gauge_read = time.monotonic()
                 gauge.poll()  # read the GPUs alongside the files: both redraws land in one frame
+        news: TailNews | None = None
+        gpus: tuple[int, ...] | None = None
         try:
-            news: TailNews | None = await asyncio.to_thread(tail.read)
+            news, gpus = await asyncio.to_thread(self._read, tail, self._run_gpus is None)
         except Exception as error:  # a damaged run directory must not take the app down
-            news = None
             if tail is self._tail:
                 self.query_one(LogView).feed_lines([f"[ftui] reading the run failed: {error}"])
         finally:
             self._polling = False
         if news is not None and tail is self._tail:  # not a read of a run attached before this one
+            if gpus is not None:
+                self._run_gpus = gpus
             self._show(news)
+
+    @staticmethod
+    def _read(tail: RunTail, want_gpus: bool) -> tuple[TailNews, tuple[int, ...] | None]:
+        """(In a thread.) What is new, and for a run of several processes the GPUs it was given (read once:
+        which of this machine's GPUs a rank's local rank is)."""
+        news = tail.read()
+        gpus = None
+        if want_gpus and is_spread(news.status):
+            try:
+                gpus = tuple(tail.run.config().settings.gpus)
+            except Exception:  # a damaged config.toml: the ranks' GPUs are then their local ranks
+                gpus = ()
+        return news, gpus
 
     def _show(self, news: TailNews) -> None:
         chart = self.query_one(LossChart)
@@ -249,8 +275,36 @@ class RunView(Vertical):
         if progress.plain != self._shown_progress:
             self.query_one("#run-progress", Static).update(progress, layout=False)
             self._shown_progress = progress.plain
+        self._show_spread()
         if self.state != old_state:
             self.post_message(self.StateChanged(self.run.run_id, self.state))
+
+    def _live_gib(self) -> dict[int, float] | None:
+        """This machine's GPUs' memory in use now, by index, as the gauge last read it through NVML; None
+        without a GPU (or before the first reading): the panel then shows only what the run wrote."""
+        for gauge in self.query(VramGauge):
+            if gauge.samples is not None and gauge.samples.gpus:
+                return {
+                    gpu.index: gpu.memory_used_gib
+                    for gpu in gauge.samples.gpus
+                    if gpu.memory_used_gib is not None
+                }
+        return None
+
+    def _show_spread(self) -> None:
+        panel = self.query_one("#run-spread", Static)
+        if not is_spread(self.status):
+            panel.display = False
+            return
+        assert self.status is not None
+        text = spread_lines(
+            self.status, here=self._here, live_gib=self._live_gib(), gpus=self._run_gpus or ()
+        )
+        if text.plain != self._shown_spread:
+            lines = text.plain.count("\n")
+            panel.update(text, layout=lines != self._shown_spread.count("\n") or not panel.display)
+            panel.display = True
+            self._shown_spread = text.plain
 
     @property
     def state(self) -> str | None:
