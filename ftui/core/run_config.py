@@ -197,6 +197,9 @@ class RunConfig:
             if plan.use_case == "vision" or (plan.dataset is not None and plan.dataset.modality == "vision")
             else "text",
         )
+        if plan.gpu is not None and plan.gpu.detected and plan.gpu.count > 1 and not config.settings.gpus:
+            # Planned for N of this machine's cards (the hardware step's -/+): the run takes the first N.
+            config.settings.gpus = tuple(range(plan.gpu.count))
         config.validate()
         if plan.gpu is not None and config.settings.auto_batch:
             # The split the train step shows: the fastest for the plan's card (ftui.core.batching).

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from ftui.core.errors import UsageError, UserError
-from ftui.core.plan import DatasetSummary, Plan, TrainingSettings
+from ftui.core.plan import DatasetSummary, GpuChoice, Plan, TrainingSettings
 from ftui.core.run_config import RunConfig, parse_gpus, resolve
 
 
@@ -90,6 +90,18 @@ def test_from_plan_takes_model_repo_settings_and_data():
     assert plan.settings.rank == 32  # a copy: editing the run does not edit the plan
     with pytest.raises(UserError):
         RunConfig.from_plan(Plan())
+
+
+def test_from_plan_trains_on_as_many_of_this_machines_cards_as_planned():
+    data = DatasetSummary(source="/d/train.jsonl", rows=500, format="sharegpt")
+    here = GpuChoice(name="NVIDIA H200", vram_gib=139.8, detected=True, count=2)
+    config = RunConfig.from_plan(Plan(model="m", dataset=data, gpu=here))
+    assert config.settings.gpus == (0, 1)
+    # A card to rent is a plan for another machine; one card of this one is the default (no torchrun).
+    rented = GpuChoice(name="RTX 4090", vram_gib=24.0, count=2)
+    assert RunConfig.from_plan(Plan(model="m", dataset=data, gpu=rented)).settings.gpus == ()
+    one = GpuChoice(name="NVIDIA H200", vram_gib=139.8, detected=True)
+    assert RunConfig.from_plan(Plan(model="m", dataset=data, gpu=one)).settings.gpus == ()
 
 
 def test_resolve_makes_paths_absolute_from_the_config_folder(tmp_path, monkeypatch):
