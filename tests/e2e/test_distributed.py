@@ -212,9 +212,8 @@ def test_kill_ends_every_rank_of_the_machine_it_runs_on(tiny_model, data, runs_d
     assert status.error == killed["error"]
 
 
-def test_kill_on_the_first_machine_ends_the_other_machines_processes(tiny_model, data, runs_dir):
-    # Two "machines" on this host: node 1's processes are not ftui kill's to signal; its launcher reads
-    # the kill from status.json (shared storage) and ends them.
+def training_on_two_machines(tiny_model: Path, data: Path, runs_dir: Path) -> RunDirectory:
+    """A long run on two "machines" (two torchrun launches on this host), two steps into training."""
     started = run_ftui_json(
         "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
         "--nodes", "2", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--detach",
@@ -222,6 +221,13 @@ def test_kill_on_the_first_machine_ends_the_other_machines_processes(tiny_model,
     run = find_run(started["run_id"], runs_dir)
     run_ftui_json("train", "--join", str(run.path), "--node", "1", "--detach")
     wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    return run
+
+
+def test_kill_on_the_first_machine_ends_the_other_machines_processes(tiny_model, data, runs_dir):
+    # Two "machines" on this host: node 1's processes are not ftui kill's to signal; its launcher reads
+    # the kill from status.json (shared storage) and ends them.
+    run = training_on_two_machines(tiny_model, data, runs_dir)
     status = run.read_status()
     node1 = [n.pid for n in status.nodes if n.node == 1] + [r.pid for r in status.ranks if r.node == 1]
     assert len(node1) == 2 and all(node1)
@@ -242,13 +248,7 @@ def test_kill_on_the_first_machine_ends_the_other_machines_processes(tiny_model,
 def test_a_kill_asked_in_the_run_folder_reaches_every_machine(tiny_model, data, runs_dir):
     # `ftui kill` on a machine with none of the run's processes can only write kill_requested_at; every
     # machine's launcher reads it (each its own, here both on this host) and ends its processes.
-    started = run_ftui_json(
-        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
-        "--nodes", "2", "--rdzv-endpoint", f"127.0.0.1:{free_port()}", "--detach",
-    )  # fmt: skip
-    run = find_run(started["run_id"], runs_dir)
-    run_ftui_json("train", "--join", str(run.path), "--node", "1", "--detach")
-    wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    run = training_on_two_machines(tiny_model, data, runs_dir)
     status = run.read_status()
     pids = [n.pid for n in status.nodes] + [r.pid for r in status.ranks]
     assert len(pids) == 4 and all(pids)
