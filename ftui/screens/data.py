@@ -348,4 +348,6 @@ class DataScreen(StepScreen):
         self.query_one("#data-panes").display = True
         self.refresh_bindings()
         if self.focused is None or self.focused.id == "source":
-            self.query_one("#data-left").focus()  # out of the field: "n goes on" is true
+            # Out of the field, so that "n goes on" is true; without scrolling the step to the report, which
+            # would hide the question, the path and that sentence (it did, when the layout came late).
+            self.query_one("#data-left").focus(scroll_visible=False)
