@@ -58,29 +58,21 @@ def mean_loss(
 
 
 def base_answers(
-    model: Any, tokenizer: Any, samples: list[dict[str, Any]], max_new_tokens: int, torch: Any, where: str
+    model: Any, tokenizer: Any, samples: list[dict[str, Any]], max_new_tokens: int, where: str
 ) -> list[dict[str, Any]]:
     """The model's greedy answers to the run's held-out prompts, generated as the trainer generated the
-    run's own (ftui.trainer.train._write_samples): the same prompt text, token budget and decoding."""
+    run's own (ftui.trainer.generate.greedy_answer, which the trainer calls too)."""
+    from ftui.trainer.generate import greedy_answer
+
     answers = []
     for sample in samples:
-        inputs = tokenizer(sample["prompt"], return_tensors="pt")
-        inputs = {k: v.to(where) for k, v in inputs.items()}
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new = output[0][inputs["input_ids"].shape[1] :]
+        output, new_tokens = greedy_answer(model, tokenizer, sample["prompt"], max_new_tokens, where)
         answers.append(
             {
                 "line": sample.get("line"),
                 "prompt": sample["prompt"],
-                "output": tokenizer.decode(new, skip_special_tokens=True),
-                "new_tokens": int(new.shape[0]),
+                "output": output,
+                "new_tokens": new_tokens,
             }
         )
     return answers
@@ -121,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         base = load_causal_lm(base_dir, dtype, where)
         if rows:
             base_loss, _ = mean_loss(base, tokenizer, rows, seq, responses_only, torch, where)
-        answers = base_answers(base, tokenizer, run.samples, run.max_new_tokens, torch, where)
+        answers = base_answers(base, tokenizer, run.samples, run.max_new_tokens, where)
     else:
         from peft import PeftModel
 
@@ -134,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         with model.disable_adapter() if hasattr(model, "disable_adapter") else contextlib.nullcontext():
             if rows:
                 base_loss, _ = mean_loss(model, tokenizer, rows, seq, responses_only, torch, where)
-            answers = base_answers(model, tokenizer, run.samples, run.max_new_tokens, torch, where)
+            answers = base_answers(model, tokenizer, run.samples, run.max_new_tokens, where)
     result = BaseEval(
         run_id=run.run_id,
         rows=len(rows),

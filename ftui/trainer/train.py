@@ -586,7 +586,7 @@ def _write_samples(
     main: bool = True,
 ) -> None:
     """Generations on held-out prompts, greedy, for the compare screen: prompt, reference, output."""
-    import torch
+    from ftui.trainer.generate import greedy_answer
 
     try:
         loader.for_inference(model)
@@ -596,24 +596,14 @@ def _write_samples(
     samples = []
     for row in rows:
         # The prompt has a BOS only when the tokenizer does not add one itself (see _training_texts).
-        inputs = tokenizer(row.prompt, return_tensors="pt")
-        inputs = {k: v.to(model.device) for k, v in inputs.items()}
-        with torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-        new = output[0][inputs["input_ids"].shape[1] :]
+        output, new_tokens = greedy_answer(model, tokenizer, row.prompt, max_new_tokens, model.device)
         samples.append(
             Sample(
                 line=row.line,
                 prompt=row.prompt,
                 reference=row.text[len(row.prompt) :],
-                output=tokenizer.decode(new, skip_special_tokens=True),
-                new_tokens=int(new.shape[0]),
+                output=output,
+                new_tokens=new_tokens,
             )
         )
     if not main:
