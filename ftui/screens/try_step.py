@@ -468,7 +468,9 @@ class TryScreen(StepScreen):
                 Text(main.refusal or "Choose a run to try first (r); step 7 lists them.", "bold red")
             )
             return
-        if any(slot.state in ("answering", "planning") or slot.pending for slot in slots):
+        # A model still being checked or loaded takes the prompt when it is ready (slot.pending); only a
+        # prompt already asked (answering, or waiting for its model) makes this one wait.
+        if any(slot.state == "answering" or slot.pending for slot in slots):
             self._status(Text("Still answering the last prompt; wait for it to finish.", "yellow"))
             return
         event.input.value = ""
