@@ -40,6 +40,15 @@ def custom_op_aliasing_is_a_warning() -> None:
     (torch._functorch.config.error_on_custom_op_aliasing defaults to bool($CI)). Unsloth compiles with
     Inductor's memory planning, whose own `inductor::_alloc_from_pool` returns a view of its pool by design,
     so a sharded run's generation failed in any shell that sets CI (GitHub Actions, GitLab, Buildkite), and
-    passed everywhere else. Must run before torch is imported; an explicit setting is kept.
+    passed everywhere else. Must run before torch is imported; an explicit setting is kept. torch 2.11 reads
+    no variable for it (its default is plain bool($CI)), so the setting is also made on the config itself.
     """
     os.environ.setdefault("TORCHINDUCTOR_ERROR_ON_CUSTOM_OP_ALIASING", "0")
+    if os.environ["TORCHINDUCTOR_ERROR_ON_CUSTOM_OP_ALIASING"] != "0":
+        return
+    try:
+        from torch._functorch import config
+    except ImportError:  # no torch: the trainer says so itself
+        return
+    if hasattr(config, "error_on_custom_op_aliasing"):
+        config.error_on_custom_op_aliasing = False
