@@ -4,13 +4,22 @@
 # and later commands collect what has finished. Each job writes a folder under $JOBS; `collect` packs
 # every finished folder into $OUT/<job>.tgz (the device tool brings back at most 8 files).
 #
-#   bash benchmarks/h200_session.sh start             # unpack the training stack, start the jobs
-#   bash benchmarks/h200_session.sh collect SECONDS   # wait until all are done or SECONDS pass; pack
+#   bash benchmarks/h200_session.sh start [first|rest]  # unpack the training stack, start the jobs
+#   bash benchmarks/h200_session.sh collect SECONDS     # wait until all are done or SECONDS pass; pack
 #
-# Order: (1) the multi-GPU benchmark on both GPUs (issue 15); then two chains at once, one per GPU:
+# first (the first 2026-11-30 lease): (1) the multi-GPU benchmark on both GPUs (issue 15); then two chains
+# at once, one per GPU:
 #   GPU 0: ftui's defaults against the notebook and TRL, max_batch on a capped card, the time model on
 #          unseen architectures (issue 17), the GPU tests of the text path;
 #   GPU 1: the vision memory measurements and vision training (issue 14), merged and GGUF export (16).
+# rest (what the first left, run on 2026-11-30 later): (1) on both GPUs, DDP scaling at LoRA rank 16 and 256
+# with NCCL's all-reduce timed, and the two-machine launch (issue 15); then
+#   GPU 0: Llama 3.2 3B full fine-tuning alone on its card, the unseen architectures' QLoRA steps, ftui's
+#          defaults against the notebook with padded batches on both sides (issue 17's loss curves);
+#   GPU 1: the vision measurements not yet made, vision training through `ftui train` (issue 14), the
+#          split's first-step gradient with and without padding-free batches (17).
+# A job that would start after $DEADLINE_S seconds (default 1020) from the start is skipped, so that the
+# lease ends within the device budget; each job has its own time limit too.
 # Needs (carry): .gpu (../shared/tools/gpu-site) and .gpu-export (benchmarks/export/prepare.sh).
 set -u
 MODE=${1:-collect}
@@ -22,6 +31,13 @@ job() {  # job NAME TIMEOUT_S COMMAND...: run one, its output and exit code into
     local name=$1 limit=$2
     shift 2
     mkdir -p "$JOBS/$name"
+    if [ "$(date +%s)" -gt "$((STARTED + ${DEADLINE_S:-1020}))" ]; then
+        echo "skipped: past the lease's deadline" >"$JOBS/$name/when.txt"
+        touch "$JOBS/$name/.done"
+        return
+    fi
+    local left=$((STARTED + ${DEADLINE_S:-1020} + 240 - $(date +%s)))
+    [ "$limit" -gt "$left" ] && limit=$left  # no job runs more than 4 minutes past the deadline
     echo "$(date +%T) start" >"$JOBS/$name/when.txt"
     (cd "$REPO" && OUT="$JOBS/$name" timeout --signal=TERM --kill-after=20 "$limit" "$@") \
         >"$JOBS/$name/output.txt" 2>&1
@@ -48,10 +64,31 @@ chain_gpu1() {
         --quants q8_0,q4_k_m --work /tmp/ftui-export-work
 }
 
+rest_gpu0() {
+    export CUDA_VISIBLE_DEVICES=0 NVML_INDEX=0 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu0
+    job full-3b 200 python benchmarks/vram/measure.py --plan h200-full-3b --out "$JOBS/full-3b/full-3b.jsonl" \
+        --budget-s 120
+    job unseen 390 python benchmarks/vram/measure.py --plan h200-unseen-qlora \
+        --out "$JOBS/unseen/unseen.jsonl" --budget-s 300
+    job padded 420 env UNSLOTH_PADDING_CHOICE=padded python benchmarks/training/defaults.py \
+        --runs ftui-real,notebook-real --out "$JOBS/padded/r" --budget-s 300 --work /dev/shm/ftui-defaults
+}
+
+rest_gpu1() {
+    export CUDA_VISIBLE_DEVICES=1 NVML_INDEX=1 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu1
+    job vision-measure 420 env VISION_PLAN=h200-rest VISION_BUDGET_S=300 \
+        bash benchmarks/training/vision_gpu.sh measure
+    job vision-train 330 bash benchmarks/training/vision_gpu.sh train
+    job split 360 bash benchmarks/training/split_check.sh
+}
+
 if [ "$MODE" = start ]; then
+    SESSION=${2:-first}
     rm -rf "$JOBS" && mkdir -p "$JOBS"
     tar xzf "$REPO/.gpu/site.tgz" -C /tmp
-    python3 -m pip install -q --no-deps --no-index --target /tmp/lcp "$REPO"/.gpu-export/*.whl
+    if ls "$REPO"/.gpu-export/*.whl >/dev/null 2>&1; then  # the export job's llama-cpp-python (first only)
+        python3 -m pip install -q --no-deps --no-index --target /tmp/lcp "$REPO"/.gpu-export/*.whl
+    fi
     cat >"$JOBS/env.sh" <<EOF
 export PYTHONPATH=/tmp/gpusite:/tmp/lcp:$REPO HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 export FTUI_LLAMA_CPP=$REPO/.gpu-export/llama.cpp
@@ -60,13 +97,22 @@ EOF
     # shellcheck disable=SC1091
     . "$JOBS/env.sh"
     nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv >"$JOBS/gpus.txt" 2>&1
-    export -f job chain_gpu0 chain_gpu1
-    export JOBS REPO
-    setsid bash -c '
-        job multigpu 540 python benchmarks/multigpu/gpu_bench.py --out "$JOBS/multigpu/r" --budget-s 420
-        chain_gpu0 & chain_gpu1 & wait
-        touch "$JOBS/.all-done"' >"$JOBS/session.log" 2>&1 </dev/null &
-    echo "started; jobs in $JOBS"
+    export -f job chain_gpu0 chain_gpu1 rest_gpu0 rest_gpu1
+    STARTED=$(date +%s)
+    export JOBS REPO STARTED
+    if [ "$SESSION" = rest ]; then
+        setsid bash -c '
+            job multigpu 480 python benchmarks/multigpu/gpu_bench.py --phases b,c --c-ranks 16,256 --nccl-debug \
+                --out "$JOBS/multigpu/r" --budget-s 420
+            rest_gpu0 & rest_gpu1 & wait
+            touch "$JOBS/.all-done"' >"$JOBS/session.log" 2>&1 </dev/null &
+    else
+        DEADLINE_S=100000 setsid bash -c '
+            job multigpu 540 python benchmarks/multigpu/gpu_bench.py --out "$JOBS/multigpu/r" --budget-s 420
+            chain_gpu0 & chain_gpu1 & wait
+            touch "$JOBS/.all-done"' >"$JOBS/session.log" 2>&1 </dev/null &
+    fi
+    echo "started ($SESSION); jobs in $JOBS"
     exit 0
 fi
 

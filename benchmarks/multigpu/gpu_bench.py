@@ -33,7 +33,10 @@ Rehearsal on a CPU (a tiny model, gloo, no cap): --rehearse.
 
 --phases picks what runs (default a,c,b; (c) alone runs the 1-GPU reference it compares with), e.g. only
 the two-machine launch: --phases b. --nccl-debug puts NCCL's INFO lines (the transport between the GPUs)
-into the multi-GPU runs' logs.
+into the multi-GPU runs' logs. --c-ranks 16,256 measures (c) at two LoRA ranks (the default plan's 16 and
+(a)'s 256; each with its own 1-GPU reference, the two trained at the same time, one a GPU): how much of
+the scaling the all-reduce of the adapters' gradients costs. (c) also times NCCL's all-reduce of the two
+gradients' sizes (allreduce.py: logs/allreduce.log says over what, allreduce.json how fast).
 
 Scaling (c) is the ratio of the medians of the per-step rates after the fourth step (as the target is
 stated); summary.json also gives the ratio of the runs' total tokens over total time on the same steps and
@@ -222,10 +225,22 @@ def main() -> int:
     parser.add_argument("--rehearse", action="store_true", help="a tiny model on the CPU (no cap, gloo)")
     parser.add_argument("--phases", default="a,c,b", help="which of a, b, c to run (default all: a,c,b)")
     parser.add_argument("--nccl-debug", action="store_true", help="NCCL_DEBUG=INFO in the multi-GPU runs")
+    parser.add_argument(
+        "--c-ranks",
+        default="256",
+        help="LoRA ranks (c) measures scaling at, each with its own 1-GPU reference (default 256, (a)'s plan; "
+        "e.g. 16,256: the references then train at the same time, one a GPU)",
+    )
     args = parser.parse_args()
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if not phases or phases - {"a", "b", "c"}:
         parser.error(f"--phases: a comma-separated subset of a, b, c (got {args.phases!r})")
+    try:
+        c_ranks = [int(r) for r in args.c_ranks.split(",") if r.strip()]
+    except ValueError:
+        parser.error(f"--c-ranks: comma-separated whole numbers (got {args.c_ranks!r})")
+    if not c_ranks or len(c_ranks) > 2 or min(c_ranks) < 1:
+        parser.error(f"--c-ranks: one or two LoRA ranks (got {args.c_ranks!r})")
     started = time.monotonic()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -376,16 +391,116 @@ def main() -> int:
         return entry
 
     # ----- (a) one capped GPU (must run out of memory) beside the 1-GPU reference, then two capped ---
+    # ----- (b) two machines on one host, one GPU each ---------------------------------------------
+    def run_b() -> None:
+        if "b" not in phases:
+            pass
+        elif left() > 90:
+            name = "b_two_nodes_one_host"
+            runs_dir = work / "runs" / name
+            endpoint = f"127.0.0.1:{free_port()}"
+            begun = time.monotonic()
+            with GpuSampler(gpus) as sampler:
+                first = ftui(
+                    "train",
+                    str(config),
+                    *plan,
+                    "--grad-accum",
+                    "2",
+                    "--max-steps",
+                    "8",
+                    "--nodes",
+                    "2",
+                    *([] if args.rehearse else ["--gpus", "0"]),
+                    "--sharding",
+                    "fsdp",
+                    "--rdzv-endpoint",
+                    endpoint,
+                    "--join-timeout",
+                    "120",
+                    "--runs-dir",
+                    str(runs_dir),
+                    "--detach",
+                    "--json",
+                    env=env,
+                    timeout=60,
+                )
+                payload = json.loads(first.stdout) if first.stdout.strip().startswith("{") else {}
+                entry: dict = {"node0": first.returncode, "endpoint": endpoint}
+                if payload:
+                    try:
+                        joined = ftui(
+                            "train",
+                            "--join",
+                            payload["path"],
+                            "--node",
+                            "1",
+                            *([] if args.rehearse else ["--gpus", "1"]),
+                            "--json",
+                            env=env,
+                            timeout=max(60, left()),
+                        )
+                        entry["node1"] = joined.returncode
+                    except subprocess.TimeoutExpired:  # what the run wrote so far is still read and kept
+                        entry["node1"] = "timed out: still running at the end of the budget"
+                    entry.update(read_run(Path(payload["path"])))
+                    keep_log(Path(payload["path"]), out, name)
+                else:
+                    entry["stderr"] = first.stderr[-3000:]
+            entry.update(
+                seconds=round(time.monotonic() - begun, 1),
+                gpu_peaks_gib=sampler.peaks(),
+                estimate=estimate(model_dir, 2, "fsdp", plan),
+            )
+            runs[name] = entry
+            save()
+            print(f"[bench] {name}: {entry.get('state')} in {entry['seconds']} s, peaks {entry['gpu_peaks_gib']}",
+                  flush=True)  # fmt: skip
+        else:
+            summary["b"] = f"skipped: {left():.0f} s left of the budget"
+
     gpu0 = [] if args.rehearse else ["--gpus", "0"]
-    if "a" not in phases and "c" in phases and left() > 100:  # (c) alone: its 1-GPU reference
-        train(
-            "a_one_gpu_reference",
-            [*plan, "--grad-accum", "4", "--max-steps", steps, *gpu0],
-            env,
-            1,
-            "single",
-            timeout=left(),
-        )
+
+    def at_rank(rank: int) -> list[str]:  # the plan with another LoRA rank (alpha = rank, as the plan's)
+        flags = list(plan)
+        flags[flags.index("--rank") + 1] = flags[flags.index("--alpha") + 1] = str(rank)
+        return flags
+
+    def reference_name(rank: int) -> str:  # (a)'s reference keeps its name at (a)'s rank
+        return "a_one_gpu_reference" if at_rank(rank) == plan else f"c_one_gpu_reference_r{rank}"
+
+    order = [p.strip() for p in args.phases.split(",")]
+    b_first = "b" in order and "c" in order and order.index("b") < order.index("c")
+    if b_first:  # --phases b,c: the two-machine launch before (c), so that a short budget keeps it
+        run_b()
+    # (c)'s 1-GPU references, but for (a)'s rank when (a) runs: (a) trains that one
+    wanted = [r for r in c_ranks if "c" in phases and not ("a" in phases and at_rank(r) == plan)]
+    if wanted and left() > 100:
+        references = [
+            threading.Thread(
+                target=train,
+                args=(
+                    reference_name(rank),
+                    [
+                        *at_rank(rank),
+                        "--grad-accum",
+                        "4",
+                        "--max-steps",
+                        steps,
+                        *([] if args.rehearse else ["--gpus", str(gpu)]),
+                    ],
+                    env,
+                    1,
+                    "single",
+                ),  # fmt: skip
+                kwargs={"timeout": left()},
+            )
+            for gpu, rank in enumerate(wanted)
+        ]
+        for thread in references:
+            thread.start()
+        for thread in references:
+            thread.join()
     if "a" not in phases:
         pass
     elif left() > 200:
@@ -433,84 +548,35 @@ def main() -> int:
         )
     else:
         summary["a_two_gpus"] = f"skipped: {left():.0f} s left of the budget"
+
     # ----- (c) DDP on two GPUs, the same per-GPU micro-batch and effective batch as the reference ----
-    if "c" not in phases:
-        pass
-    elif left() > 100:
-        train(
-            "c_two_gpus_ddp",
-            [*plan, "--grad-accum", "2", "--max-steps", steps, "--gpus", "0,1", "--sharding", "ddp"],
-            env,
-            2,
-            "ddp",
-            timeout=left(),
-        )
-    else:
-        summary["c"] = f"skipped: {left():.0f} s left of the budget"
-    # ----- (b) two machines on one host, one GPU each ---------------------------------------------
-    if "b" not in phases:
-        pass
-    elif left() > 90:
-        name = "b_two_nodes_one_host"
-        runs_dir = work / "runs" / name
-        endpoint = f"127.0.0.1:{free_port()}"
-        begun = time.monotonic()
-        with GpuSampler(gpus) as sampler:
-            first = ftui(
-                "train",
-                str(config),
-                *plan,
-                "--grad-accum",
-                "2",
-                "--max-steps",
-                "8",
-                "--nodes",
-                "2",
-                *([] if args.rehearse else ["--gpus", "0"]),
-                "--sharding",
-                "fsdp",
-                "--rdzv-endpoint",
-                endpoint,
-                "--join-timeout",
-                "120",
-                "--runs-dir",
-                str(runs_dir),
-                "--detach",
-                "--json",
-                env=env,
-                timeout=60,
-            )
-            payload = json.loads(first.stdout) if first.stdout.strip().startswith("{") else {}
-            entry: dict = {"node0": first.returncode, "endpoint": endpoint}
-            if payload:
-                try:
-                    joined = ftui(
-                        "train",
-                        "--join",
-                        payload["path"],
-                        "--node",
-                        "1",
-                        *([] if args.rehearse else ["--gpus", "1"]),
-                        "--json",
-                        env=env,
-                        timeout=max(60, left()),
-                    )
-                    entry["node1"] = joined.returncode
-                except subprocess.TimeoutExpired:  # what the run wrote so far is still read and kept
-                    entry["node1"] = "timed out: still running at the end of the budget"
-                entry.update(read_run(Path(payload["path"])))
-                keep_log(Path(payload["path"]), out, name)
+    def ddp_name(rank: int) -> str:
+        return "c_two_gpus_ddp" if at_rank(rank) == plan else f"c_two_gpus_ddp_r{rank}"
+
+    if "c" in phases:
+        if not args.rehearse:  # how fast the two GPUs all-reduce, and over what (NCCL's log)
+            probe = subprocess.run(
+                [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                 str(HERE / "allreduce.py"), str(out / "allreduce.json")],
+                capture_output=True, text=True, env={**env, "NCCL_DEBUG": "INFO"}, timeout=120,
+            )  # fmt: skip
+            (out / "logs").mkdir(exist_ok=True)
+            (out / "logs" / "allreduce.log").write_text((probe.stdout + probe.stderr)[-60000:])
+        for rank in c_ranks:
+            if left() > 100:
+                train(
+                    ddp_name(rank),
+                    [*at_rank(rank), "--grad-accum", "2", "--max-steps", steps, "--gpus", "0,1",
+                     "--sharding", "ddp"],
+                    env,
+                    2,
+                    "ddp",
+                    timeout=left(),
+                )  # fmt: skip
             else:
-                entry["stderr"] = first.stderr[-3000:]
-        entry.update(
-            seconds=round(time.monotonic() - begun, 1),
-            gpu_peaks_gib=sampler.peaks(),
-            estimate=estimate(model_dir, 2, "fsdp", plan),
-        )
-        runs[name] = entry
-        save()
-    else:
-        summary["b"] = f"skipped: {left():.0f} s left of the budget"
+                summary[f"c_r{rank}"] = f"skipped: {left():.0f} s left of the budget"
+    if not b_first:
+        run_b()
 
     # ----- verdicts ---------------------------------------------------------------------------------
     ref, capped1, sharded = (
@@ -537,23 +603,28 @@ def main() -> int:
         summary["a_one_gpu_capped_state"] = capped1.get("state")
         summary["a_two_gpus_capped_state"] = sharded.get("state")
         summary["a_verdict"] = capped1.get("state") == "oom" and sharded.get("state") == "completed"
-    two_ddp = runs.get("c_two_gpus_ddp", {})
-    if ref.get("tokens_per_second_median") and two_ddp.get("tokens_per_second_median"):
-        scaling = two_ddp["tokens_per_second_median"] / ref["tokens_per_second_median"]
-        summary["c_scaling"] = round(scaling, 3)
-        summary["c_target_met"] = scaling >= 1.8
+    for rank in c_ranks if "c" in phases else []:
+        one, two_ddp = runs.get(reference_name(rank), {}), runs.get(ddp_name(rank), {})
+        key = "c" if at_rank(rank) == plan else f"c_r{rank}"  # (a)'s rank keeps the keys it had
+        if not (one.get("tokens_per_second_median") and two_ddp.get("tokens_per_second_median")):
+            continue
+        scaling = two_ddp["tokens_per_second_median"] / one["tokens_per_second_median"]
+        summary[f"{key}_scaling"] = round(scaling, 3)
+        summary[f"{key}_target_met"] = scaling >= 1.8
         # the same steps (after the fourth) by total tokens over total time, and each side's step times
         totals = []
-        for run in (ref, two_ddp):
+        for run in (one, two_ddp):
             timed = [s for s in run.get("step_seconds", {}) if int(s) > 4]
             seconds = sum(run["step_seconds"][s] for s in timed)
             tokens = sum(run.get("step_tokens", {}).get(s, 0) for s in timed)
             totals.append(tokens / seconds if seconds and tokens else None)
             if len(timed) >= 4:
                 quartiles = statistics.quantiles([run["step_seconds"][s] for s in timed], n=4)
-                summary.setdefault("c_step_seconds_quartiles", []).append([round(q, 3) for q in quartiles])
+                summary.setdefault(f"{key}_step_seconds_quartiles", []).append(
+                    [round(q, 3) for q in quartiles]
+                )
         if all(totals):
-            summary["c_scaling_total_time"] = round(totals[1] / totals[0], 3)
+            summary[f"{key}_scaling_total_time"] = round(totals[1] / totals[0], 3)
     b_run = runs.get("b_two_nodes_one_host", {})
     summary["b_state"] = b_run.get("state")
     if b_run.get("loss"):  # each optimizer step logged once, by rank 0 of node 0

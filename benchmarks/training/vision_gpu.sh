@@ -3,6 +3,7 @@
 # (random-weight Qwen2.5-VL-3B of the real dims) with their peaks against the estimate.
 #
 #   bash benchmarks/training/vision_gpu.sh measure   # ~6 min (never more than 7: --budget-s 330)
+#       VISION_PLAN=h200-rest VISION_BUDGET_S=300 ...  # another plan of measure_vision.py, another budget
 #   bash benchmarks/training/vision_gpu.sh train     # ~4 min (a 3B build, two loads, 6 steps each)
 #   bash benchmarks/training/vision_gpu.sh           # both, ~10 min: over the device tool's 10-minute
 #                                                    # limit for one command, so run the two parts apart
@@ -22,7 +23,8 @@ PART=${1:-all}
 mkdir -p "$OUT"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 if [ "$PART" = measure ] || [ "$PART" = all ]; then
-    python benchmarks/vram/measure_vision.py --plan h200 --out "$OUT/vram-vision.jsonl" 2>&1 | tail -40
+    python benchmarks/vram/measure_vision.py --plan "${VISION_PLAN:-h200}" --budget-s "${VISION_BUDGET_S:-330}" \
+        --out "$OUT/vram-vision.jsonl" 2>&1 | tail -40
 fi
 if [ "$PART" = train ] || [ "$PART" = all ]; then
     OUT=$OUT python -m pytest -p no:cacheprovider -m gpu -s tests/e2e/test_train_vision_gpu.py 2>&1 \

@@ -79,6 +79,20 @@ PLANS: dict[str, list[tuple]] = {
         ("google/gemma-3-1b-it", "qlora", [(1, 1024), (4, 4096), (2, 16384)]),
         ("Qwen/Qwen3-30B-A3B-12L", "qlora", [(1, 1024), (4, 2048)]),
     ],
+    # h200-unseen in two processes (the 2026-11-30 run's budget ended after the full fine-tuning rows,
+    # three of them on a card shared with another job): the 3B's full fine-tuning alone in a fresh process,
+    # then the five unseen architectures (Qwen3-8B's 8 x 2048 last: the splits' third point).
+    "h200-full-3b": [
+        ("meta-llama/Llama-3.2-3B", "full", [(1, 2048), (2, 4096)]),
+    ],
+    "h200-unseen-qlora": [
+        ("Qwen/Qwen3-8B", "qlora", [(2, 2048), (8, 1024)]),
+        ("mistralai/Mistral-7B-v0.3", "qlora", [(1, 1024), (4, 2048)]),
+        ("microsoft/Phi-4-mini-instruct", "qlora", [(1, 1024), (4, 4096)]),
+        ("google/gemma-3-1b-it", "qlora", [(1, 1024), (4, 4096), (2, 16384)]),
+        ("Qwen/Qwen3-30B-A3B-12L", "qlora", [(1, 1024), (4, 2048)]),
+        ("Qwen/Qwen3-8B", "qlora", [(8, 2048)]),
+    ],
     # The same model types as h200-unseen, tiny, on a CPU: that Unsloth loads and trains each of them.
     "cpu-unseen": [
         ("tiny-llama", "full", [(1, 64)]),
