@@ -85,7 +85,13 @@ def dims_from_hf_config(config: dict[str, Any], params_b: float | None = None) -
         tied_embeddings=bool(tied),
         context=int(_first(text, "max_position_embeddings", "n_positions", "seq_length", default=4096)),
         head_dim=_first(text, "head_dim"),
-        architecture=str(_first(text, "model_type", default=config.get("model_type", "unknown"))),
+        # a composite (vision) model is its own type: transformers 5 writes the text part's as another
+        # ("qwen2_5_vl_text", "gemma3_text", "mllama_text_model"), which no vision family answers to
+        architecture=str(
+            config.get("model_type")
+            if text is not config and config.get("model_type")
+            else _first(text, "model_type", default=config.get("model_type", "unknown"))
+        ),  # fmt: skip
         experts=experts,
         experts_per_token=int(
             _first(text, "num_experts_per_tok", "num_experts_per_token", "top_k", default=0) or 0
