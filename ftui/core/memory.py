@@ -13,7 +13,8 @@ H200 (benchmarks/vram/results.jsonl; the method and the errors are in BENCHMARKS
   activations      what backward needs: with Unsloth's offloaded checkpointing one layer's recompute plus
                    the staging buffers; with plain checkpointing also every layer's input; without, all of it
   logits_and_loss  Unsloth's chunked cross-entropy never holds the whole logits: one chunk of rows x vocab
-                   in float32, plus the gradient of the last hidden states
+                   in float32, plus the gradient of the last hidden states; Gemma 3's text path holds them
+                   whole (measured), bf16 and float32
   cuda_context     the CUDA context, cuBLAS/Triton/bitsandbytes kernels and workspaces (outside torch)
 
 Every term scales with what it physically depends on (tokens in the micro-batch, hidden and MLP width,
@@ -55,6 +56,12 @@ UNCHECKPOINTED_INTERMEDIATE_PER_LAYER = 2
 CE_MIN_LOGITS = 512 * 151936
 CE_MAX_ROWS = 4096
 CE_BUDGET_BYTES = 2 * GIB
+# Gemma 3's text models do not reach that chunked loss in Unsloth 2026.10.9: its generated forward holds the
+# whole logits, bf16 and their float32 upcast, 6 bytes per token x vocabulary value. Measured on the H200
+# (2026-11-30, Gemma 3 1B QLoRA, 262,144 vocabulary): 1 x 1024 and 4 x 4096 tokens held 2.48 and 25.1 GiB in
+# torch, 1.47 MB a token between them = 5.6 bytes per token x vocabulary (BENCHMARKS.md, unseen architectures).
+WHOLE_LOGITS_ARCHITECTURES = ("gemma3", "gemma3_text")
+WHOLE_LOGITS_BYTES = 6
 
 CHECKPOINTING: tuple[str, ...] = ("unsloth", "plain", "none")
 
@@ -285,7 +292,10 @@ def estimate_peak_vram(
         largest = max(i * o * c for parts in _linear_shapes(dims).values() for i, o, c in parts)
         activations += DEQUANTIZED_MATRICES * largest * 2
 
-    logits: float = cross_entropy_rows(tokens, dims) * dims.vocab * 4 + tokens * h * 2
+    if dims.architecture in WHOLE_LOGITS_ARCHITECTURES and family is None:
+        logits: float = tokens * dims.vocab * WHOLE_LOGITS_BYTES + tokens * h * 2
+    else:
+        logits = cross_entropy_rows(tokens, dims) * dims.vocab * 4 + tokens * h * 2
     if settings.method == "full" or counts.whole_trained:  # the head's gradient is accumulated chunk by chunk
         logits += dims.vocab * h * value_bytes
 

