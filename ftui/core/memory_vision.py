@@ -17,7 +17,8 @@ ftui/core/vision.py, says how many patches the tower runs over and how many toke
 
   language kept      per token of the micro-batch, per layer and hidden unit of the language model: what
                      FastVisionModel's language layers hold on the GPU beyond the text estimate (calibrated
-                     on FastLanguageModel, whose offloaded checkpointing keeps one layer's recompute)
+                     on FastLanguageModel, whose offloaded checkpointing keeps one layer's recompute); Qwen2.5-VL
+                     and Gemma 3 only: Llama 3.2 Vision measured without it
 
 Image tokens sit in the sequence that the text estimate already takes at its maximum length (Qwen2.5-VL,
 Gemma 3, Pixtral); Llama 3.2 Vision's one <|image|> token per image too.
@@ -130,11 +131,15 @@ def vision_extra(
     features = total * FEATURES_W * w
     if isinstance(family, Mllama):  # cross-attention states: every tile's patches at the text's width
         features += images * patches * language_hidden * 2 * 3
+    # Llama 3.2 Vision keeps none of it (H200, 2026-11-30, second run: with the term its two QLoRA rows came
+    # out +33% and +60%, over by 3.2 and 7.5 GiB where the term adds 1.9 and 7.5): its language layers are
+    # checkpointed as the text path's are.
+    kept = 0.0 if isinstance(family, Mllama) else LANGUAGE_KEPT_BYTES
     return VisionExtra(
         lora=lora,
         activations=activations,
         features=features,
-        language=tokens * language_layers * language_hidden * LANGUAGE_KEPT_BYTES,
+        language=tokens * language_layers * language_hidden * kept,
         image_tokens_per_row=load.images_per_row * family.image_tokens(width, height),
         tower_patches_per_row=load.images_per_row * patches,
     )

@@ -5,9 +5,8 @@ The text estimator's standard (issue 3), for vision (issue 14): median absolute 
 table, and never more than 10% below a measured peak; the same for seconds a step (the steady-state median:
 measure_vision.py leaves the first step, which compiles, out). The table comes from
 benchmarks/vram/measure_vision.py run on the H200, then `analyze_vision.py build`; without it these tests
-skip with that reason. The 2026-11-30 run measured Qwen2.5-VL-3B and Gemma-3-4B; its device budget ran out
-before Qwen2.5-VL-7B and Llama-3.2-11B-Vision (BENCHMARKS.md, vision estimator), which the issue also asks
-for: that test is a strict xfail, so it fails (XPASS) the day they are in the table, to be made a plain test.
+skip with that reason. Two runs of 2026-11-30 measured the four architectures the issue names: Qwen2.5-VL-3B
+and -7B, Gemma-3-4B and Llama-3.2-11B-Vision (BENCHMARKS.md, vision estimator).
 """
 
 from __future__ import annotations
@@ -62,10 +61,6 @@ def test_the_table_has_two_families_both_methods_and_sane_peaks():
     assert all(row["nvml_peak_gib"] > row["reserved_gib"] >= row["allocated_gib"] > 0 for row in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="2026-11-30: the H200 budget ran out before Qwen2.5-VL-7B and Llama-3.2-11B-Vision were measured",
-)
 def test_the_table_covers_what_the_issue_asks():
     archs = {row["arch"] for row in json.loads(RESULTS.read_text())["rows"]}
     assert archs >= {"Qwen/Qwen2.5-VL-3B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct", "google/gemma-3-4b-it",
