@@ -34,7 +34,7 @@ Rehearsal on a CPU (a tiny model, gloo, no cap): --rehearse.
 --phases picks what runs (default a,c,b; (c) alone runs the 1-GPU reference it compares with), e.g. only
 the two-machine launch: --phases b. --nccl-debug puts NCCL's INFO lines (the transport between the GPUs)
 into the multi-GPU runs' logs. --c-ranks 16,256 measures (c) at two LoRA ranks (the default plan's 16 and
-(a)'s 256; each with its own 1-GPU reference, the two trained at the same time, one a GPU): how much of
+(a)'s 256; each with its own 1-GPU reference, trained one after the other on GPU 0): how much of
 the scaling the all-reduce of the adapters' gradients costs. (c) also times NCCL's all-reduce of the two
 gradients' sizes (allreduce.py: logs/allreduce.log says over what, allreduce.json how fast).
 
@@ -229,7 +229,7 @@ def main() -> int:
         "--c-ranks",
         default="256",
         help="LoRA ranks (c) measures scaling at, each with its own 1-GPU reference (default 256, (a)'s plan; "
-        "e.g. 16,256: the references then train at the same time, one a GPU)",
+        "e.g. 16,256)",
     )
     args = parser.parse_args()
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
@@ -476,31 +476,18 @@ def main() -> int:
     # (c)'s 1-GPU references, but for (a)'s rank when (a) runs: (a) trains that one
     wanted = [r for r in c_ranks if "c" in phases and not ("a" in phases and at_rank(r) == plan)]
     if wanted and left() > 100:
-        references = [
-            threading.Thread(
-                target=train,
-                args=(
+        # one at a time: a one-GPU step at these sizes is host-bound, and two references trained at once
+        # slowed each other (2026-11-30, second lease: 1.30-1.65 s a step together, 1.17-1.32 s alone)
+        for rank in wanted:
+            if left() > 100:
+                train(
                     reference_name(rank),
-                    [
-                        *at_rank(rank),
-                        "--grad-accum",
-                        "4",
-                        "--max-steps",
-                        steps,
-                        *([] if args.rehearse else ["--gpus", str(gpu)]),
-                    ],
+                    [*at_rank(rank), "--grad-accum", "4", "--max-steps", steps, *gpu0],
                     env,
                     1,
                     "single",
-                ),  # fmt: skip
-                kwargs={"timeout": left()},
-            )
-            for gpu, rank in enumerate(wanted)
-        ]
-        for thread in references:
-            thread.start()
-        for thread in references:
-            thread.join()
+                    timeout=left(),
+                )
     if "a" not in phases:
         pass
     elif left() > 200:

@@ -99,3 +99,34 @@ def test_what_sharding_does_not_divide_is_counted():
     assert (
         "gradient_accumulators" not in per_gpu_estimate(llama_8b_dims(), no_accumulation, 2, "fsdp").breakdown
     )
+
+
+# The second two-GPU lease of 2026-11-30 (benchmarks/multigpu/results-2026-11-30-rest: gpu_bench.py --phases
+# b,c --c-ranks 16,256, uncapped): run name -> (GPUs, way, the cards it trained on).
+REST = ROOT / "benchmarks" / "multigpu" / "results-2026-11-30-rest"
+REST_RUNS = json.loads((REST / "runs.json").read_text())
+REST_MEASURED = {
+    "b_two_nodes_one_host": (2, "fsdp", [0, 1]),  # two "machines", one GPU each, sharded
+    "c_two_gpus_ddp_r16": (2, "ddp", [0, 1]),
+    "c_one_gpu_reference_r16": (1, "single", [0]),
+    "a_one_gpu_reference": (1, "single", [1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REST_MEASURED))
+def test_the_second_lease_is_within_10_percent_too(name):
+    run = REST_RUNS[name]
+    gpus, way, cards = REST_MEASURED[name]
+    plan = json.loads((REST / "env.json").read_text())["plan"]
+    command = run.get("command") or ["ftui", "train", *plan, "--grad-accum", "2"]  # (b) records no command
+    estimate = per_gpu_estimate(llama_8b_dims(), settings_of(command), gpus, way).total_gib
+    measured = max(run["gpu_peaks_gib"][i] for i in cards)
+    assert run["state"] == "completed"
+    assert abs(estimate / measured - 1) <= 0.10, f"{name}: estimate {estimate} GiB, measured {measured} GiB"
+
+
+def test_two_machines_on_gpus_log_each_step_once():
+    run = REST_RUNS["b_two_nodes_one_host"]
+    assert [n["state"] for n in run["nodes"]] == ["completed", "completed"]
+    assert {r["node"] for r in run["ranks"]} == {0, 1} and run["steps_logged_more_than_once"] == []
+    assert run["steps"] == 8
