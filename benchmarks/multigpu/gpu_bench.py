@@ -390,7 +390,6 @@ def main() -> int:
         )
         return entry
 
-    # ----- (a) one capped GPU (must run out of memory) beside the 1-GPU reference, then two capped ---
     # ----- (b) two machines on one host, one GPU each ---------------------------------------------
     def run_b() -> None:
         if "b" not in phases:
@@ -426,7 +425,21 @@ def main() -> int:
                     timeout=60,
                 )
                 payload = json.loads(first.stdout) if first.stdout.strip().startswith("{") else {}
-                entry: dict = {"node0": first.returncode, "endpoint": endpoint}
+                entry: dict = {
+                    "command": [
+                        "ftui",
+                        "train",
+                        *plan,
+                        "--grad-accum",
+                        "2",
+                        "--max-steps",
+                        "8",
+                        "--nodes",
+                        "2",
+                    ],
+                    "node0": first.returncode,
+                    "endpoint": endpoint,
+                }
                 if payload:
                     try:
                         joined = ftui(
@@ -488,6 +501,7 @@ def main() -> int:
                     "single",
                     timeout=left(),
                 )
+    # ----- (a) one capped GPU (must run out of memory) beside the 1-GPU reference, then two capped ---
     if "a" not in phases:
         pass
     elif left() > 200:
