@@ -91,7 +91,7 @@ def dims_from_hf_config(config: dict[str, Any], params_b: float | None = None) -
             config.get("model_type")
             if text is not config and config.get("model_type")
             else _first(text, "model_type", default=config.get("model_type", "unknown"))
-        ),  # fmt: skip
+        ),
         experts=experts,
         experts_per_token=int(
             _first(text, "num_experts_per_tok", "num_experts_per_token", "top_k", default=0) or 0
