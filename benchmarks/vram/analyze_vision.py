@@ -6,7 +6,7 @@
   python benchmarks/vram/analyze_vision.py calibrate-time
                                                      the vision part of the time model (ftui/core/speed.py
                                                      TimeConstants.vision_*): fitted on every step, and each
-                                                     step predicted by a fit on the other three
+                                                     step predicted by a fit on the others
 
 As analyze.py does for text (read its docstring): all loads share one process in measure_vision.py, so a
 load starts with what earlier loads left allocated; `build` subtracts what was allocated right after a load
@@ -189,7 +189,7 @@ VISION_TIME_FIELDS_FREE = ("vision_gpu_factor", "vision_tower_host_scale")
 
 def calibrate_time(table: dict) -> dict:
     """Least squares on log(predicted / measured), as analyze.py fits the text constants: on every step, and
-    each step predicted by a fit on the other three (leave-one-out; leaving out the Gemma step is the one
+    each step predicted by a fit on the others (leave-one-out; leaving out the Gemma step is the one
     out-of-family test, leaving out a Qwen step keeps the family in the fit). Prints the shipped constants'
     errors too, which the tests hold to the standard."""
     import dataclasses

@@ -139,13 +139,19 @@ def test_a_machine_that_never_joins_fails_the_run_in_bounded_time_naming_it(tiny
     assert status.ranks == []  # no training process ever started
 
 
-def test_a_rank_that_dies_fails_the_run_and_is_named(tiny_model, data, runs_dir):
+def training_on_two_ranks(tiny_model: Path, data: Path, runs_dir: Path) -> RunDirectory:
+    """A long run of two processes on this machine (`--gpus 0,1`, gloo), two steps into training."""
     started = run_ftui_json(
-        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "500",
+        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
         "--gpus", "0,1", "--detach",
     )  # fmt: skip
     run = find_run(started["run_id"], runs_dir)
     wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    return run
+
+
+def test_a_rank_that_dies_fails_the_run_and_is_named(tiny_model, data, runs_dir):
+    run = training_on_two_ranks(tiny_model, data, runs_dir)
     victim = next(r for r in run.read_status().ranks if r.rank == 1)
     os.kill(victim.pid, signal.SIGKILL)
     status = wait_for(
@@ -192,12 +198,7 @@ def test_stopping_a_run_while_its_machines_meet_stops_it_at_once(tiny_model, dat
 
 def test_kill_ends_every_rank_of_the_machine_it_runs_on(tiny_model, data, runs_dir):
     # torchrun starts each rank in a session of its own: a SIGKILL to the launcher's alone leaves rank 1.
-    started = run_ftui_json(
-        "train", "--model", str(tiny_model), "--data", str(data), *FAST, "--max-steps", "2000",
-        "--gpus", "0,1", "--detach",
-    )  # fmt: skip
-    run = find_run(started["run_id"], runs_dir)
-    wait_for(lambda: len(train_steps(run)) >= 2, 400, "two training steps")
+    run = training_on_two_ranks(tiny_model, data, runs_dir)
     ranks = {r.rank: r.pid for r in run.read_status().ranks}
     assert sorted(ranks) == [0, 1]
     killed = run_ftui_json("kill", run.run_id)
