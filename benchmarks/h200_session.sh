@@ -4,7 +4,7 @@
 # and later commands collect what has finished. Each job writes a folder under $JOBS; `collect` packs
 # every finished folder into $OUT/<job>.tgz (the device tool brings back at most 8 files).
 #
-#   bash benchmarks/h200_session.sh start [first|rest]  # unpack the training stack, start the jobs
+#   bash benchmarks/h200_session.sh start [first|rest|third]  # unpack the training stack, start the jobs
 #   bash benchmarks/h200_session.sh collect SECONDS     # wait until all are done or SECONDS pass; pack
 #
 # first (the first 2026-11-30 lease): (1) the multi-GPU benchmark on both GPUs (issue 15); then two chains
@@ -18,6 +18,10 @@
 #          defaults against the notebook with padded batches on both sides (issue 17's loss curves);
 #   GPU 1: the vision measurements not yet made, vision training through `ftui train` (issue 14), the
 #          split's first-step gradient with and without padding-free batches (17).
+# third (the third lease of 2026-11-30): (1) on both GPUs, DDP scaling at r=16 with the references alone,
+# at micro-batch 2 (host-bound) and 8 (ftui's choice for these rows) (issue 15); then
+#   GPU 0: the four corners of {ftui, notebook} x {8 x 1, 2 x 4} on the same rows (17's loss curves);
+#   GPU 1: the MoE, Qwen3-8B at 8 x 2048, and host-bound steps of Gemma 3 and Llama 3.2 1B (17's time model).
 # A job that would start after $DEADLINE_S seconds (default 1020) from the start is skipped, so that the
 # lease ends within the device budget; each job has its own time limit too.
 # Needs (carry): .gpu (../shared/tools/gpu-site) and .gpu-export (benchmarks/export/prepare.sh).
@@ -82,6 +86,19 @@ rest_gpu1() {
     job split 360 bash benchmarks/training/split_check.sh
 }
 
+third_gpu0() {
+    export CUDA_VISIBLE_DEVICES=0 NVML_INDEX=0 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu0
+    job corners 540 python benchmarks/training/defaults.py \
+        --runs ftui-real,notebook-real,ftui-split-real,notebook-split-real --out "$JOBS/corners/r" \
+        --budget-s 450 --work /dev/shm/ftui-defaults
+}
+
+third_gpu1() {
+    export CUDA_VISIBLE_DEVICES=1 NVML_INDEX=1 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu1
+    job generic 480 python benchmarks/vram/measure.py --plan h200-generic \
+        --out "$JOBS/generic/generic.jsonl" --budget-s 400
+}
+
 if [ "$MODE" = start ]; then
     SESSION=${2:-first}
     rm -rf "$JOBS" && mkdir -p "$JOBS"
@@ -97,10 +114,16 @@ EOF
     # shellcheck disable=SC1091
     . "$JOBS/env.sh"
     nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv >"$JOBS/gpus.txt" 2>&1
-    export -f job chain_gpu0 chain_gpu1 rest_gpu0 rest_gpu1
+    export -f job chain_gpu0 chain_gpu1 rest_gpu0 rest_gpu1 third_gpu0 third_gpu1
     STARTED=$(date +%s)
     export JOBS REPO STARTED
-    if [ "$SESSION" = rest ]; then
+    if [ "$SESSION" = third ]; then
+        setsid bash -c '
+            job multigpu 540 python benchmarks/multigpu/gpu_bench.py --phases c --c-ranks 16 --c-batches 2,8 \
+                --out "$JOBS/multigpu/r" --budget-s 480
+            third_gpu0 & third_gpu1 & wait
+            touch "$JOBS/.all-done"' >"$JOBS/session.log" 2>&1 </dev/null &
+    elif [ "$SESSION" = rest ]; then
         setsid bash -c '
             job multigpu 480 python benchmarks/multigpu/gpu_bench.py --phases b,c --c-ranks 16,256 --nccl-debug \
                 --out "$JOBS/multigpu/r" --budget-s 420

@@ -35,7 +35,10 @@ Rehearsal on a CPU (a tiny model, gloo, no cap): --rehearse.
 the two-machine launch: --phases b. --nccl-debug puts NCCL's INFO lines (the transport between the GPUs)
 into the multi-GPU runs' logs. --c-ranks 16,256 measures (c) at two LoRA ranks (the default plan's 16 and
 (a)'s 256; each with its own 1-GPU reference, trained one after the other on GPU 0): how much of
-the scaling the all-reduce of the adapters' gradients costs. (c) also times NCCL's all-reduce of the two
+the scaling the all-reduce of the adapters' gradients costs. --c-batches 2,8 measures it at two micro-batches
+per GPU too (the plan's 2, host-bound on an H200, and 8, the split ftui's batch choice takes for these rows:
+the 1-GPU reference at accumulation max(2, 8 / micro-batch), the two GPUs at half that, so the same rows
+make each step: 8 at micro-batch 2, 16 at 8). (c) also times NCCL's all-reduce of the two
 gradients' sizes (allreduce.py: logs/allreduce.log says over what, allreduce.json how fast).
 
 Scaling (c) is the ratio of the medians of the per-step rates after the fourth step (as the target is
@@ -231,6 +234,9 @@ def main() -> int:
         help="LoRA ranks (c) measures scaling at, each with its own 1-GPU reference (default 256, (a)'s plan; "
         "e.g. 16,256)",
     )
+    parser.add_argument(
+        "--c-batches", default="2", help="micro-batches per GPU (c) measures scaling at (default 2; e.g. 2,8)"
+    )
     args = parser.parse_args()
     phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if not phases or phases - {"a", "b", "c"}:
@@ -241,6 +247,13 @@ def main() -> int:
         parser.error(f"--c-ranks: comma-separated whole numbers (got {args.c_ranks!r})")
     if not c_ranks or len(c_ranks) > 2 or min(c_ranks) < 1:
         parser.error(f"--c-ranks: one or two LoRA ranks (got {args.c_ranks!r})")
+    try:
+        c_batches = [int(b) for b in args.c_batches.split(",") if b.strip()]
+    except ValueError:
+        parser.error(f"--c-batches: comma-separated whole numbers (got {args.c_batches!r})")
+    if not c_batches or min(c_batches) < 1:
+        parser.error(f"--c-batches: micro-batches of at least 1 (got {args.c_batches!r})")
+    c_cases = [(rank, batch) for batch in c_batches for rank in c_ranks]
     started = time.monotonic()
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -474,28 +487,47 @@ def main() -> int:
 
     gpu0 = [] if args.rehearse else ["--gpus", "0"]
 
-    def at_rank(rank: int) -> list[str]:  # the plan with another LoRA rank (alpha = rank, as the plan's)
-        flags = list(plan)
+    def at_rank(rank: int, batch: int | None = None) -> list[str]:  # the plan at another LoRA rank (alpha =
+        flags = list(plan)  # rank, as the plan's) and micro-batch
         flags[flags.index("--rank") + 1] = flags[flags.index("--alpha") + 1] = str(rank)
+        if batch is not None:
+            flags[flags.index("--batch") + 1] = str(batch)
         return flags
 
-    def reference_name(rank: int) -> str:  # (a)'s reference keeps its name at (a)'s rank
-        return "a_one_gpu_reference" if at_rank(rank) == plan else f"c_one_gpu_reference_r{rank}"
+    def accumulation(batch: int) -> int:  # the 1-GPU reference's; the two GPUs take half
+        return max(2, 8 // batch)
+
+    def case(rank: int, batch: int) -> str:  # the plan's micro-batch keeps the names it had
+        return f"_r{rank}" + ("" if at_rank(rank, batch) == at_rank(rank) else f"_b{batch}")
+
+    def reference_name(rank: int, batch: int) -> str:  # (a)'s reference keeps its name at (a)'s plan
+        return (
+            "a_one_gpu_reference"
+            if at_rank(rank, batch) == plan
+            else f"c_one_gpu_reference{case(rank, batch)}"
+        )
 
     order = [p.strip() for p in args.phases.split(",")]
     b_first = "b" in order and "c" in order and order.index("b") < order.index("c")
     if b_first:  # --phases b,c: the two-machine launch before (c), so that a short budget keeps it
         run_b()
     # (c)'s 1-GPU references, but for (a)'s rank when (a) runs: (a) trains that one
-    wanted = [r for r in c_ranks if "c" in phases and not ("a" in phases and at_rank(r) == plan)]
+    wanted = [c for c in c_cases if "c" in phases and not ("a" in phases and at_rank(*c) == plan)]
     if wanted and left() > 100:
         # one at a time: a one-GPU step at these sizes is host-bound, and two references trained at once
         # slowed each other (2026-11-30, second lease: 1.30-1.65 s a step together, 1.17-1.32 s alone)
-        for rank in wanted:
+        for rank, batch in wanted:
             if left() > 100:
                 train(
-                    reference_name(rank),
-                    [*at_rank(rank), "--grad-accum", "4", "--max-steps", steps, *gpu0],
+                    reference_name(rank, batch),
+                    [
+                        *at_rank(rank, batch),
+                        "--grad-accum",
+                        str(accumulation(batch)),
+                        "--max-steps",
+                        steps,
+                        *gpu0,
+                    ],
                     env,
                     1,
                     "single",
@@ -551,8 +583,8 @@ def main() -> int:
         summary["a_two_gpus"] = f"skipped: {left():.0f} s left of the budget"
 
     # ----- (c) DDP on two GPUs, the same per-GPU micro-batch and effective batch as the reference ----
-    def ddp_name(rank: int) -> str:
-        return "c_two_gpus_ddp" if at_rank(rank) == plan else f"c_two_gpus_ddp_r{rank}"
+    def ddp_name(rank: int, batch: int) -> str:
+        return "c_two_gpus_ddp" if at_rank(rank, batch) == plan else f"c_two_gpus_ddp{case(rank, batch)}"
 
     if "c" in phases:
         if not args.rehearse:  # how fast the two GPUs all-reduce, and over what (NCCL's log)
@@ -563,19 +595,19 @@ def main() -> int:
             )  # fmt: skip
             (out / "logs").mkdir(exist_ok=True)
             (out / "logs" / "allreduce.log").write_text((probe.stdout + probe.stderr)[-60000:])
-        for rank in c_ranks:
+        for rank, batch in c_cases:
             if left() > 100:
                 train(
-                    ddp_name(rank),
-                    [*at_rank(rank), "--grad-accum", "2", "--max-steps", steps, "--gpus", "0,1",
-                     "--sharding", "ddp"],
+                    ddp_name(rank, batch),
+                    [*at_rank(rank, batch), "--grad-accum", str(accumulation(batch) // 2), "--max-steps", steps,
+                     "--gpus", "0,1", "--sharding", "ddp"],
                     env,
                     2,
                     "ddp",
                     timeout=left(),
                 )  # fmt: skip
             else:
-                summary[f"c_r{rank}"] = f"skipped: {left():.0f} s left of the budget"
+                summary[f"c{case(rank, batch)}"] = f"skipped: {left():.0f} s left of the budget"
     if not b_first:
         run_b()
 
@@ -604,9 +636,9 @@ def main() -> int:
         summary["a_one_gpu_capped_state"] = capped1.get("state")
         summary["a_two_gpus_capped_state"] = sharded.get("state")
         summary["a_verdict"] = capped1.get("state") == "oom" and sharded.get("state") == "completed"
-    for rank in c_ranks if "c" in phases else []:
-        one, two_ddp = runs.get(reference_name(rank), {}), runs.get(ddp_name(rank), {})
-        key = "c" if at_rank(rank) == plan else f"c_r{rank}"  # (a)'s rank keeps the keys it had
+    for rank, batch in c_cases if "c" in phases else []:
+        one, two_ddp = runs.get(reference_name(rank, batch), {}), runs.get(ddp_name(rank, batch), {})
+        key = "c" if at_rank(rank, batch) == plan else f"c{case(rank, batch)}"  # (a)'s plan keeps its keys
         if not (one.get("tokens_per_second_median") and two_ddp.get("tokens_per_second_median")):
             continue
         scaling = two_ddp["tokens_per_second_median"] / one["tokens_per_second_median"]

@@ -22,6 +22,9 @@ Runs (Qwen3-8B dims, QLoRA r=16 on all linear layers, sequence 2048, 8 rows a st
                  equal on CPU, so GPU-only: with UNSLOTH_PADDING_CHOICE=padded in the environment every run
                  here uses padded batches, which tells whether Unsloth's padding-free batches are the cause;
                  split_gradient.py compares the first step's gradient directly)
+  notebook-split-real  (only when asked for) the notebook script at ftui's 8 x 1: with ftui-split-real, the
+                 four corners of {ftui, notebook} x {8 x 1, 2 x 4}, which say whether the split or the script
+                 moves the loss curve on the GPU
   notebook-full  as notebook-real, every row filled to 2048 tokens
 "-real" rows follow the length distribution of lengths.py's profile (Alpaca by default).
 
@@ -69,7 +72,7 @@ from benchmarks.training.bench import (  # noqa: E402
 WARMUP = 5  # steps left out of the rate
 ROWS_A_STEP = 8  # the notebooks' 2 x 4
 RUNS = ("ftui-real", "notebook-real", "plain-real", "ftui-full", "notebook-full")
-EXTRA_RUNS = ("ftui-split-real",)
+EXTRA_RUNS = ("ftui-split-real", "notebook-split-real")
 TARGETS = {"ftui_vs_notebook": 1.25, "ftui_vs_plain_real": 2.0}
 
 
@@ -189,10 +192,16 @@ def ftui_run(args, name: str, data: Path, timeout: float, sampler_cls) -> dict: 
 
 def peer_run(args, name: str, script: str, data: Path, timeout: float, sampler_cls) -> dict:  # type: ignore[no-untyped-def]
     metrics = args.out / f"{name}-metrics.jsonl"
+    # the notebooks' 2 x 4, or (notebook-split-*) ftui's 8 x 1 given to the notebook script
+    split = (
+        ["--batch", str(ROWS_A_STEP), "--grad-accum", "1"]
+        if "split" in name
+        else ["--batch", "2", "--grad-accum", "4"]
+    )
     command = [
         sys.executable, str(ROOT / "benchmarks" / "training" / script), "--model", str(args.model),
         "--data", str(data), "--steps", str(args.run_steps), "--seq", str(args.seq), "--metrics", str(metrics),
-        "--batch", "2", "--grad-accum", "4",
+        *split,
     ]  # fmt: skip
     if args.optim:
         command += ["--optim", args.optim]
@@ -255,6 +264,8 @@ def table(folder: Path) -> str:
     for key, what in (
         ("loss_ftui_split_vs_notebook_real", "ftui at 2 x 4 / Unsloth notebook (2 x 4), loss only"),
         ("loss_ftui_split_vs_ftui_real", "ftui at 2 x 4 / ftui at its own split, loss only"),
+        ("loss_notebook_split_vs_ftui_real", "Unsloth notebook at 8 x 1 / ftui at its own split, loss only"),
+        ("loss_notebook_split_vs_notebook_real", "Unsloth notebook at 8 x 1 / at 2 x 4, loss only"),
     ):
         if summary.get(key):
             lines.append(f"| {what} | — | {curves(key)} |")
@@ -274,7 +285,9 @@ def table(folder: Path) -> str:
             lines.append(f"| {name} | {run.get('skipped') or run.get('error')} | | | | |")
             continue
         split = "2 x 4"
-        if "split" in name:
+        if name == "notebook-split-real":
+            split = f"{ROWS_A_STEP} x 1 (given: ftui's)"
+        elif "split" in name:
             split = "2 x 4 (given: the notebook's)"
         elif name.startswith("ftui"):
             found = re.search(r"Micro-batch (\d+) x accumulation (\d+)", run.get("batch_choice") or "")
@@ -415,12 +428,14 @@ def summarize(results: dict) -> None:
     )
     if curves:
         summary["loss_ftui_vs_plain_real"] = curves
-    for other, key in (
-        ("notebook-real", "loss_ftui_split_vs_notebook_real"),
-        ("ftui-real", "loss_ftui_split_vs_ftui_real"),
+    for one, other, key in (
+        ("ftui-split-real", "notebook-real", "loss_ftui_split_vs_notebook_real"),
+        ("ftui-split-real", "ftui-real", "loss_ftui_split_vs_ftui_real"),
+        ("notebook-split-real", "ftui-real", "loss_notebook_split_vs_ftui_real"),
+        ("notebook-split-real", "notebook-real", "loss_notebook_split_vs_notebook_real"),
     ):
         curves = compare_losses(
-            (runs.get("ftui-split-real") or {}).get("losses", {}), (runs.get(other) or {}).get("losses", {})
+            (runs.get(one) or {}).get("losses", {}), (runs.get(other) or {}).get("losses", {})
         )
         if curves:
             summary[key] = curves

@@ -72,6 +72,8 @@ def main() -> None:
                     "step": state.global_step,
                     "loss": logs["loss"],
                     "num_tokens": state.num_input_tokens_seen or logs.get("num_tokens"),
+                    "learning_rate": logs.get("learning_rate"),
+                    "grad_norm": logs.get("grad_norm"),
                     "torch_peak_gib": torch.cuda.max_memory_reserved() / 2**30 if cuda else None,
                 }
                 out.write(json.dumps(record) + "\n")

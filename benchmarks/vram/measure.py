@@ -93,6 +93,16 @@ PLANS: dict[str, list[tuple]] = {
         ("Qwen/Qwen3-30B-A3B-12L", "qlora", [(1, 1024), (4, 2048)]),
         ("Qwen/Qwen3-8B", "qlora", [(8, 2048)]),
     ],
+    # What h200-unseen-qlora left (the MoE, Qwen3-8B at 8 x 2048), then the host-bound steps of two ways
+    # Unsloth trains (third lease of 2026-11-30): Gemma 3 and Qwen3-MoE go through its generic FastModel
+    # path (torch.compile over transformers' layers), Llama through its own kernels; Llama 3.2 1B at
+    # 1 x 1024 also says how fast this lease's host is against the leases the time model was fitted on.
+    "h200-generic": [
+        ("Qwen/Qwen3-30B-A3B-12L", "qlora", [(1, 1024), (4, 2048)]),
+        ("google/gemma-3-1b-it", "qlora", [(1, 1024), (2, 1024), (1, 2048)]),
+        ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512), (1, 1024)]),
+        ("Qwen/Qwen3-8B", "qlora", [(8, 2048)]),
+    ],
     # The same model types as h200-unseen, tiny, on a CPU: that Unsloth loads and trains each of them.
     "cpu-unseen": [
         ("tiny-llama", "full", [(1, 64)]),
