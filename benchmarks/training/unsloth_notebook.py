@@ -1,6 +1,7 @@
 """The peer: Unsloth as its notebooks use it (the Llama 3.1 8B / Qwen3 Alpaca notebooks): QLoRA r=16 on all
 linear layers, Unsloth gradient checkpointing, SFTTrainer with micro-batch 2 and gradient accumulation 4,
-adamw_8bit, lr 2e-4, 5 warm-up steps, seed 3407; padding_free left to Unsloth, as the notebooks leave it.
+adamw_8bit, lr 2e-4, 5 warm-up steps, seed 3407; padding_free left to Unsloth, as the notebooks leave it;
+each row's text ends with the tokenizer's EOS, as the notebooks' formatting function appends it.
 
   python benchmarks/training/unsloth_notebook.py --model DIR --data FILE --steps N --metrics OUT.jsonl
 
@@ -32,6 +33,11 @@ def main() -> None:
         "--lr", type=float, default=2e-4, help="the notebooks' 2e-4 (a CPU rehearsal: larger)"
     )
     parser.add_argument("--no-4bit", action="store_true", help="16-bit LoRA (for a CPU rehearsal)")
+    parser.add_argument(
+        "--no-eos",
+        action="store_true",
+        help="rows without the EOS the notebooks append (runs before 2026-11-30's third lease)",
+    )
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
 
@@ -80,6 +86,11 @@ def main() -> None:
                 out.flush()
 
     dataset = load_dataset("json", data_files=args.data, split="train")
+    if not args.no_eos:
+        # The notebooks' formatting_prompts_func: "Must add EOS_TOKEN, otherwise your generation will go on
+        # forever!" (text + tokenizer.eos_token). Unsloth's own tokenizing of a text field adds none.
+        eos = tokenizer.eos_token
+        dataset = dataset.map(lambda row: {"text": row["text"] + eos})
     trainer = SFTTrainer(
         model=model,
         processing_class=tokenizer,
@@ -106,6 +117,8 @@ def main() -> None:
         ),
     )
     print(f"unsloth notebook: padding_free={getattr(trainer.args, 'padding_free', None)}", flush=True)
+    ids = trainer.train_dataset[0]["input_ids"]
+    print(f"unsloth notebook: first row {len(ids)} tokens, starts {ids[:3]}, ends {ids[-3:]}", flush=True)
     trainer.train()
     print("unsloth notebook: done", flush=True)
 
