@@ -104,13 +104,14 @@ def _settings(args: argparse.Namespace):
     if args.epochs <= 0:
         raise UsageError(f"--epochs must be more than 0, not {args.epochs:g}.")
     batch, grad_accum = args.batch, args.grad_accum
-    if args.effective_batch is not None:
-        if args.effective_batch % batch:
+    if args.effective_batch is not None:  # rows a step over every GPU, as `ftui train` takes it
+        if args.effective_batch % (batch * args.gpus):
+            gpus = f" x {args.gpus} GPUs" if args.gpus > 1 else ""
             raise UsageError(
-                f"--effective-batch {args.effective_batch} is not a multiple of the micro-batch {batch}; "
+                f"--effective-batch {args.effective_batch} is not a multiple of the micro-batch {batch}{gpus}; "
                 "give a multiple, or leave --batch out."
             )
-        grad_accum = args.effective_batch // batch
+        grad_accum = args.effective_batch // (batch * args.gpus)
     return TrainingSettings(
         finetune_vision_layers=args.finetune_vision,
         finetune_language_layers=args.finetune_language,
@@ -234,7 +235,9 @@ def run(args: argparse.Namespace) -> int:
         payload["max_seq"] = max_seq(dims, settings, vram, vision=vision)
         mean_row = round(args.tokens / args.rows) if args.tokens and args.rows else None
         # What `ftui train` would run for these rows a step: the split is ftui's choice there by default.
-        choice = choose_batch(dims, settings, vram_gib=vram, gpu=gpu_name, mean_row=mean_row, vision=vision)
+        choice = choose_batch(
+            dims, settings, vram_gib=vram, gpu=gpu_name, gpus=args.gpus, mean_row=mean_row, vision=vision
+        )
         payload["batch_choice"] = choice.to_json()
     if gpu_name is not None:
         step = estimate_step_time(dims, settings, gpu_name, vision=vision)

@@ -226,10 +226,11 @@ def choose_batch(
         )
     best = _fastest(fitting, prefer=given)
     assert best is not None and best.tokens_per_second is not None
+    a_gpu = " a GPU" if gpus > 1 else ""  # the split is each GPU's; the step takes gpus x rows
     if best.batch == given.batch:
         short = f"{_short(best.batch, best.grad_accum)}: already among the fastest splits that fit"
         reason = (
-            f"{_words(best.batch, best.grad_accum)} is already among the fastest splits of {rows} rows a step "
+            f"{_words(best.batch, best.grad_accum)} is already among the fastest splits of {rows} rows{a_gpu} a step "
             f"that fit the {card} with {margin} to spare (about {best.tokens_per_second:,.0f} tokens/s)."
         )
     else:
@@ -251,7 +252,7 @@ def choose_batch(
             f"{_short(best.batch, best.grad_accum)}: the fastest split that fits with {margin} to spare{gain}"
         )
         reason = (
-            f"{_words(best.batch, best.grad_accum)} keeps {rows} rows a step and is the fastest split that fits "
+            f"{_words(best.batch, best.grad_accum)} keeps {rows} rows{a_gpu} a step and is the fastest split that fits "
             f"the {card} with {margin} to spare: about {best.tokens_per_second:,.0f} tokens/s{versus}{capped}."
         )
     return choice(best.batch, best.grad_accum, chosen_by="ftui", reason=reason, short=short)

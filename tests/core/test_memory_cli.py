@@ -165,6 +165,23 @@ def test_batch_choice_splits_the_effective_batch_for_the_card():
     assert estimate_json("Qwen/Qwen3-8B")["batch_choice"] is None  # no card: nothing to split for
 
 
+def test_batch_choice_splits_the_effective_batch_over_the_gpus():
+    """As `ftui train --effective-batch 16 --gpus 0,1`: 8 rows a GPU a step, split for one card."""
+    out = estimate_json("meta-llama/Llama-3.1-8B", "--gpu", "h200", "--seq", "1024", "--effective-batch", "16",
+                        "--gpus", "2")  # fmt: skip
+    choice = out["batch_choice"]
+    assert out["settings"]["batch"] * out["settings"]["grad_accum"] == 8
+    assert (choice["batch"], choice["grad_accum"], choice["gpus"], choice["effective_batch"]) == (8, 1, 2, 16)
+    assert [(o["batch"], o["grad_accum"]) for o in choice["options"]] == [(1, 8), (2, 4), (4, 2), (8, 1)]
+    assert "keeps 8 rows a GPU a step" in choice["reason"]
+    one = estimate_json(
+        "meta-llama/Llama-3.1-8B", "--gpu", "h200", "--seq", "1024", "--effective-batch", "16"
+    )
+    assert (one["batch_choice"]["batch"], one["batch_choice"]["gpus"]) == (16, 1)
+    odd = ftui("meta-llama/Llama-3.1-8B", "--batch", "4", "--effective-batch", "12", "--gpus", "2")
+    assert odd.returncode == 2 and "not a multiple of the micro-batch 4 x 2 GPUs" in odd.stderr
+
+
 def test_effective_batch_must_be_a_multiple_of_the_micro_batch():
     result = ftui("Qwen/Qwen3-8B", "--batch", "3", "--effective-batch", "8")
     assert result.returncode == 2
