@@ -207,6 +207,8 @@ def peer_run(args, name: str, script: str, data: Path, timeout: float, sampler_c
         command += ["--optim", args.optim]
     if args.no_4bit_peer:
         command += ["--no-4bit"]
+    if args.notebook_bos and script == "unsloth_notebook.py":
+        command += ["--bos"]
     log = args.out / f"{name}.log"
     result = run_process(command, timeout, sampler_cls, log)
     return finish(result, read_jsonl(metrics), log.read_text(errors="replace"))
@@ -320,6 +322,9 @@ def main() -> None:
     parser.add_argument("--optim", default=None, help="override the optimizer (CPU rehearsal: adamw_torch)")
     parser.add_argument("--no-4bit-peer", action="store_true", help="CPU rehearsal: the peers in 16 bit")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument(
+        "--notebook-bos", action="store_true", help="the notebook's rows start with BOS, as ftui's"
+    )
     args = parser.parse_args()
     began = time.time()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ def main() -> None:
         action="store_true",
         help="rows without the EOS the notebooks append (runs before 2026-11-30's third lease)",
     )
+    parser.add_argument("--bos", action="store_true", help="start each row with BOS, as ftui's rows do")
     parser.add_argument("--metrics", required=True)
     args = parser.parse_args()
 
@@ -91,6 +92,10 @@ def main() -> None:
         # forever!" (text + tokenizer.eos_token). Unsloth's own tokenizing of a text field adds none.
         eos = tokenizer.eos_token
         dataset = dataset.map(lambda row: {"text": row["text"] + eos})
+    if args.bos and tokenizer.bos_token and tokenizer("x").input_ids[:1] != [tokenizer.bos_token_id]:
+        # what ftui's rows carry: the BOS a tokenizer that does not add one itself leaves out
+        bos = tokenizer.bos_token
+        dataset = dataset.map(lambda row: {"text": bos + row["text"]})
     trainer = SFTTrainer(
         model=model,
         processing_class=tokenizer,

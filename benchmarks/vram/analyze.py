@@ -64,7 +64,13 @@ OTHER_PROCESS_GIB = 0.3
 # every other job of the lease pinned to GPU 1 or ended before they began. Their configurations are not
 # screened by the rule above: Gemma 3 1B at 4 x 4096 has 0.41 GiB more outside the allocator than the
 # file's first configuration (its 262,144-wide logits' kernels and workspaces), with nothing else on the card.
-CARD_ALONE = ("h200-2026-11-30-full-3b.jsonl", "h200-2026-11-30-unseen-qlora.jsonl")
+# The "third" lease's h200-generic ran alone on GPU 1 after the two-GPU job had ended (the other chain pinned
+# to GPU 0); its Gemma 3 rows show the same 0.33-0.41 GiB, after a first configuration of another model.
+CARD_ALONE = (
+    "h200-2026-11-30-full-3b.jsonl",
+    "h200-2026-11-30-unseen-qlora.jsonl",
+    "h200-2026-11-30-generic.jsonl",
+)
 
 # Unsloth's requirement table (docs; ../shared/reference/vram.md), GB as printed, by parameter count.
 UNSLOTH_DOCS = {3: (3.5, 8), 7: (5, 19), 8: (6, 22), 9: (6.5, 24), 11: (7.5, 29), 14: (8.5, 33), 27: (22, 64)}

@@ -130,3 +130,39 @@ def test_two_machines_on_gpus_log_each_step_once():
     assert [n["state"] for n in run["nodes"]] == ["completed", "completed"]
     assert {r["node"] for r in run["ranks"]} == {0, 1} and run["steps_logged_more_than_once"] == []
     assert run["steps"] == 8
+
+
+# The third two-GPU lease of 2026-11-30 (benchmarks/multigpu/results-2026-11-30-third: gpu_bench.py --phases
+# c --c-ranks 16 --c-batches 2,8, uncapped): DDP against its one-GPU reference trained alone, one after the
+# other, at the plan's micro-batch 2 (a host-bound step) and at 8 (ftui's choice for these rows).
+THIRD = ROOT / "benchmarks" / "multigpu" / "results-2026-11-30-third"
+THIRD_RUNS = json.loads((THIRD / "runs.json").read_text())
+THIRD_MEASURED = {
+    "c_one_gpu_reference_r16": (1, "single", [0]),
+    "c_one_gpu_reference_r16_b8": (1, "single", [0]),
+    "c_two_gpus_ddp_r16": (2, "ddp", [0, 1]),
+    "c_two_gpus_ddp_r16_b8": (2, "ddp", [0, 1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(THIRD_MEASURED))
+def test_the_third_lease_is_within_10_percent_too(name):
+    run = THIRD_RUNS[name]
+    gpus, way, cards = THIRD_MEASURED[name]
+    estimate = per_gpu_estimate(llama_8b_dims(), settings_of(run["command"]), gpus, way).total_gib
+    measured = max(run["gpu_peaks_gib"][i] for i in cards)
+    assert run["state"] == "completed"
+    assert abs(estimate / measured - 1) <= 0.10, f"{name}: estimate {estimate} GiB, measured {measured} GiB"
+
+
+@pytest.mark.parametrize("case", ["_r16", "_r16_b8"])
+def test_two_gpus_train_at_least_1_8_times_the_tokens_of_one(case):
+    """Issue 15's target for DDP, from the recorded runs: the same rows a step and micro-batch per GPU, the
+    one-GPU reference trained alone, each run's median tokens/s over the steps after the fourth."""
+    one, two = THIRD_RUNS[f"c_one_gpu_reference{case}"], THIRD_RUNS[f"c_two_gpus_ddp{case}"]
+    batch = settings_of(one["command"]).batch
+    assert settings_of(two["command"]).batch == batch
+    rows = [settings_of(r["command"]).grad_accum * batch * n for r, n in ((one, 1), (two, 2))]
+    assert rows[0] == rows[1]  # the same effective batch
+    assert one["world_size"] == 1 and two["world_size"] == 2 and two["sharding"] == "ddp"
+    assert two["tokens_per_second_median"] / one["tokens_per_second_median"] >= 1.8
