@@ -411,18 +411,13 @@ def main() -> int:
             name = "b_two_nodes_one_host"
             runs_dir = work / "runs" / name
             endpoint = f"127.0.0.1:{free_port()}"
+            flags = [*plan, "--grad-accum", "2", "--max-steps", "8", "--nodes", "2"]
             begun = time.monotonic()
             with GpuSampler(gpus) as sampler:
                 first = ftui(
                     "train",
                     str(config),
-                    *plan,
-                    "--grad-accum",
-                    "2",
-                    "--max-steps",
-                    "8",
-                    "--nodes",
-                    "2",
+                    *flags,
                     *([] if args.rehearse else ["--gpus", "0"]),
                     "--sharding",
                     "fsdp",
@@ -439,17 +434,7 @@ def main() -> int:
                 )
                 payload = json.loads(first.stdout) if first.stdout.strip().startswith("{") else {}
                 entry: dict = {
-                    "command": [
-                        "ftui",
-                        "train",
-                        *plan,
-                        "--grad-accum",
-                        "2",
-                        "--max-steps",
-                        "8",
-                        "--nodes",
-                        "2",
-                    ],
+                    "command": ["ftui", "train", *flags],
                     "node0": first.returncode,
                     "endpoint": endpoint,
                 }

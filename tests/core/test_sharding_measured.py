@@ -113,16 +113,21 @@ REST_MEASURED = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(REST_MEASURED))
-def test_the_second_lease_is_within_10_percent_too(name):
-    run = REST_RUNS[name]
-    gpus, way, cards = REST_MEASURED[name]
-    plan = json.loads((REST / "env.json").read_text())["plan"]
+def assert_within_10_percent(results: Path, runs: dict, measured_as: dict, name: str) -> None:
+    """The run completed, and the per-GPU estimate for its way is within 10% of its cards' peak."""
+    run = runs[name]
+    gpus, way, cards = measured_as[name]
+    plan = json.loads((results / "env.json").read_text())["plan"]
     command = run.get("command") or ["ftui", "train", *plan, "--grad-accum", "2"]  # (b) records no command
     estimate = per_gpu_estimate(llama_8b_dims(), settings_of(command), gpus, way).total_gib
     measured = max(run["gpu_peaks_gib"][i] for i in cards)
     assert run["state"] == "completed"
     assert abs(estimate / measured - 1) <= 0.10, f"{name}: estimate {estimate} GiB, measured {measured} GiB"
+
+
+@pytest.mark.parametrize("name", sorted(REST_MEASURED))
+def test_the_second_lease_is_within_10_percent_too(name):
+    assert_within_10_percent(REST, REST_RUNS, REST_MEASURED, name)
 
 
 def test_two_machines_on_gpus_log_each_step_once():
@@ -147,12 +152,7 @@ THIRD_MEASURED = {
 
 @pytest.mark.parametrize("name", sorted(THIRD_MEASURED))
 def test_the_third_lease_is_within_10_percent_too(name):
-    run = THIRD_RUNS[name]
-    gpus, way, cards = THIRD_MEASURED[name]
-    estimate = per_gpu_estimate(llama_8b_dims(), settings_of(run["command"]), gpus, way).total_gib
-    measured = max(run["gpu_peaks_gib"][i] for i in cards)
-    assert run["state"] == "completed"
-    assert abs(estimate / measured - 1) <= 0.10, f"{name}: estimate {estimate} GiB, measured {measured} GiB"
+    assert_within_10_percent(THIRD, THIRD_RUNS, THIRD_MEASURED, name)
 
 
 @pytest.mark.parametrize("case", ["_r16", "_r16_b8"])
