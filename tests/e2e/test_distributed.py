@@ -235,7 +235,13 @@ def test_kill_on_the_first_machine_ends_the_other_machines_processes(tiny_model,
     killed = run_ftui_json("kill", run.run_id)
     assert killed["state"] == "failed" and killed["error"].startswith("Killed with `ftui kill` at step ")
     wait_for(lambda: all(gone(pid) for pid in node1), 60, "node 1's launcher and rank to end")
-    status = run.read_status()
+
+    # node 1's watcher records the machine (and its rank) after the processes it ended are gone
+    def node1_recorded():  # type: ignore[no-untyped-def]
+        status = run.read_status()
+        return status if next(n for n in status.nodes if n.node == 1).state != "running" else None
+
+    status = wait_for(node1_recorded, 60, "node 1 to be recorded as ended")
     nodes = {n.node: n for n in status.nodes}
     assert nodes[1].state == "failed" and nodes[1].error.startswith("Killed with `ftui kill` at ")
     # Over gloo, rank 1 may see its peer go (a collective fails) before its launcher reads the kill; over
