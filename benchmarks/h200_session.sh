@@ -4,7 +4,7 @@
 # and later commands collect what has finished. Each job writes a folder under $JOBS; `collect` packs
 # every finished folder into $OUT/<job>.tgz (the device tool brings back at most 8 files).
 #
-#   bash benchmarks/h200_session.sh start [first|rest|third]  # unpack the training stack, start the jobs
+#   bash benchmarks/h200_session.sh start [first|rest|third|moe]  # unpack the training stack, start the jobs
 #   bash benchmarks/h200_session.sh collect SECONDS     # wait until all are done or SECONDS pass; pack
 #
 # first (the first 2026-11-30 lease): (1) the multi-GPU benchmark on both GPUs (issue 15); then two chains
@@ -22,6 +22,9 @@
 # at micro-batch 2 (host-bound) and 8 (ftui's choice for these rows) (issue 15); then
 #   GPU 0: the four corners of {ftui, notebook} x {8 x 1, 2 x 4} on the same rows (17's loss curves);
 #   GPU 1: the MoE, Qwen3-8B at 8 x 2048, and host-bound steps of Gemma 3 and Llama 3.2 1B (17's time model).
+# moe (the fourth lease of 2026-11-30): issue 17's time model, one measure.py plan a GPU (h200-moe-a: Gemma
+# 3, Llama's full fine-tuning and Qwen3-30B-A3B; h200-moe-b: OLMoE and Mixtral), ten timed steps each and
+# the host's waits of one more step counted.
 # A job that would start after $DEADLINE_S seconds (default 1020) from the start is skipped, so that the
 # lease ends within the device budget; each job has its own time limit too.
 # Needs (carry): .gpu (../shared/tools/gpu-site) and .gpu-export (benchmarks/export/prepare.sh).
@@ -99,6 +102,18 @@ third_gpu1() {
         --out "$JOBS/generic/generic.jsonl" --budget-s 400
 }
 
+moe_gpu0() {
+    export CUDA_VISIBLE_DEVICES=0 NVML_INDEX=0 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu0
+    job moe-a 560 python benchmarks/vram/measure.py --plan h200-moe-a --out "$JOBS/moe-a/moe-a.jsonl" \
+        --budget-s 440 --timed 10 --count-syncs
+}
+
+moe_gpu1() {
+    export CUDA_VISIBLE_DEVICES=1 NVML_INDEX=1 UNSLOTH_COMPILE_LOCATION=/dev/shm/ucc-gpu1
+    job moe-b 560 python benchmarks/vram/measure.py --plan h200-moe-b --out "$JOBS/moe-b/moe-b.jsonl" \
+        --budget-s 440 --timed 10 --count-syncs
+}
+
 if [ "$MODE" = start ]; then
     SESSION=${2:-first}
     rm -rf "$JOBS" && mkdir -p "$JOBS"
@@ -114,10 +129,14 @@ EOF
     # shellcheck disable=SC1091
     . "$JOBS/env.sh"
     nvidia-smi --query-gpu=index,name,memory.used,memory.total --format=csv >"$JOBS/gpus.txt" 2>&1
-    export -f job chain_gpu0 chain_gpu1 rest_gpu0 rest_gpu1 third_gpu0 third_gpu1
+    export -f job chain_gpu0 chain_gpu1 rest_gpu0 rest_gpu1 third_gpu0 third_gpu1 moe_gpu0 moe_gpu1
     STARTED=$(date +%s)
     export JOBS REPO STARTED
-    if [ "$SESSION" = third ]; then
+    if [ "$SESSION" = moe ]; then
+        setsid bash -c '
+            moe_gpu0 & moe_gpu1 & wait
+            touch "$JOBS/.all-done"' >"$JOBS/session.log" 2>&1 </dev/null &
+    elif [ "$SESSION" = third ]; then
         setsid bash -c '
             job multigpu 540 python benchmarks/multigpu/gpu_bench.py --phases c --c-ranks 16 --c-batches 2,8 \
                 --out "$JOBS/multigpu/r" --budget-s 480

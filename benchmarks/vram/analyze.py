@@ -66,11 +66,25 @@ OTHER_PROCESS_GIB = 0.3
 # file's first configuration (its 262,144-wide logits' kernels and workspaces), with nothing else on the card.
 # The "third" lease's h200-generic ran alone on GPU 1 after the two-GPU job had ended (the other chain pinned
 # to GPU 0); its Gemma 3 rows show the same 0.33-0.41 GiB, after a first configuration of another model.
+# The fourth lease's two files (benchmarks/h200_session.sh start moe) ran at the same time, one a GPU, each
+# pinned to its card (CUDA_VISIBLE_DEVICES): their cards were their own. The fifth lease's two (host-a,
+# host-b) ran one after the other, alone on a one-H200 machine; the sixth's (mistral) too.
 CARD_ALONE = (
     "h200-2026-11-30-full-3b.jsonl",
     "h200-2026-11-30-unseen-qlora.jsonl",
     "h200-2026-11-30-generic.jsonl",
+    "h200-2026-11-30-moe-a.jsonl",
+    "h200-2026-11-30-moe-b.jsonl",
+    "h200-2026-11-30-host-a.jsonl",
+    "h200-2026-11-30-host-b.jsonl",
+    "h200-2026-11-30-mistral.jsonl",
 )
+# Configurations measured in a state no user's run is in, each with why (file, arch, batch, seq).
+NOT_A_USERS_RUN = {
+    ("h200-2026-11-30-moe-b.jsonl", "allenai/OLMoE-1B-7B-0924", 4, 1024): "OLMoE loaded a second time in one "
+    "process, after Mixtral: its second step took 12 s (compiled again) and its steps were slower than the "
+    "first load's at 4 x 4096, four times the tokens; ftui's trainer loads one model a process",
+}
 
 # Unsloth's requirement table (docs; ../shared/reference/vram.md), GB as printed, by parameter count.
 UNSLOTH_DOCS = {3: (3.5, 8), 7: (5, 19), 8: (6, 22), 9: (6.5, 24), 11: (7.5, 29), 14: (8.5, 33), 27: (22, 64)}
@@ -133,6 +147,14 @@ def build() -> dict:
                     "allocated_after_load_gib": record["allocated_after_load_gib"],
                 }
             elif record["kind"] == "config" and "error" not in record and "oom" not in record:
+                why = NOT_A_USERS_RUN.get((path.name, record["arch"], record["batch"], record["seq"]))
+                if why:
+                    excluded.append(
+                        {"file": path.name, "arch": record["arch"], "method": record["method"],
+                         "batch": record["batch"], "seq": record["seq"],
+                         "seconds_per_step": record["seconds_per_step"], "why": why}
+                    )  # fmt: skip
+                    continue
                 outside = record["nvml_peak_gib"] - record["reserved_gib"]
                 own_outside = outside if own_outside is None else own_outside
                 if outside - own_outside > OTHER_PROCESS_GIB and path.name not in CARD_ALONE:
@@ -167,6 +189,9 @@ def build() -> dict:
                         "allocated_gib": round(record["allocated_gib"] - leak, 3),
                         "seconds_per_step": record["seconds_per_step"],
                         "step_seconds": record["step_seconds"],
+                        **(
+                            {"syncs_per_step": record["syncs_per_step"]} if "syncs_per_step" in record else {}
+                        ),
                         "raw": {
                             "nvml_peak_gib": record["nvml_peak_gib"],
                             "reserved_gib": record["reserved_gib"],
@@ -356,8 +381,14 @@ TIME_FIELDS = (
     "elementwise_bytes",
     "host_seconds_per_layer",
     "host_seconds_per_layer_qlora",
-    "host_seconds_per_layer_full",
+    "host_seconds_per_layer_compiled",
+    "host_seconds_per_micro_step",
 )
+
+
+def timed_rows() -> list[dict]:
+    """The measurements the time model is judged on: every configuration with a time."""
+    return [r for r in load_results()["rows"] if r.get("seconds_per_step")]
 
 
 def predicted_seconds(row: dict, constants: TimeConstants = TIME) -> float:
@@ -409,7 +440,7 @@ def fit_time(
 def calibrate_time(markdown: bool = True) -> dict:
     """The time model on every measured configuration: as shipped, refitted on all, and each architecture
     predicted by a fit on the others (the honest error on a model that was not measured)."""
-    rows = [r for r in load_results()["rows"] if r.get("seconds_per_step")]
+    rows = timed_rows()
     archs = sorted({r["arch"] for r in rows})
     fitted = fit_time(rows)
     held_out: dict[int, float] = {}
@@ -440,6 +471,7 @@ def calibrate_time(markdown: bool = True) -> dict:
                 "held_out": held_out[i],
             }
         )
+    out["configurations"] = by_configuration(out["rows"])
     if markdown:
         pct = lambda a, b: f"{(a / b - 1) * 100:+.0f}%"  # noqa: E731
         print("Fitted on every configuration (paste into ftui/core/speed.py TimeConstants):")
@@ -467,7 +499,54 @@ def calibrate_time(markdown: bool = True) -> dict:
         for key in ("shipped", "refit", "held_out"):
             errors = [row[key] / row["measured"] - 1 for row in out["rows"]]
             within = sum(abs(e) <= 0.25 for e in errors)
-            print(f"{key:9s} {summary(errors)}; {within} of {len(errors)} within 25%")
+            print(f"{key:9s} {summary(errors)}; {within} of {len(errors)} measurements within 25%")
+        print()
+        print(
+            "Each configuration against the median of its measurements (several leases: their hosts differ):"
+        )
+        print()
+        print(
+            "| model | method | batch x seq | measured s/step (leases) | ftui (shipped) | architecture held out |"
+        )
+        print("|---|---|---|---|---|---|")
+        for config in out["configurations"]:
+            m = config["measured"]
+            spread = " / ".join(f"{x:.3f}" for x in config["measurements"])
+            print(
+                f"| {config['arch'].split('/')[1]} | {config['method']} | {config['batch']} x {config['seq']} "
+                f"| {m:.3f} ({spread}) | {config['shipped']:.3f} ({pct(config['shipped'], m)}) "
+                f"| {config['held_out']:.3f} ({pct(config['held_out'], m)}) |"
+            )
+        print()
+        for key in ("shipped", "held_out"):
+            errors = [config[key] / config["measured"] - 1 for config in out["configurations"]]
+            within = sum(abs(e) <= 0.25 for e in errors)
+            print(f"{key:9s} {summary(errors)}; {within} of {len(errors)} configurations within 25%")
+    return out
+
+
+def configuration_key(row: dict) -> tuple:
+    return (row["arch"], row["method"], row["gradient_checkpointing"], row["batch"], row["seq"])
+
+
+def by_configuration(rows: list[dict]) -> list[dict]:
+    """The measurements grouped by configuration, each group's median: what a configuration is judged on
+    (the same configuration measured in several leases differs with the lease's host)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(configuration_key(row), []).append(row)
+    out = []
+    for (arch, method, checkpointing, batch, seq), members in groups.items():
+        out.append(
+            {
+                "arch": arch, "method": method, "gradient_checkpointing": checkpointing,
+                "batch": batch, "seq": seq,
+                "measurements": [m["measured"] for m in members],
+                "measured": statistics.median(m["measured"] for m in members),
+                "shipped": members[0]["shipped"],
+                "held_out": members[0]["held_out"],
+            }
+        )  # fmt: skip
     return out
 
 

@@ -36,6 +36,7 @@ import statistics
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 GIB = 1024**3
@@ -103,6 +104,48 @@ PLANS: dict[str, list[tuple]] = {
         ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512), (1, 1024)]),
         ("Qwen/Qwen3-8B", "qlora", [(8, 2048)]),
     ],
+    # The time model's two misses (issue 17), in two processes, one a GPU (a two-H200 lease): is the generic
+    # FastModel path's host cost a layer the same with adapters (Gemma 3, QLoRA) as without (Llama's full
+    # fine-tuning), and what a routed-experts layer adds, on three MoE models of different shapes (128 narrow
+    # experts, 64, 8 wide ones), so that an MoE term fitted on two is judged on the third. Llama 3.2 1B's
+    # QLoRA steps (Unsloth's own kernels) say how fast each lease's host is against the earlier leases.
+    # Run with --timed 10 --count-syncs (the GPU-to-host waits of one more step).
+    "h200-moe-a": [
+        ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512), (1, 1024)]),
+        ("Qwen/Qwen3-30B-A3B-12L", "qlora", [(1, 1024), (4, 2048), (8, 4096)]),
+        ("google/gemma-3-1b-it", "qlora", [(1, 1024), (2, 1024)]),
+        ("meta-llama/Llama-3.2-1B", "full", [(1, 1024)]),
+    ],
+    "h200-moe-b": [
+        ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512), (1, 1024)]),
+        ("allenai/OLMoE-1B-7B-0924", "qlora", [(1, 1024), (4, 4096)]),
+        ("mistralai/Mixtral-8x7B-v0.1-4L", "qlora", [(1, 1024), (4, 4096)]),
+        ("allenai/OLMoE-1B-7B-0924", "qlora", [(4, 1024)]),
+    ],
+    # The host-bound steps again, each process alone on a one-H200 machine (the moe lease's were disturbed by
+    # its neighbour): the time model's worst rows (Gemma 3 1B, Qwen2.5-7B and Llama 3.1 8B at few tokens),
+    # the MoE models' host-bound steps, and both paths' references (Llama 3.2 1B, QLoRA and full).
+    "h200-host-a": [
+        ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512), (1, 1024)]),
+        ("google/gemma-3-1b-it", "qlora", [(1, 1024), (2, 1024), (1, 2048)]),
+        ("Qwen/Qwen2.5-7B", "qlora", [(1, 1024)]),
+        ("meta-llama/Llama-3.1-8B", "qlora", [(1, 512)]),
+    ],
+    "h200-host-b": [
+        ("Qwen/Qwen2.5-7B", "qlora", [(1, 1024)]),
+        ("meta-llama/Llama-3.1-8B", "qlora", [(1, 512)]),
+        ("allenai/OLMoE-1B-7B-0924", "qlora", [(1, 1024)]),
+        ("mistralai/Mixtral-8x7B-v0.1-4L", "qlora", [(1, 1024)]),
+    ],
+    # Mistral 7B's host-bound step again (measured once, in the unseen-qlora lease), beside the reference.
+    "h200-mistral": [
+        ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512)]),
+        ("mistralai/Mistral-7B-v0.3", "qlora", [(1, 1024)]),
+    ],
+    "cpu-moe": [
+        ("tiny-olmoe", "qlora", [(1, 64)]),
+        ("tiny-mixtral", "qlora", [(1, 64)]),
+    ],
     # The same model types as h200-unseen, tiny, on a CPU: that Unsloth loads and trains each of them.
     "cpu-unseen": [
         ("tiny-llama", "full", [(1, 64)]),
@@ -148,6 +191,14 @@ TINY = {
             "decoder_sparse_step": 1,
             "mlp_only_layers": [],
         },
+    },
+    "tiny-olmoe": {
+        "params_b": None,
+        "config": {"model_type": "olmoe", **_SMALL, "num_experts": 8, "num_experts_per_tok": 2},
+    },
+    "tiny-mixtral": {
+        "params_b": None,
+        "config": {"model_type": "mixtral", **_SMALL, "num_local_experts": 4, "num_experts_per_tok": 2},
     },
     "tiny-llama": {
         "params_b": None,
@@ -288,9 +339,12 @@ def build_weights(torch, arch: dict, directory: Path, device: str) -> None:
 
 
 class StepClock:
-    """Wall time of each optimizer step, with the GPU drained at both ends."""
+    """Wall time of each optimizer step, with the GPU drained at both ends; on step `count_syncs_on` (an
+    extra, untimed one) CUDA's sync debug mode warns at each operation that makes the host wait for the GPU
+    (.item(), .tolist(), nonzero, a copy to the host), and the warnings are counted: a step whose host waits
+    once a layer cannot run ahead of the GPU."""
 
-    def __init__(self, torch, device: str) -> None:
+    def __init__(self, torch, device: str, count_syncs_on: int | None = None) -> None:
         from transformers import TrainerCallback
 
         clock = self
@@ -298,14 +352,24 @@ class StepClock:
         class Callback(TrainerCallback):
             def on_step_begin(self, args, state, control, **kwargs):
                 sync(torch, device)
+                if state.global_step == count_syncs_on and device == "cuda":
+                    clock._warnings_before = len(clock.caught)
+                    torch.cuda.set_sync_debug_mode("warn")
                 clock._start = time.perf_counter()
 
             def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step - 1 == count_syncs_on and device == "cuda":
+                    torch.cuda.set_sync_debug_mode(0)
+                    new = clock.caught[clock._warnings_before :]
+                    clock.syncs = sum("synchroniz" in str(w.message) for w in new)
                 sync(torch, device)
                 clock.seconds.append(time.perf_counter() - clock._start)
 
         self.seconds: list[float] = []
+        self.caught: list = []  # the warnings of the whole train() call (train_one records them here)
+        self.syncs: int | None = None
         self._start = 0.0
+        self._warnings_before = 0
         self.callback = Callback()
 
 
@@ -340,7 +404,10 @@ def train_one(
     trainer = SFTTrainer(
         model=model, processing_class=tokenizer, train_dataset=dataset, args=args, callbacks=[clock.callback]
     )
-    result = trainer.train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clock.caught = caught
+        result = trainer.train()
     padding_free = bool(getattr(trainer.args, "padding_free", False))
     del trainer
     return result.training_loss, padding_free
@@ -392,6 +459,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--timed", type=int, default=3)
     parser.add_argument("--shm", default="/dev/shm/ftui-vram")
+    parser.add_argument(
+        "--count-syncs", action="store_true", help="one more step, untimed, counting the host's waits"
+    )
     options = parser.parse_args()
     began = time.perf_counter()
     out = Path(options.out)
@@ -497,7 +567,8 @@ def main() -> int:
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
             meter.reset()
-            clock = StepClock(torch, device)
+            steps = options.warmup + options.timed
+            clock = StepClock(torch, device, steps if options.count_syncs else None)
             record = {
                 "kind": "config",
                 "arch": arch_name,
@@ -518,7 +589,7 @@ def main() -> int:
                     batch,
                     seq,
                     arch["config"]["vocab_size"],
-                    options.warmup + options.timed,
+                    steps + (1 if options.count_syncs else 0),
                     device,
                     clock,
                     optimizer,
@@ -529,7 +600,7 @@ def main() -> int:
                 record["oom"] = str(error).splitlines()[0][:200]
             except Exception as error:  # recorded, and the next configuration still runs
                 record["error"] = repr(error)[:300]
-            timed = clock.seconds[options.warmup :]
+            timed = clock.seconds[options.warmup : steps]
             record.update(
                 {
                     "nvml_peak_gib": round((meter.peak - idle) / GIB, 3) if not cpu else None,
@@ -541,6 +612,8 @@ def main() -> int:
                     "wall_s": round(time.perf_counter() - start, 1),
                 }
             )
+            if options.count_syncs:
+                record["syncs_per_step"] = clock.syncs
             write(out, record)
         del model, tokenizer
         gc.collect()

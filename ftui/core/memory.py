@@ -49,6 +49,16 @@ OFFLOADED_BYTES_PER_TOKEN_HIDDEN = 18.9
 OFFLOADED_BYTES_PER_TOKEN_INTERMEDIATE = 6.3
 # QLoRA dequantizes a 4-bit matrix to bf16 before its matmul: about two of the largest MLP matrices at once.
 DEQUANTIZED_MATRICES = 1.7
+# A routed-experts (MoE) layer's own working set, over what the dense terms above give. Fitted on three MoE
+# models measured on the H200 (benchmarks/vram/results.json, 2026-11-30: Qwen3-30B-A3B, OLMoE-1B-7B, Mixtral
+# 8x7B; BENCHMARKS.md, MoE memory), each predicted within 6% under by a fit on the other two: per copy of a
+# token routed to an expert, 14 bytes a unit of expert width (its gate, up and activation values and their
+# gradients in bf16) and 50 bytes an expert (the routing's one-hot masks and indices, int64); and one more
+# bf16 copy of a layer's stacked gate and up matrices (the whole stack is dequantized, and with LoRA on the
+# experts, merged, at once). Without it the 2026-11-30 MoE runs were up to 44% over the estimate.
+MOE_BYTES_PER_ROUTED_WIDTH = 14.0
+MOE_BYTES_PER_ROUTED_EXPERT = 50.0
+MOE_STACKED_COPIES = 1.0
 # Without checkpointing each layer keeps about 8 hidden-wide and 2 MLP-wide bf16 values per token.
 UNCHECKPOINTED_HIDDEN_PER_LAYER = 8
 UNCHECKPOINTED_INTERMEDIATE_PER_LAYER = 2
@@ -96,10 +106,10 @@ _EMBEDDING_STATE_BYTES_32BIT: dict[str, float] = {
     "paged_lion_8bit": 4.0,
 }
 
-# The estimator's worst under-estimate, measured: -3.7% over the 32 H200 runs, -4.1% for architectures
-# held out of the fit (BENCHMARKS.md, section estimator). "The largest micro-batch that fits" and the
-# throughput choice keep this much to spare, so that what they promise runs.
-MEMORY_SAFETY_MARGIN = 0.05
+# The estimator's worst under-estimate, measured: -7.2% over the 72 H200 runs of 12 architectures (OLMoE's
+# QLoRA at 1 x 1024; Gemma 3 1B -6.0%; BENCHMARKS.md, section estimator), rounded up. "The largest
+# micro-batch that fits" and the throughput choice keep this much to spare, so that what they promise runs.
+MEMORY_SAFETY_MARGIN = 0.08
 
 _ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 _MLP = ("gate_proj", "up_proj", "down_proj")
@@ -204,6 +214,17 @@ def _effective_intermediate(dims: ModelDims) -> int:
     return width * (max(dims.experts_per_token, 1) + dims.shared_experts)
 
 
+def _moe_working_set(dims: ModelDims, tokens: int) -> float:
+    """Bytes a routed-experts layer holds beyond the dense terms (see MOE_BYTES_PER_ROUTED_WIDTH)."""
+    width = dims.moe_intermediate or dims.intermediate
+    routed = tokens * max(dims.experts_per_token, 1)
+    stacked_gate_up = dims.experts * 2 * width * dims.hidden * 2
+    return (
+        routed * (MOE_BYTES_PER_ROUTED_WIDTH * width + MOE_BYTES_PER_ROUTED_EXPERT * dims.experts)
+        + MOE_STACKED_COPIES * stacked_gate_up
+    )
+
+
 def cross_entropy_rows(tokens: int, dims: ModelDims) -> int:
     """Rows per chunk of Unsloth's fused linear cross-entropy (mirrors fused_linear_rows)."""
     vocab = max(dims.vocab, 1)
@@ -287,6 +308,8 @@ def estimate_peak_vram(
         )
         if checkpointing == "plain":  # every layer's input stays on the GPU instead of going to CPU RAM
             activations += tokens * max(dims.layers - 2, 0) * h * 2
+    if dims.is_moe:
+        activations += _moe_working_set(dims, tokens)
     if settings.method == "qlora":
         # a MoE layer's experts are stacked in one tensor (transformers 5): it is dequantized whole
         largest = max(i * o * c for parts in _linear_shapes(dims).values() for i, o, c in parts)

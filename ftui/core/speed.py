@@ -58,21 +58,26 @@ MATMUL_MEASURED_H200_TFLOPS = 788.0  # 8192^3 bf16 matmul measured there (benchm
 
 @dataclass(frozen=True)
 class TimeConstants:
-    """The fitted part of the time model (benchmarks/vram/analyze.py calibrate-time refits all of them)."""
+    """The fitted part of the time model (benchmarks/vram/analyze.py calibrate-time refits the first six on
+    every H200 measurement of results.json: 72 of 2026-11-28 to 30, six leases; BENCHMARKS.md, time model)."""
 
-    linear_efficiency: float = 752.0 / 989.0  # the linear layers' FLOPs ran at 752 TFLOP/s in training
-    attention_efficiency: float = 453.0 / 989.0  # causal SDPA forward + backward
-    bandwidth_efficiency: float = 4.3 / 4.8  # device-to-device copies measured 4.3 TB/s
+    linear_efficiency: float = 0.7108  # the linear layers' FLOPs ran at 703 TFLOP/s in training
+    attention_efficiency: float = 0.4153  # causal SDPA forward + backward
+    bandwidth_efficiency: float = 4.3 / 4.8  # device-to-device copies measured 4.3 TB/s (not fitted)
     # Elementwise traffic (norms, RoPE, SwiGLU, copies) per token, layer and pass, per (2 x hidden + MLP width).
-    elementwise_bytes: float = 48.8
-    host_seconds_per_layer: float = 0.0113  # per step of forward + recompute + backward
-    host_seconds_per_layer_qlora: float = 0.00114  # QLoRA's extra dequantize launches
-    # Full fine-tuning has no adapters, so none of the LoRA launches (7 adapters a layer, each two small
-    # matmuls, a scale and an add, in forward, recompute and backward) that host_seconds_per_layer holds.
-    # Fitted on the one full fine-tuning step measured alone on its card (Llama 3.2 1B, 1 x 2048: 0.140 s
-    # for 16 layers, where the LoRA figure gives 0.182 s); the other three of 2026-11-30 shared the card
-    # with another process (benchmarks/vram/analyze.py, OTHER_PROCESS_GIB) and are not in the fit.
-    host_seconds_per_layer_full: float = 0.0086
+    elementwise_bytes: float = 37.4
+    host_seconds_per_layer: float = 0.01093  # per step of forward + recompute + backward
+    host_seconds_per_layer_qlora: float = 0.00143  # QLoRA's extra dequantize launches
+    # Unsloth's other path (FastModel): transformers' own layers, each compiled as one region, so the host
+    # launches fewer kernels a layer. Full fine-tuning of every model goes this way (loader.py sends
+    # full_finetuning to FastModel), and so do LoRA and QLoRA of the model types Unsloth has no kernels for
+    # (UNSLOTH_KERNEL_ARCHITECTURES): one figure for Llama's full fine-tuning (8.7 ms a layer at 1 x 2048)
+    # and Gemma 3's QLoRA (8.3-12.6 ms over four leases), adapters and all.
+    host_seconds_per_layer_compiled: float = 0.00893
+    # A micro-step's host work outside the layers: the trainer's loop, the batch's collation, the loss, and
+    # (at accumulation 1, as every measurement) the optimizer's step; counted a micro-step, so a run with
+    # accumulation is over-estimated by the optimizer's share, never under.
+    host_seconds_per_micro_step: float = 0.0096
     soft_max_power: float = 3.0
     # Vision (FastVisionModel): its GPU work (language layers and tower) over what the rates above give.
     # Fitted on the four H200 vision steps of 2026-11-30 (benchmarks/vram/analyze_vision.py calibrate-time,
@@ -83,13 +88,21 @@ class TimeConstants:
     # FastLanguageModel has Unsloth's fused text kernels (and a different checkpointing: memory_vision.py,
     # LANGUAGE_KEPT_BYTES). Not isolated: a profile of one step would split it.
     vision_gpu_factor: float = 3.0
-    # The image tower's host cost per layer against the text path's (host_seconds_per_layer and _full): 1, not
+    # The image tower's host cost per layer against the text path's (host_seconds_per_layer and _compiled): 1, not
     # fitted. Fitted freely beside vision_gpu_factor on the same four steps it comes out 0.90 (10.2 ms a tuned
     # LoRA layer), but leaving one step out then misses it by up to 15% under (calibrate-time), so it is held.
     vision_tower_host_scale: float = 1.0
+    # QLoRA dequantizes each 4-bit weight to bf16 before its matmul, in every pass: bytes of memory traffic a
+    # weight a pass (0.5 read, 2 written, 2 read back by the matmul), not fitted. It matters where the tokens
+    # are few and the weights many: a routed-experts model dequantizes every expert for the few it uses.
+    dequantize_bytes: float = 4.5
 
 
 TIME = TimeConstants()
+
+# The model types Unsloth 2026.10.9 trains with LoRA or QLoRA through its own kernels and patched layers
+# (unsloth/models/loader.py, FastLanguageModel's dispatch); every other type goes through FastModel.
+UNSLOTH_KERNEL_ARCHITECTURES = frozenset({"llama", "mistral", "gemma", "gemma2", "qwen2", "qwen3"})
 
 
 @dataclass(frozen=True)
@@ -200,20 +213,37 @@ def _micro_step_seconds(
     )
     if family is not None:
         gpu *= c.vision_gpu_factor
+    if settings.method == "qlora" and c.dequantize_bytes and family is None:  # vision_gpu_factor holds it
+        from ftui.core.memory import parameter_counts
+
+        gpu += parameter_counts(dims, settings).linear * c.dequantize_bytes * passes / bandwidth
     if settings.method == "full":  # the optimizer reads and writes every weight, gradient and state
         from ftui.core.memory import parameter_counts
 
         gpu += parameter_counts(dims, settings).total * 16 / bandwidth / max(settings.grad_accum, 1)
-    if settings.method == "full":
-        per_layer = c.host_seconds_per_layer_full
-    else:
-        per_layer = c.host_seconds_per_layer + (
-            c.host_seconds_per_layer_qlora if settings.method == "qlora" else 0.0
-        )
-    host = dims.layers * per_layer * passes / 3
+    host = dims.layers * _host_seconds_per_layer(dims, settings, c) * passes / 3
+    host += c.host_seconds_per_micro_step
     if family is not None:
         host += _tower_host_seconds(family.tower.layers, settings, c, passes)
+    if dims.is_moe:
+        # A routed-experts layer reads its experts' token counts on the host (twice a layer a step measured,
+        # against two or three a step for a dense model: benchmarks/vram/results.json, syncs_per_step), so
+        # the host waits for the GPU at every layer and cannot launch ahead: the two add up.
+        return gpu + host
     return (gpu**c.soft_max_power + host**c.soft_max_power) ** (1 / c.soft_max_power)
+
+
+def _host_seconds_per_layer(dims: ModelDims, settings: TrainingSettings, c: TimeConstants) -> float:
+    """The host's cost of one layer a step (forward, recompute, backward), by the path Unsloth trains it on."""
+    from ftui.core.vision import family_for
+
+    qlora = c.host_seconds_per_layer_qlora if settings.method == "qlora" else 0.0
+    if settings.method == "full":
+        return c.host_seconds_per_layer_compiled
+    # a vision model (FastVisionModel, with or without images) keeps the figure its steps were fitted with
+    if dims.architecture in UNSLOTH_KERNEL_ARCHITECTURES or family_for(dims.architecture) is not None:
+        return c.host_seconds_per_layer + qlora
+    return c.host_seconds_per_layer_compiled + qlora
 
 
 def _tower_host_seconds(layers: int, settings: TrainingSettings, c: TimeConstants, passes: int) -> float:
@@ -224,10 +254,10 @@ def _tower_host_seconds(layers: int, settings: TrainingSettings, c: TimeConstant
     measured)."""
     scale = c.vision_tower_host_scale * layers
     if settings.method == "full":
-        return scale * c.host_seconds_per_layer_full * passes / 3
+        return scale * c.host_seconds_per_layer_compiled * passes / 3
     if settings.finetune_vision_layers:
         return scale * c.host_seconds_per_layer * passes / 3
-    return scale * c.host_seconds_per_layer_full / 3
+    return scale * c.host_seconds_per_layer_compiled / 3
 
 
 def estimate_step_time(

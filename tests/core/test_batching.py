@@ -31,8 +31,8 @@ def test_8b_qlora_on_an_h200_runs_the_notebook_batch_as_one_micro_batch():
     choice = choose_batch(QWEN3_8B, TrainingSettings(), vram_gib=H200, gpu="H200")
     assert (choice.batch, choice.grad_accum, choice.effective_batch) == (8, 1, 8)
     assert choice.chosen_by == "ftui"
-    assert choice.speedup == pytest.approx(1.40, abs=0.05)
-    assert "8 rows a step" in choice.reason and "1.40x the 2 x 4 asked for" in choice.reason
+    assert choice.speedup == pytest.approx(1.43, abs=0.05)
+    assert "8 rows a step" in choice.reason and "1.43x the 2 x 4 asked for" in choice.reason
 
 
 def test_past_the_point_where_the_gpu_is_busy_the_smaller_micro_batch_wins():
@@ -45,8 +45,10 @@ def test_past_the_point_where_the_gpu_is_busy_the_smaller_micro_batch_wins():
 
 
 def test_a_split_that_is_already_as_fast_as_any_is_kept():
-    # On a 4090 full 2048-token rows keep the GPU busy at any split: nothing to gain, nothing changes.
-    choice = choose_batch(QWEN3_8B, TrainingSettings(), vram_gib=RTX_4090, gpu="RTX 4090")
+    # On a 4090 full 4096-token rows keep the GPU busy at any split: nothing to gain, nothing changes. (At
+    # 2048 tokens 4 x 2 gains 3%: QLoRA dequantizes every weight once a micro-step, and fewer micro-steps
+    # move fewer bytes.)
+    choice = choose_batch(QWEN3_8B, TrainingSettings(seq=4096), vram_gib=RTX_4090, gpu="RTX 4090")
     assert (choice.batch, choice.grad_accum) == (2, 4)
     assert "already among the fastest" in choice.reason
 
@@ -71,7 +73,7 @@ def test_memory_caps_the_choice_with_the_safety_margin():
     short = choose_batch(
         QWEN3_8B, settings, vram_gib=RTX_4090, gpu="RTX 4090", mean_row=150, longest_row=1024
     )
-    assert short.batch == 16 and all(o.fits for o in short.options)  # 32 x 1 gains under 3%
+    assert short.batch == 32 and all(o.fits for o in short.options)
 
 
 def test_the_users_split_wins_and_the_reason_says_what_ftui_would_do():
@@ -117,3 +119,4 @@ def test_the_choice_keeps_the_effective_batch_and_fits_when_anything_does(vram, 
         assert choice.chosen.fits
     json = choice.to_json()
     assert json["batch"] == choice.batch and len(json["options"]) == len(splits(rows[0] * rows[1]))
+

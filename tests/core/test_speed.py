@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,36 +35,54 @@ def row_id(row: dict) -> str:
     return f"{row['arch'].split('/')[1]}-{row['method']}-{row['gradient_checkpointing']}-b{row['batch']}-s{row['seq']}"
 
 
-# Configurations the time model misses, each with why; strict, so that a model that meets them fails here
-# until it is taken off the list. Issue 17 (open): held out of the fit, every configuration within 25%.
-MISSED = {
-    "gemma-3-1b-it-qlora-unsloth-b1-s1024": "2026-11-30: a host-bound step, 0.246 s and (third lease) 0.216 s "
-    "measured, 0.323 estimated (+32%, +50%); Gemma 3 1B's 26 small layers cost the host less than the per-layer "
-    "figure fitted on Llama and Qwen, and the same step moved 14% between two leases",
-    "Qwen3-30B-A3B-12L-qlora-unsloth-b4-s2048": "2026-11-30 (third lease): 0.251 s measured, 0.166 estimated "
-    "(-34%); the time model counts the 8 experts a token uses as dense FLOPs, and 128 experts of 768 each take "
-    "~512 of the 8,192 tokens, small matmuls far below the fitted efficiency (not modelled)",
-}
+def configurations() -> list[tuple[dict, list[float]]]:
+    """Each measured configuration with its step times: the same configuration measured in several leases
+    differs with the lease's host (Llama 3.2 1B's QLoRA step at 1 x 512: 0.172 s in two leases, 0.231-0.241
+    in three), so a configuration is judged on the median of its measurements."""
+    groups: dict[str, tuple[dict, list[float]]] = {}
+    for row in TABLE["rows"]:
+        if row.get("seconds_per_step"):
+            groups.setdefault(row_id(row), (row, []))[1].append(row["seconds_per_step"])
+    return list(groups.values())
 
 
-def _rows() -> list:
-    return [
-        pytest.param(row, marks=pytest.mark.xfail(strict=True, reason=MISSED[row_id(row)]))
-        if row_id(row) in MISSED
-        else row
-        for row in TABLE["rows"]
-    ]
-
-
-@pytest.mark.parametrize("row", _rows(), ids=row_id)
-def test_seconds_per_step_within_25_percent_of_the_h200(row):
+@pytest.mark.parametrize(
+    "row,measured", configurations(), ids=lambda v: row_id(v) if isinstance(v, dict) else ""
+)
+def test_seconds_per_step_within_25_percent_of_the_h200(row, measured):
     settings = TrainingSettings(
         method=row["method"], batch=row["batch"], seq=row["seq"], optimizer=row["optimizer"],
         gradient_checkpointing=row["gradient_checkpointing"], grad_accum=1,
     )  # fmt: skip
     step = estimate_step_time(dims_from_hf_config(ARCHITECTURES[row["arch"]]["config"]), settings, "H200")
     assert step is not None
-    assert step.seconds_per_step == pytest.approx(row["seconds_per_step"], rel=0.25)
+    assert step.seconds_per_step == pytest.approx(statistics.median(measured), rel=0.25)
+
+
+# Issue 17's standard: each architecture predicted by a fit on the others (benchmarks/vram/analyze.py
+# calibrate-time), every configuration within 25%. The one it misses, with why; exact, so that a model that
+# meets it (or misses another) fails here until the list says so.
+HELD_OUT_MISSES = {
+    # a 4-layer slice of Mixtral (its layers' dims, 4 of 32): a 0.07-0.095 s step whose two leases are 36%
+    # apart; held out, the fixed host cost a micro-step fitted on the others weighs on its 4 layers
+    "Mixtral-8x7B-v0.1-4L-qlora-unsloth-b1-s1024",
+}
+
+
+def test_each_architecture_held_out_of_the_fit_is_within_25_percent():
+    sys.path.insert(0, str(VRAM))
+    import analyze
+
+    found = analyze.calibrate_time(markdown=False)
+    over = {row_id(c) for c in found["configurations"] if abs(c["held_out"] / c["measured"] - 1) > 0.25}
+    assert over == HELD_OUT_MISSES
+    assert len(found["configurations"]) >= 50
+    assert {c["arch"] for c in found["configurations"]} >= {
+        "google/gemma-3-1b-it", "microsoft/Phi-4-mini-instruct", "mistralai/Mistral-7B-v0.3", "Qwen/Qwen3-8B",
+        "Qwen/Qwen3-30B-A3B-12L", "allenai/OLMoE-1B-7B-0924", "mistralai/Mixtral-8x7B-v0.1-4L",
+    }  # fmt: skip
+    full = {c["arch"] for c in found["configurations"] if c["method"] == "full"}
+    assert full >= {"meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B"}
 
 
 def test_more_work_takes_longer_and_faster_cards_take_less():
@@ -168,3 +188,59 @@ def test_a_vision_step_adds_the_towers_layers_to_the_host_and_slows_the_gpu_work
     no_factor = dataclasses.replace(TIME, vision_gpu_factor=1.0, vision_tower_host_scale=0.0)
     gpu_bound = seconds(batch=8, seq=8192, constants=no_factor)
     assert seconds(batch=8, seq=8192) == pytest.approx(TIME.vision_gpu_factor * gpu_bound, rel=0.05)
+
+
+def test_the_path_unsloth_trains_on_sets_the_hosts_cost_a_layer():
+    """LoRA and QLoRA of the model types with Unsloth's own kernels (Llama, Qwen2/3, Mistral, Gemma 1/2) cost
+    host_seconds_per_layer a layer; every other type (Gemma 3, the MoE models) goes through FastModel, whose
+    compiled layers cost host_seconds_per_layer_compiled, as full fine-tuning of any model does."""
+    from ftui.core.speed import TIME
+
+    def host_bound(architecture, method="lora"):
+        dims = dataclasses.replace(LLAMA_8B, architecture=architecture)
+        settings = TrainingSettings(method=method, batch=1, seq=64, grad_accum=1)
+        return estimate_step_time(dims, settings, "H200").seconds_per_step
+
+    kernels, compiled = host_bound("llama"), host_bound("gemma3_text")
+    assert kernels == pytest.approx(
+        32 * TIME.host_seconds_per_layer + TIME.host_seconds_per_micro_step, rel=0.02
+    )
+    assert compiled == pytest.approx(
+        32 * TIME.host_seconds_per_layer_compiled + TIME.host_seconds_per_micro_step, rel=0.02
+    )
+    assert host_bound("qwen3") == kernels and host_bound("mistral") == kernels
+    assert host_bound("llama", "full") == pytest.approx(host_bound("gemma3_text", "full"))
+
+
+def test_a_routed_experts_step_adds_host_and_gpu_and_qlora_moves_every_weight():
+    """An MoE layer makes the host wait for its routing, so its host and GPU work add up (a dense step takes
+    the larger, softly); QLoRA dequantizes every weight, every expert included, in each pass."""
+    from ftui.core.memory import parameter_counts
+    from ftui.core.speed import TIME
+
+    moe = dims_from_hf_config(ARCHITECTURES["Qwen/Qwen3-30B-A3B-12L"]["config"])
+    settings = TrainingSettings(method="qlora", batch=4, seq=2048, grad_accum=1)
+    no_host = dataclasses.replace(
+        TIME,
+        host_seconds_per_layer_compiled=0.0,
+        host_seconds_per_layer_qlora=0.0,
+        host_seconds_per_micro_step=0.0,
+    )
+    no_gpu = dataclasses.replace(
+        TIME, linear_efficiency=1e9, attention_efficiency=1e9, bandwidth_efficiency=1e9
+    )
+
+    def seconds(dims, constants=TIME, s=settings):
+        return estimate_step_time(dims, s, "H200", constants=constants).seconds_per_step
+
+    assert seconds(moe) == pytest.approx(seconds(moe, no_host) + seconds(moe, no_gpu), rel=1e-3)
+    dense = dataclasses.replace(moe, experts=0, experts_per_token=0, moe_intermediate=None)
+    assert seconds(dense) < 0.95 * (seconds(dense, no_host) + seconds(dense, no_gpu))
+
+    no_dequantize = dataclasses.replace(TIME, dequantize_bytes=0.0)
+    bandwidth = GPU_SPEEDS["h200"].memory_tb_s * 1e12 * TIME.bandwidth_efficiency
+    moved = parameter_counts(moe, settings).linear * 4.5 * 3 / bandwidth  # forward, recompute, backward
+    gpu_only = seconds(moe, no_host) - seconds(moe, dataclasses.replace(no_host, dequantize_bytes=0.0))
+    assert gpu_only == pytest.approx(moved, rel=1e-3)
+    lora = dataclasses.replace(settings, method="lora")
+    assert seconds(moe, s=lora) == seconds(moe, no_dequantize, s=lora)
