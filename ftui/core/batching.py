@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ftui.core.dims import ModelDims
-from ftui.core.memory import MEMORY_SAFETY_MARGIN, estimate_peak_vram, fits_with_margin
+from ftui.core.memory import MEMORY_SAFETY_MARGIN, MemoryEstimate, estimate_peak_vram, fits_with_margin
 from ftui.core.memory_vision import VisionLoad
 from ftui.core.plan import TrainingSettings
 
@@ -105,6 +105,23 @@ class BatchChoice:
         }
 
 
+def _peak(
+    dims: ModelDims,
+    settings: TrainingSettings,
+    gpus: int,
+    vram_gib: float,
+    longest_row: int | None,
+    vision: VisionLoad | None,
+) -> MemoryEstimate:
+    """One GPU's peak with this split: on several, that of the way ftui would take (sharding.choose_way)."""
+    if gpus <= 1:
+        return estimate_peak_vram(dims, settings, tokens_per_row=longest_row, vision=vision)
+    from ftui.core.sharding import choose_way
+
+    way = choose_way(dims, settings, gpus, vram_gib, tokens_per_row=longest_row, vision=vision)
+    return MemoryEstimate(total_gib=way.estimate.total_gib)
+
+
 def splits(rows: int) -> list[tuple[int, int]]:
     """Every (micro-batch, accumulation) whose product is `rows`, smallest micro-batch first."""
     rows = max(1, rows)
@@ -123,8 +140,9 @@ def choose_batch(
     vision: VisionLoad | None = None,
 ) -> BatchChoice:
     """The split of `settings.batch x settings.grad_accum` rows per GPU that trains fastest on `gpu`
-    (`vram_gib` each) and fits with MEMORY_SAFETY_MARGIN to spare; the settings' own split when
-    `settings.auto_batch` is off, or when there is no card to size for."""
+    (`vram_gib` each) and fits with MEMORY_SAFETY_MARGIN to spare (on several GPUs, each GPU's peak the way
+    ftui trains on them: a copy each, or sharded); the settings' own split when `settings.auto_batch` is
+    off, or when there is no card to size for."""
     from ftui.core.speed import estimate_step_time, gpu_speed
 
     gpus = max(1, gpus)
@@ -142,7 +160,7 @@ def choose_batch(
     options = []
     for batch, accum in splits(rows):
         split_settings = dataclasses.replace(settings, batch=batch, grad_accum=accum)
-        peak = estimate_peak_vram(dims, split_settings, tokens_per_row=longest_row, vision=vision)
+        peak = _peak(dims, split_settings, gpus, vram_gib, longest_row, vision)
         step = (
             estimate_step_time(dims, split_settings, speed, tokens_per_row=mean_row, vision=vision)
             if speed

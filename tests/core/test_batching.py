@@ -120,3 +120,20 @@ def test_the_choice_keeps_the_effective_batch_and_fits_when_anything_does(vram, 
     json = choice.to_json()
     assert json["batch"] == choice.batch and len(json["options"]) == len(splits(rows[0] * rows[1]))
 
+
+def test_on_several_gpus_each_split_is_sized_the_way_ftui_trains_on_them():
+    # Qwen3-30B-A3B's QLoRA does not fit one 24 GB card at any split; on two it trains sharded, and the
+    # split is sized for a sharded GPU's peak, not for a whole copy on each.
+    moe = dims_for("Qwen/Qwen3-30B-A3B")
+    one = choose_batch(moe, TrainingSettings(), vram_gib=RTX_4090, gpu="RTX 4090")
+    assert not any(o.fits for o in one.options) and "not to fit" in one.reason
+    two = choose_batch(moe, TrainingSettings(), vram_gib=RTX_4090, gpu="RTX 4090", gpus=2)
+    assert two.chosen_by == "ftui" and two.chosen.fits
+    from ftui.core.sharding import choose_way
+
+    way = choose_way(moe, two.settings(TrainingSettings()), 2, RTX_4090)
+    assert way.way == "fsdp" and two.chosen.peak_gib == way.estimate.total_gib
+    # a model that fits one card keeps a copy on each (DDP), whose buckets the split is sized with too
+    ddp = choose_batch(QWEN3_8B, TrainingSettings(), vram_gib=RTX_4090, gpu="RTX 4090", gpus=2)
+    copy = choose_way(QWEN3_8B, ddp.settings(TrainingSettings()), 2, RTX_4090)
+    assert copy.way == "ddp" and ddp.chosen.peak_gib == copy.estimate.total_gib
