@@ -512,8 +512,10 @@ def calibrate_time(markdown: bool = True) -> dict:
         for config in out["configurations"]:
             m = config["measured"]
             spread = " / ".join(f"{x:.3f}" for x in config["measurements"])
+            ckpt = config["gradient_checkpointing"]
+            method = config["method"] + ("" if ckpt == "unsloth" else f", {ckpt} ckpt")
             print(
-                f"| {config['arch'].split('/')[1]} | {config['method']} | {config['batch']} x {config['seq']} "
+                f"| {config['arch'].split('/')[1]} | {method} | {config['batch']} x {config['seq']} "
                 f"| {m:.3f} ({spread}) | {config['shipped']:.3f} ({pct(config['shipped'], m)}) "
                 f"| {config['held_out']:.3f} ({pct(config['held_out'], m)}) |"
             )
