@@ -4,9 +4,12 @@ A micro-step costs whichever is larger, the GPU's work or the host's (soft maxim
 next kernels while the GPU runs the last ones):
   GPU work   the matmul FLOPs of the linear layers (forward, checkpoint recompute, backward; full
              fine-tuning adds the weight gradients) at the card's achieved matmul rate, attention FLOPs at
-             the rate its kernels reach, and the elementwise traffic of the activations at memory speed
+             the rate its kernels reach, and the elementwise traffic of the activations (and QLoRA's
+             dequantizing of every weight, each pass) at memory speed
   host work  a fixed cost per layer and pass: Python, Unsloth's hooks and offloading, kernel launches
-             (more with QLoRA, which dequantizes before each matmul)
+             (more with QLoRA, which dequantizes before each matmul; less on Unsloth's generic path, whose
+             layers are compiled), and a fixed cost per micro-step (the trainer's loop)
+A routed-experts (MoE) step is the sum of the two instead: its layers make the host wait for the GPU.
 The rates are the card's datasheet figures times the fractions calibrated on the H200
 (benchmarks/vram/results.json; BENCHMARKS.md, section estimator). A vision fine-tune (FastVisionModel) adds
 the image tower's FLOPs to the GPU work and its layers to the host's, and its GPU work runs slower than the
@@ -20,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from ftui.core.dims import ModelDims
-from ftui.core.memory import _effective_intermediate, _linear_shapes
+from ftui.core.memory import _effective_intermediate, _linear_shapes, parameter_counts
 from ftui.core.memory_vision import VisionLoad, tower_flops_per_row
 from ftui.core.plan import DatasetSummary, TrainingSettings
 
@@ -58,8 +61,8 @@ MATMUL_MEASURED_H200_TFLOPS = 788.0  # 8192^3 bf16 matmul measured there (benchm
 
 @dataclass(frozen=True)
 class TimeConstants:
-    """The fitted part of the time model (benchmarks/vram/analyze.py calibrate-time refits the first six on
-    every H200 measurement of results.json: 72 of 2026-11-28 to 30, six leases; BENCHMARKS.md, time model)."""
+    """The fitted part of the time model (benchmarks/vram/analyze.py calibrate-time refits those it names in
+    TIME_FIELDS on every H200 measurement of results.json: 72 of 2026-11-28 to 30; BENCHMARKS.md, issue 17)."""
 
     linear_efficiency: float = 0.7108  # the linear layers' FLOPs ran at 703 TFLOP/s in training
     attention_efficiency: float = 0.4153  # causal SDPA forward + backward
@@ -214,12 +217,8 @@ def _micro_step_seconds(
     if family is not None:
         gpu *= c.vision_gpu_factor
     if settings.method == "qlora" and c.dequantize_bytes and family is None:  # vision_gpu_factor holds it
-        from ftui.core.memory import parameter_counts
-
         gpu += parameter_counts(dims, settings).linear * c.dequantize_bytes * passes / bandwidth
     if settings.method == "full":  # the optimizer reads and writes every weight, gradient and state
-        from ftui.core.memory import parameter_counts
-
         gpu += parameter_counts(dims, settings).total * 16 / bandwidth / max(settings.grad_accum, 1)
     host = dims.layers * _host_seconds_per_layer(dims, settings, c) * passes / 3
     host += c.host_seconds_per_micro_step
