@@ -203,7 +203,8 @@ def build() -> dict:
                 )
     meta["method"] = (
         "NVML peak of the card (a thread sampling every 10 ms) minus its usage before the process touched CUDA; "
-        "torch max_memory_reserved/allocated; 2 warm-up + 3 timed steps, median. Random bf16 weights with the "
+        "torch max_memory_reserved/allocated; 2 warm-up and 3 timed steps (10 in the files of the fourth to "
+        "sixth leases of 2026-11-30), median. Random bf16 weights with the "
         "real dims, rows filled to the maximum length, Unsloth FastLanguageModel + TRL SFTTrainer, r=16 on all "
         "linear layers. Peaks corrected for the embeddings earlier loads left allocated (analyze.py)."
     )
