@@ -176,7 +176,10 @@ def test_a_gated_model_without_a_token_is_blocked(data, runs_dir, reachable_hub,
     assert model.verdict == "block" and "gated" in model.sentence and "hf auth login" in model.sentence
     monkeypatch.setenv("HF_TOKEN", "hf_" + "Q" * 34)
     model = check(preflight(config, hardware=machine(1, runs_dir)), "model")
-    assert model.verdict == "ok" and "hf_" not in model.sentence  # the token is looked for, never shown
+    assert "gated" not in model.sentence and "hf_" not in model.sentence  # the token is found, never shown
+    # past the token the check sizes the download against this machine's free disk (15 GiB for the 8B in
+    # 16 bits), which the test does not control: either verdict is that check's own
+    assert model.verdict == "ok" or "GiB free" in model.sentence
 
 
 def test_a_download_is_sized_against_the_free_disk(data, runs_dir, reachable_hub):
