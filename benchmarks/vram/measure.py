@@ -122,9 +122,10 @@ PLANS: dict[str, list[tuple]] = {
         ("mistralai/Mixtral-8x7B-v0.1-4L", "qlora", [(1, 1024), (4, 4096)]),
         ("allenai/OLMoE-1B-7B-0924", "qlora", [(4, 1024)]),
     ],
-    # The host-bound steps again, each process alone on a one-H200 machine (the moe lease's were disturbed by
-    # its neighbour): the time model's worst rows (Gemma 3 1B, Qwen2.5-7B and Llama 3.1 8B at few tokens),
-    # the MoE models' host-bound steps, and both paths' references (Llama 3.2 1B, QLoRA and full).
+    # The host-bound steps again, each process alone on a one-H200 machine (the moe lease ran two at once on
+    # one host; alone, the steps came out as slow, so the host itself differs between leases): the time
+    # model's worst rows (Gemma 3 1B, Qwen2.5-7B and Llama 3.1 8B at few tokens), the MoE models' host-bound
+    # steps, and Llama 3.2 1B's QLoRA step as the lease's host reference.
     "h200-host-a": [
         ("meta-llama/Llama-3.2-1B", "qlora", [(1, 512), (1, 1024)]),
         ("google/gemma-3-1b-it", "qlora", [(1, 1024), (2, 1024), (1, 2048)]),
